@@ -1,0 +1,267 @@
+"""Every metric definition of the project (separation and room acoustics) lives here, nowhere else.
+
+Conventions: numpy in, numpy out, computed in float64; time on the LAST axis; leading axes are a batch.
+A function whose result is a single number returns a Python float (bool for flags), otherwise an array.
+
+Separation (spec "Evaluation and metrics"): SI-SDR on zero-mean 1-s waveforms obtained from the inverse
+STFT of a magnitude with the ground-truth phase (stft.reconstruct_waveform), and the STFT distance
+0.5 * mean((M_hat - M)^2).
+
+Room acoustics (NAF "Testing"), pinned here because library versions differ:
+- Schroeder decay: backward-integrated energy in dB, 0 dB at the first stored sample.
+- T60 = 2 x (first time below -35 dB - first time below -5 dB) on that curve, from first crossings at
+  sample resolution; NaN when the curve never gets below -35 dB (a failed estimate).
+- EDT = 6 x (first time below -10 dB); NaN when never below -10 dB.
+- C50 = 10 log10(energy of the first 50 ms / energy after), counted from t = 0 of the IR AS STORED (no
+  onset detection: SoundSpaces-style IRs keep their propagation delay, and so do predictions).
+Impulse responses are (..., samples): one channel per row; the error functions read (..., channels,
+samples) with channels = ears, or a single (samples,) channel.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from audio_separation.audio.stft import StftParams, reconstruct_waveform
+
+
+def _as_result(value: np.ndarray) -> Any:
+    """A Python scalar for 0-d results, the array otherwise."""
+    value = np.asarray(value)
+    return value.item() if value.ndim == 0 else value
+
+
+def _same_shape(first: np.ndarray, second: np.ndarray, first_name: str, second_name: str) -> None:
+    if first.shape != second.shape:
+        raise ValueError(f"{first_name} shape {first.shape} != {second_name} shape {second.shape}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Separation
+# ---------------------------------------------------------------------------------------------------
+def si_sdr(estimate: np.ndarray, reference: np.ndarray, eps: float = 1e-8) -> Any:
+    """Scale-invariant SDR in dB over the last axis (batched over the others).
+
+    Both signals are made zero-mean, then a = <s, s_hat> / ||s||^2 and
+    SI-SDR = 10 log10(||a s||^2 / ||s_hat - a s||^2); eps keeps silent inputs finite
+    (a perfect estimate gives a large finite value instead of +inf).
+    """
+    estimate = np.asarray(estimate, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    _same_shape(estimate, reference, "estimate", "reference")
+    if estimate.ndim == 0 or estimate.shape[-1] == 0:
+        raise ValueError(f"si_sdr needs signals with samples on the last axis, got shape {estimate.shape}")
+    estimate = estimate - estimate.mean(axis=-1, keepdims=True)
+    reference = reference - reference.mean(axis=-1, keepdims=True)
+    scale = np.sum(reference * estimate, axis=-1, keepdims=True) / (
+        np.sum(reference**2, axis=-1, keepdims=True) + eps
+    )
+    target = scale * reference
+    distortion = estimate - target
+    ratio = (np.sum(target**2, axis=-1) + eps) / (np.sum(distortion**2, axis=-1) + eps)
+    return _as_result(10.0 * np.log10(ratio))
+
+
+def si_sdr_improvement(estimate: np.ndarray, mixture: np.ndarray, reference: np.ndarray) -> Any:
+    """SI-SDR of the estimate minus SI-SDR of the mixture, both against the reference (dB)."""
+    return _as_result(
+        np.asarray(si_sdr(estimate, reference)) - np.asarray(si_sdr(mixture, reference))
+    )
+
+
+def stft_distance(
+    predicted_magnitude: np.ndarray, target_magnitude: np.ndarray, phase: np.ndarray
+) -> Any:
+    """Mean over real and imaginary parts of the squared STFT difference, both with the GT phase.
+
+    Equals 0.5 * mean((M_hat - M)^2) (no square root): an all-zero estimate of a target with RMS 1.2
+    scores 0.72. Averaged over the last two axes (freq, frames); leading axes are a batch.
+    """
+    predicted = np.asarray(predicted_magnitude, dtype=np.float64)
+    target = np.asarray(target_magnitude, dtype=np.float64)
+    phase = np.asarray(phase, dtype=np.float64)
+    _same_shape(predicted, target, "predicted_magnitude", "target_magnitude")
+    _same_shape(phase, target, "phase", "target_magnitude")
+    if target.ndim < 2:
+        raise ValueError(f"stft_distance needs (..., freq, frames) magnitudes, got shape {target.shape}")
+    difference = predicted - target
+    real_part = difference * np.cos(phase)
+    imaginary_part = difference * np.sin(phase)
+    squared = np.stack([real_part**2, imaginary_part**2], axis=-1)  # (..., freq, frames, 2)
+    return _as_result(squared.mean(axis=(-3, -2, -1)))
+
+
+def separation_metrics(
+    pred_mono_magnitude: np.ndarray,
+    gt_mono_magnitude: np.ndarray,
+    gt_phase: np.ndarray,
+    mixture_mono_magnitude: np.ndarray,
+    params: StftParams,
+    *,
+    length: int = 16000,
+    quirk_n_fft_1022: bool = False,
+) -> dict[str, Any]:
+    """The separation metrics of one (or a batch of) 1-s step(s), with the mixture as input baseline.
+
+    Every magnitude is (..., freq, frames) on the scale of the GT target (the caller rescales the
+    mixture if the target was rescaled). Waveforms are reconstructed with the GT phase for the
+    prediction, the target and the mixture alike (stft.reconstruct_waveform; quirk_n_fft_1022 selects
+    the original's 1022-point inverse), so the "input_" numbers isolate what the magnitude changed.
+    length: samples per step (cfg.AUDIO.SAMPLE_RATE * cfg.AUDIO.STEP_SECONDS).
+    Returns si_sdr, si_sdr_improvement, stft_distance, input_si_sdr, input_stft_distance.
+    """
+    predicted = np.asarray(pred_mono_magnitude)
+    target = np.asarray(gt_mono_magnitude)
+    mixture = np.asarray(mixture_mono_magnitude)
+    phase = np.asarray(gt_phase)
+    _same_shape(predicted, target, "pred_mono_magnitude", "gt_mono_magnitude")
+    _same_shape(mixture, target, "mixture_mono_magnitude", "gt_mono_magnitude")
+    _same_shape(phase, target, "gt_phase", "gt_mono_magnitude")
+
+    def waveform(magnitude: np.ndarray) -> np.ndarray:
+        return reconstruct_waveform(
+            magnitude, phase, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022
+        )
+
+    predicted_wave, target_wave, mixture_wave = waveform(predicted), waveform(target), waveform(mixture)
+    output_si_sdr = np.asarray(si_sdr(predicted_wave, target_wave))
+    input_si_sdr = np.asarray(si_sdr(mixture_wave, target_wave))
+    return {
+        "si_sdr": _as_result(output_si_sdr),
+        "si_sdr_improvement": _as_result(output_si_sdr - input_si_sdr),
+        "stft_distance": stft_distance(predicted, target, phase),
+        "input_si_sdr": _as_result(input_si_sdr),
+        "input_stft_distance": stft_distance(mixture, target, phase),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Room acoustics (NAF evaluation)
+# ---------------------------------------------------------------------------------------------------
+def _as_impulse_response(ir: np.ndarray, name: str = "ir") -> np.ndarray:
+    ir = np.asarray(ir, dtype=np.float64)
+    if ir.ndim == 0 or ir.shape[-1] == 0:
+        raise ValueError(f"{name} must be (..., samples) with samples on the last axis, got {ir.shape}")
+    return ir
+
+
+def _check_sample_rate(sample_rate: float) -> None:
+    if not sample_rate > 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+
+
+def schroeder_decay_db(ir: np.ndarray) -> np.ndarray:
+    """Schroeder energy decay curve in dB, (..., samples): 10 log10(sum_{u>=t} h(u)^2 / sum_u h(u)^2).
+
+    0 dB at the first stored sample; -inf after the last non-zero sample; NaN for an all-zero IR.
+    """
+    ir = _as_impulse_response(ir)
+    remaining = np.cumsum((ir**2)[..., ::-1], axis=-1)[..., ::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 10.0 * np.log10(remaining / remaining[..., :1])
+
+
+def _first_time_below(decay_db: np.ndarray, level_db: float, sample_rate: float) -> np.ndarray:
+    """Seconds until the decay curve first drops below level_db; NaN where it never does."""
+    below = decay_db < level_db
+    reached = below.any(axis=-1)
+    first_index = below.argmax(axis=-1)
+    return np.where(reached, first_index / float(sample_rate), np.nan)
+
+
+def t60(ir: np.ndarray, sample_rate: float) -> Any:
+    """Reverberation time in seconds: 2 x (first time below -35 dB - first time below -5 dB).
+
+    Over the last axis (batched). NaN when the decay never gets below -35 dB (the estimate failed).
+    """
+    _check_sample_rate(sample_rate)
+    decay = schroeder_decay_db(ir)
+    return _as_result(
+        2.0 * (_first_time_below(decay, -35.0, sample_rate) - _first_time_below(decay, -5.0, sample_rate))
+    )
+
+
+def edt(ir: np.ndarray, sample_rate: float) -> Any:
+    """Early decay time in seconds: 6 x the first time the decay curve is below -10 dB (NaN if never)."""
+    _check_sample_rate(sample_rate)
+    return _as_result(6.0 * _first_time_below(schroeder_decay_db(ir), -10.0, sample_rate))
+
+
+def c50(ir: np.ndarray, sample_rate: float, early_seconds: float = 0.05) -> Any:
+    """Clarity in dB: 10 log10(energy of the first 50 ms / energy after), from t = 0 of the IR as stored.
+
+    The first round(early_seconds * sample_rate) samples are "early". +inf when nothing is late,
+    NaN for an all-zero IR.
+    """
+    _check_sample_rate(sample_rate)
+    ir = _as_impulse_response(ir)
+    boundary = int(round(early_seconds * sample_rate))
+    energy = ir**2
+    early = energy[..., :boundary].sum(axis=-1)
+    late = energy[..., boundary:].sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _as_result(10.0 * np.log10(early / late))
+
+
+def _per_channel(pred_ir: np.ndarray, gt_ir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., channels, samples) views of a prediction/ground-truth pair; sample counts may differ."""
+    pred = _as_impulse_response(pred_ir, "pred_ir")
+    gt = _as_impulse_response(gt_ir, "gt_ir")
+    if pred.ndim == 1:
+        pred = pred[None]
+    if gt.ndim == 1:
+        gt = gt[None]
+    if pred.shape[:-1] != gt.shape[:-1]:
+        raise ValueError(
+            f"pred_ir and gt_ir must have the same (..., channels) shape, got {pred.shape} and {gt.shape}"
+        )
+    return pred, gt
+
+
+def t60_error_percent(pred_ir: np.ndarray, gt_ir: np.ndarray, sample_rate: float) -> tuple[Any, Any]:
+    """T60 error in percent per item, averaged over channels (ears), and whether the estimate failed.
+
+    Inputs are (..., channels, samples) or one (samples,) channel. Per channel
+    100 * |T60_pred - T60_gt| / T60_gt; a channel whose predicted T60 is undefined (NaN) counts as
+    100 % and sets the failed flag. Channels whose ground-truth T60 is undefined or zero cannot be
+    scored and are left out of the average (an item with no scorable channel gives NaN, not failed).
+    Returns (error, failed): floats/bools for one item, arrays of the leading shape for a batch.
+    """
+    pred, gt = _per_channel(pred_ir, gt_ir)
+    pred_t60 = np.asarray(t60(pred, sample_rate), dtype=np.float64)
+    gt_t60 = np.asarray(t60(gt, sample_rate), dtype=np.float64)
+    scorable = np.isfinite(gt_t60) & (gt_t60 > 0)
+    failed_channel = ~np.isfinite(pred_t60) & scorable
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = 100.0 * np.abs(pred_t60 - gt_t60) / gt_t60
+    relative = np.where(failed_channel, 100.0, relative)
+    relative = np.where(scorable, relative, 0.0)
+    count = scorable.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.where(count > 0, relative.sum(axis=-1) / count, np.nan)
+    return _as_result(error), _as_result(failed_channel.any(axis=-1))
+
+
+def c50_error_db(pred_ir: np.ndarray, gt_ir: np.ndarray, sample_rate: float) -> Any:
+    """|C50_pred - C50_gt| in dB per item, averaged over channels ((..., channels, samples) inputs)."""
+    pred, gt = _per_channel(pred_ir, gt_ir)
+    difference = np.abs(np.asarray(c50(pred, sample_rate)) - np.asarray(c50(gt, sample_rate)))
+    return _as_result(difference.mean(axis=-1))
+
+
+def edt_error_seconds(pred_ir: np.ndarray, gt_ir: np.ndarray, sample_rate: float) -> Any:
+    """|EDT_pred - EDT_gt| in seconds per item, averaged over channels ((..., channels, samples))."""
+    pred, gt = _per_channel(pred_ir, gt_ir)
+    difference = np.abs(np.asarray(edt(pred, sample_rate)) - np.asarray(edt(gt, sample_rate)))
+    return _as_result(difference.mean(axis=-1))
+
+
+def spectral_error(pred_logmag: np.ndarray, gt_logmag: np.ndarray) -> float:
+    """Mean |pred - gt| over every element of the log-magnitudes (NAF: over 2 ears x 256 bins x T)."""
+    predicted = np.asarray(pred_logmag, dtype=np.float64)
+    target = np.asarray(gt_logmag, dtype=np.float64)
+    _same_shape(predicted, target, "pred_logmag", "gt_logmag")
+    if target.size == 0:
+        raise ValueError("spectral_error got empty log-magnitudes")
+    return float(np.mean(np.abs(predicted - target)))

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: registry, logging, atomic checkpoints, seeding, distributed helpers."""

@@ -1,0 +1,27 @@
+"""A plain-text log file per run (<model-dir>/train.log) mirrored to stderr."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+logger = logging.getLogger("audio_separation")
+
+
+def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> logging.Logger:
+    """Configure the package logger once: stderr always, plus log_file when given."""
+    logger.setLevel(level)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers):
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        logger.addHandler(stream)
+    if log_file:
+        path = os.path.abspath(log_file)
+        if not any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in logger.handlers):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            file_handler = logging.FileHandler(path)
+            file_handler.setFormatter(formatter)
+            logger.addHandler(file_handler)
+    logger.propagate = False
+    return logger

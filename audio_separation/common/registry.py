@@ -1,0 +1,66 @@
+"""Extension by registration: trainers, envs and policies register themselves under a name.
+
+A new trainer is added with `@registry.register_trainer(name="x")` in its own module; nothing else
+needs editing. Modules that register are imported lazily by name through `_KNOWN_MODULES` so that
+`main.py` never imports torch-heavy code it does not need.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Dict, Type
+
+# Where each built-in registered name lives (imported on first lookup). Add a line when adding one.
+_KNOWN_MODULES: Dict[str, Dict[str, str]] = {
+    "trainer": {
+        "world": "audio_separation.world.trainer",
+    },
+    "env": {},
+    "policy": {},
+}
+
+
+class Registry:
+    """Name -> class maps for each kind of pluggable component."""
+
+    def __init__(self) -> None:
+        self._maps: Dict[str, Dict[str, type]] = {"trainer": {}, "env": {}, "policy": {}}
+
+    def _register(self, kind: str, name: str | None) -> Callable[[Type], Type]:
+        def wrap(cls: Type) -> Type:
+            key = name or cls.__name__
+            existing = self._maps[kind].get(key)
+            if existing is not None and existing is not cls:
+                raise KeyError(f"{kind} {key!r} is already registered by {existing.__module__}.{existing.__name__}")
+            self._maps[kind][key] = cls
+            return cls
+
+        return wrap
+
+    def register_trainer(self, name: str | None = None) -> Callable[[Type], Type]:
+        return self._register("trainer", name)
+
+    def register_env(self, name: str | None = None) -> Callable[[Type], Type]:
+        return self._register("env", name)
+
+    def register_policy(self, name: str | None = None) -> Callable[[Type], Type]:
+        return self._register("policy", name)
+
+    def _get(self, kind: str, name: str) -> type:
+        if name not in self._maps[kind] and name in _KNOWN_MODULES[kind]:
+            importlib.import_module(_KNOWN_MODULES[kind][name])
+        if name not in self._maps[kind]:
+            known = sorted(set(self._maps[kind]) | set(_KNOWN_MODULES[kind]))
+            raise KeyError(f"unknown {kind} {name!r}; registered: {known}")
+        return self._maps[kind][name]
+
+    def get_trainer(self, name: str) -> type:
+        return self._get("trainer", name)
+
+    def get_env(self, name: str) -> type:
+        return self._get("env", name)
+
+    def get_policy(self, name: str) -> type:
+        return self._get("policy", name)
+
+
+registry = Registry()

@@ -1,0 +1,292 @@
+"""Builds a procedural acoustic world in the SoundSpaces layout: scenes, RIRs, views, sounds, episodes.
+
+    build_world(output_dir, preset="default", seed=0)
+
+Every file it writes is a pure function of (preset, seed): the same seed gives byte-identical files
+(build_report.json, which records timings and sizes, is the one exception). Scenes are built in
+parallel worker processes; per-scene randomness is seeded from (seed, scene index), never from order.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+from yacs.config import CfgNode
+
+from audio_separation.config.default import get_default_config
+from audio_separation.world.acoustics import RirSettings, SceneAcoustics
+from audio_separation.world.floorplan import FloorPlan, eyring_t60, generate_floorplan
+from audio_separation.world.navgrid import build_graph, grid_nodes
+from audio_separation.world.soundspaces import (
+    SoundSpacesLayout,
+    azimuth_of_heading,
+    write_graph,
+    write_observations,
+    write_packed_cache,
+    write_points,
+    write_rir,
+)
+
+logger = logging.getLogger("audio_separation")
+
+DATASET = "procedural"
+HEADINGS = [0, 90, 180, 270]
+
+
+@dataclass(frozen=True)
+class WorldPreset:
+    num_scenes: int
+    width_range: tuple[int, int]  # apartment bounding box, metres
+    depth_range: tuple[int, int]
+    rooms_range: tuple[int, int]
+    min_room_side: int
+    t60_range: tuple[float, float]  # reverberation times spread over all rooms of the world (seconds)
+    max_rir_seconds: float  # RIR length cap; a scene's length is 1.2 x its largest T60 + 0.1 s, capped
+    ism_order: int
+    sound_bank: str  # sound bank preset
+    episodes: dict = field(default_factory=dict)  # episodes per split
+    passive: dict = field(default_factory=dict)  # passive datapoints per scene per split
+
+
+PRESETS: dict[str, WorldPreset] = {
+    "tiny": WorldPreset(
+        num_scenes=3,
+        width_range=(4, 4),
+        depth_range=(3, 3),
+        rooms_range=(2, 2),
+        min_room_side=2,
+        t60_range=(0.2, 0.5),
+        max_rir_seconds=0.5,
+        ism_order=5,
+        sound_bank="tiny",
+        episodes={"train": 12, "val": 4, "valUnheard": 4, "test": 4, "testUnheard": 4},
+        passive={"train": 16, "val": 8, "nonoverlapping_val": 8},
+    ),
+    "default": WorldPreset(
+        num_scenes=6,
+        width_range=(5, 6),
+        depth_range=(4, 4),
+        rooms_range=(3, 4),
+        min_room_side=2,
+        t60_range=(0.2, 0.85),
+        max_rir_seconds=1.0,
+        ism_order=8,
+        sound_bank="default",
+        episodes={"train": 2000, "val": 100, "valUnheard": 100, "test": 200, "testUnheard": 200},
+        passive={"train": 2000, "val": 200, "nonoverlapping_val": 200},
+    ),
+}
+
+
+def scene_name(index: int) -> str:
+    return f"apartment_{index:02d}"
+
+
+def plan_world(preset: WorldPreset, seed: int) -> list[FloorPlan]:
+    """All floor plans of the world; T60 targets are spread evenly over every room of the world."""
+    rng = np.random.default_rng([seed, 1])
+    plans = []
+    max_rooms = preset.rooms_range[1]
+    targets = np.linspace(preset.t60_range[0], preset.t60_range[1], preset.num_scenes * max_rooms)
+    targets = [float(round(t, 3)) for t in rng.permutation(targets)]
+    for index in range(preset.num_scenes):
+        scene_rng = np.random.default_rng([seed, 2, index])
+        plans.append(
+            generate_floorplan(
+                scene_name(index),
+                scene_rng,
+                preset.width_range,
+                preset.depth_range,
+                preset.rooms_range,
+                preset.min_room_side,
+                targets[index * max_rooms : (index + 1) * max_rooms],
+            )
+        )
+    return plans
+
+
+def scene_rir_seconds(plan: FloorPlan, preset: WorldPreset) -> float:
+    longest = max(eyring_t60(r.absorption, r.volume, r.surface) for r in plan.rooms)
+    return float(min(preset.max_rir_seconds, round(1.2 * longest + 0.1, 1)))
+
+
+def build_scene(args: tuple) -> dict:
+    """Worker: write metadata, RIRs (wavs + packed cache) and views of one scene; returns its summary."""
+    root, plan_json, preset_name, seed, index, sample_rate, view_resolution, depth_max = args
+    from audio_separation.world.views import render_scene_observations  # heavy-ish import in the worker
+
+    preset = PRESETS[preset_name]
+    plan = FloorPlan.from_json(plan_json)
+    layout = SoundSpacesLayout(root, DATASET)
+    scene = plan.name
+    started = time.time()
+    points = grid_nodes(plan)
+    graph = build_graph(plan, points)
+    write_points(layout.points_path(scene), points)
+    write_graph(layout.graph_path(scene), graph)
+    with open(layout.floorplan_path(scene), "w") as handle:
+        handle.write(plan.to_json())
+
+    settings = RirSettings(sample_rate=sample_rate, ism_order=preset.ism_order, length_seconds=scene_rir_seconds(plan, preset))
+    acoustics = SceneAcoustics(plan, settings, seed=int(np.random.SeedSequence([seed, 3, index]).generate_state(1)[0]))
+    nodes = sorted(points)
+    packed = np.zeros((len(HEADINGS), len(nodes), len(nodes), acoustics.length, 2), dtype=np.float32)
+    for r_index, receiver in enumerate(nodes):
+        for s_index, source in enumerate(nodes):
+            rirs = acoustics.binaural_rirs(points[source], points[receiver], HEADINGS, (source, receiver))
+            packed[:, r_index, s_index] = rirs
+            for h_index, heading in enumerate(HEADINGS):
+                write_rir(layout.rir_path(scene, azimuth_of_heading(heading), receiver, source), rirs[h_index], sample_rate)
+    write_packed_cache(layout, scene, nodes, HEADINGS, sample_rate, packed)
+    rir_seconds = time.time() - started
+
+    observations = render_scene_observations(plan, points, HEADINGS, view_resolution, depth_max)
+    write_observations(layout.observations_path(scene), observations)
+    return {
+        "scene": scene,
+        "nodes": len(nodes),
+        "edges": graph.number_of_edges(),
+        "rooms": len(plan.rooms),
+        "doors": len(plan.doors),
+        "rir_seconds_long": settings.length_seconds,
+        "rir_count": len(nodes) ** 2 * len(HEADINGS),
+        "room_t60_eyring": [round(eyring_t60(r.absorption, r.volume, r.surface), 3) for r in plan.rooms],
+        "build_seconds": round(time.time() - started, 2),
+        "rir_build_seconds": round(rir_seconds, 2),
+    }
+
+
+def build_world(
+    output_dir: str,
+    preset: str = "default",
+    seed: int = 0,
+    workers: int = 2,
+    progress: bool = True,
+    config: CfgNode | None = None,
+) -> dict:
+    """Build the whole world at output_dir; returns the build report (also written to build_report.json).
+
+    config supplies the sample rate, episode version, sources per mix and near-target radius (defaults:
+    audio_separation/config/default.py).
+    """
+    from tqdm import tqdm
+
+    from audio_separation.world.episodes import (
+        build_episode_datasets,
+        build_passive_datasets,
+        split_scenes,
+        write_scene_splits,
+    )
+    from audio_separation.world.sound_bank import build_sound_bank
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
+    config = config or get_default_config()
+    sample_rate = config.WORLD.RIR_SAMPLE_RATE
+    version = config.WORLD.EPISODE_VERSION
+    preset_name, preset = preset, PRESETS[preset]
+    started = time.time()
+    layout = SoundSpacesLayout(output_dir, DATASET)
+    os.makedirs(output_dir, exist_ok=True)
+
+    sound_started = time.time()
+    build_sound_bank(layout.sounds_dir(config.WORLD.SOUNDS_DIR), preset=preset.sound_bank, seed=seed, sample_rate=sample_rate, progress=progress)
+    sound_seconds = time.time() - sound_started
+
+    plans = plan_world(preset, seed)
+    jobs = [
+        (output_dir, plan.to_json(), preset_name, seed, index, sample_rate, config.WORLD.VIEW_RESOLUTION, config.WORLD.DEPTH_MAX)
+        for index, plan in enumerate(plans)
+    ]
+    summaries = []
+    if workers > 1:
+        with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            for summary in tqdm(pool.imap(build_scene, jobs), total=len(jobs), desc="building scenes", unit="scene", disable=not progress):
+                summaries.append(summary)
+    else:
+        for job in tqdm(jobs, desc="building scenes", unit="scene", disable=not progress):
+            summaries.append(build_scene(job))
+
+    roles = split_scenes([plan.name for plan in plans], seed)
+    write_scene_splits(layout, version, roles)
+    episodes = build_episode_datasets(
+        layout,
+        version,
+        roles,
+        dict(preset.episodes),
+        num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
+        near_target_radius=config.TASK.NEAR_TARGET_RADIUS,
+        seed=seed,
+        sounds_folder=config.WORLD.SOUNDS_DIR,
+    )
+    passive = build_passive_datasets(layout, version, roles, dict(preset.passive), num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX, seed=seed)
+
+    report = {
+        "preset": preset_name,
+        "seed": seed,
+        "dataset": DATASET,
+        "scenes": summaries,
+        "scene_roles": roles,
+        "episodes": episodes,
+        "passive_datapoints": passive,
+        "sound_bank_seconds": round(sound_seconds, 2),
+        "total_seconds": round(time.time() - started, 2),
+        "disk_bytes": directory_size(output_dir),
+    }
+    with open(os.path.join(output_dir, "build_report.json"), "w") as handle:
+        json.dump(report, handle, indent=1, sort_keys=True)
+    return report
+
+
+def directory_size(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
+
+
+def world_summary(report: dict) -> str:
+    """Human-readable summary of a build report."""
+    lines = [
+        f"world: preset {report['preset']}, seed {report['seed']}, {len(report['scenes'])} scenes, "
+        f"{report['disk_bytes'] / 1e6:.0f} MB, built in {report['total_seconds']:.0f} s",
+    ]
+    for scene in report["scenes"]:
+        t60 = ", ".join(f"{t:.2f}" for t in scene["room_t60_eyring"])
+        lines.append(
+            f"  {scene['scene']}: {scene['rooms']} rooms, {scene['doors']} doors, {scene['nodes']} nodes, "
+            f"{scene['rir_count']} RIRs of {scene['rir_seconds_long']:.1f} s, room T60 (Eyring) [{t60}] s"
+        )
+    lines.append(f"  scene roles: {report['scene_roles']}")
+    lines.append(f"  episodes: {report['episodes']}")
+    lines.append(f"  passive datapoints: {report['passive_datapoints']}")
+    return "\n".join(lines)
+
+
+def ensure_world(config: CfgNode, progress: bool = True) -> SoundSpacesLayout:
+    """The world at config.WORLD.DATA_ROOT; the procedural preset is built there first if it is absent
+    and WORLD.BUILD_IF_MISSING is on. A half-built folder (no build_report.json) is an error, not a guess."""
+    root = config.WORLD.DATA_ROOT
+    layout = SoundSpacesLayout(root, config.WORLD.DATASET)
+    metadata = os.path.join(root, "metadata", config.WORLD.DATASET)
+    if os.path.isdir(metadata):
+        return layout
+    if not config.WORLD.BUILD_IF_MISSING:
+        raise FileNotFoundError(f"no world at {root} (no {metadata}); build one with scripts/build_world.py or set WORLD.BUILD_IF_MISSING True")
+    if config.WORLD.DATASET != DATASET:
+        raise FileNotFoundError(f"no {config.WORLD.DATASET} data at {root}; only the {DATASET!r} dataset can be generated")
+    if os.path.isdir(root) and os.listdir(root):
+        raise FileNotFoundError(f"{root} is not empty but holds no {metadata}: remove it or point WORLD.DATA_ROOT elsewhere")
+    logger.info("building the %s world at %s (first use)", config.WORLD.PRESET, root)
+    build_world(root, preset=config.WORLD.PRESET, seed=config.WORLD.BUILD_SEED, progress=progress, config=config)
+    return layout
+
+
+def read_build_report(root: str) -> dict:
+    path = os.path.join(root, "build_report.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: was this world built by scripts/build_world.py?")
+    with open(path) as handle:
+        return json.load(handle)

@@ -1,0 +1,432 @@
+"""Active-separation episode datasets and passive (pre-training) datapoints of a world, from a seed.
+
+Scene roles. `split_scenes` divides a world's scenes into disjoint train / val / test roles (about
+60/20/20, each role non-empty once there are >= 3 scenes); `write_scene_splits` stores them at
+active_datasets/<version>/scene_splits.json so every consumer agrees which scenes are which.
+
+Episode splits (active_datasets/<version>/<split>/<split>.json.gz + content/<scene>.json.gz):
+
+    split         scenes   clips
+    train         train    heard
+    val           val      heard
+    valUnheard    val      unheard
+    test          test     heard
+    testUnheard   test     unheard
+
+Each episode is a habitat NavigationEpisode with the SoundSpaces fields:
+    episode_id              str, index within the split
+    scene_id                "<dataset>/<scene>/<scene>.glb"
+    start_position          [x, y, z] habitat frame (the start node's 'point')
+    start_rotation          quaternion [x, y, z, w] of the start heading h about +y: [0, sin(h/2), 0, cos(h/2)]
+    goals                   [{"position": [x, y, z], "radius": 1e-5}] per source; goals[0] is the TARGET
+    info                    [{"sound": "<class>_<id>.wav", "start_idx": seconds, "target_label": int}] per
+                            source, in goal order; target_label is the target's label in every entry
+    all_geodesic_distances  metres from the start node to each goal node (shortest path on 'weight')
+and the extra fields of this project:
+    start_node              graph node index of the agent's start
+    goal_nodes              graph node index of each source (goal order)
+    start_heading           start heading in degrees, one of 0/90/180/270
+    sound_classes           class name of each source (goal order)
+
+Sampling rules (near-target task): nodes come from the graph's largest connected component; the target
+node is uniform among nodes that have a valid start, the start is uniform among nodes whose geodesic
+distance to the target is in (0, near_target_radius]; distractors sit on distinct nodes that are neither
+the target nor the start. The target class is uniform among target-eligible classes ("target": true in
+classes.json); each distractor class differs from the target's and, when enough classes exist, from the
+other distractors' (noise classes are distractor-only). A clip is uniform among its class's clips; its
+start_idx uniform in [0, floor(seconds of the clip)). Clips shorter than `clip_seconds_needed` are
+left out (logged). Episodes go round-robin over the role's scenes in sorted order, so every scene gets
+an equal share (+-1) and any prefix of a split covers the scenes evenly.
+
+Passive datapoints (passive_datasets/<version>/<split>/<scene>.pkl): a list of
+{'r': receiver node, 'azimuth': 0/90/180/270, 'all_s': [num_sounds_in_mix distinct source nodes != r]}.
+    split               scenes   clips the passive trainer draws per item
+    train               train    heard
+    val                 val      heard
+    nonoverlapping_val  val      unheard   (selects best_ckpt_nonoverlapping_val.pth)
+Classes and clips are not stored: the passive trainer resamples them per item.
+
+Determinism: every split draws from its own numpy Generator seeded from (seed, stream, split index),
+and everything is iterated in sorted order, so the same seed gives byte-identical files.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import soundfile as sf
+
+from audio_separation.world.soundspaces import (
+    ChannelError,
+    MissingSoundError,
+    SampleRateError,
+    SoundSpacesLayout,
+    WorldDataError,
+    list_sounds,
+    read_graph,
+    read_sound_classes,
+    sound_class,
+    sound_classes_path,
+    sound_path,
+    write_episodes,
+    write_passive,
+)
+
+logger = logging.getLogger("audio_separation")
+
+EPISODE_SPLITS = ("train", "val", "valUnheard", "test", "testUnheard")
+PASSIVE_SPLITS = ("train", "val", "nonoverlapping_val")
+SCENE_ROLES = ("train", "val", "test")
+HEADINGS = (0, 90, 180, 270)
+GOAL_RADIUS = 1e-5  # habitat NavigationGoal radius; sources are points
+
+# split -> (scene role, whether it uses heard clips)
+EPISODE_SPLIT_SOURCES = {
+    "train": ("train", True),
+    "val": ("val", True),
+    "valUnheard": ("val", False),
+    "test": ("test", True),
+    "testUnheard": ("test", False),
+}
+PASSIVE_SPLIT_SCENES = {"train": "train", "val": "val", "nonoverlapping_val": "val"}
+
+_EPISODE_STREAM = 0  # seeds (seed, stream, split index): episode and passive draws never share a stream
+_PASSIVE_STREAM = 1
+
+
+# ============================================================================================ scene roles
+def split_scenes(scenes: list[str], rng_seed: int) -> dict[str, list[str]]:
+    """{'train': [...], 'val': [...], 'test': [...]} disjoint; with >= 3 scenes each role gets at least one;
+    roughly 60/20/20; deterministic. With 1 scene only train is filled, with 2 train and val."""
+    unique = sorted(set(scenes))
+    if not unique:
+        raise ValueError("split_scenes: no scenes to split")
+    count = len(unique)
+    if count >= 3:
+        num_val = max(1, math.floor(0.2 * count + 0.5))
+        num_test = max(1, math.floor(0.2 * count + 0.5))
+    else:
+        num_val, num_test = count - 1, 0
+    order = np.random.default_rng(_seed_words(rng_seed, 2, 0)).permutation(count)
+    shuffled = [unique[i] for i in order]
+    num_train = count - num_val - num_test
+    return {
+        "train": sorted(shuffled[:num_train]),
+        "val": sorted(shuffled[num_train : num_train + num_val]),
+        "test": sorted(shuffled[num_train + num_val :]),
+    }
+
+
+def write_scene_splits(layout: SoundSpacesLayout, version: str, scene_roles: dict[str, list[str]]) -> str:
+    """Store the scene roles at active_datasets/<version>/scene_splits.json; returns the path."""
+    roles = {role: sorted(scene_roles.get(role, [])) for role in SCENE_ROLES}
+    _check_disjoint(roles)
+    path = layout.scene_splits_path(version)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as handle:
+        json.dump(roles, handle, sort_keys=True, indent=1)
+    os.replace(temporary, path)
+    return path
+
+
+def read_scene_splits(layout: SoundSpacesLayout, version: str) -> dict[str, list[str]]:
+    """The scene roles written by write_scene_splits; raises WorldDataError naming the file."""
+    path = layout.scene_splits_path(version)
+    if not os.path.isfile(path):
+        raise WorldDataError(f"scene splits not found: {path} (written when the episode datasets are built)")
+    try:
+        with open(path) as handle:
+            roles = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise WorldDataError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(roles, dict) or set(roles) != set(SCENE_ROLES):
+        raise WorldDataError(f"{path}: expected keys {list(SCENE_ROLES)}, got {sorted(roles) if isinstance(roles, dict) else type(roles).__name__}")
+    for role, scenes in roles.items():
+        if not isinstance(scenes, list) or not all(isinstance(scene, str) for scene in scenes):
+            raise WorldDataError(f"{path}: role {role!r} must be a list of scene names")
+    return roles
+
+
+# ============================================================================================ episodes
+def build_episode_datasets(
+    layout: SoundSpacesLayout,
+    version: str,
+    scene_roles: dict[str, list[str]],
+    counts: dict[str, int],
+    num_sounds_in_mix: int,
+    near_target_radius: float,
+    seed: int,
+    sounds_folder: str = "sounds",
+    clip_seconds_needed: int = 20,
+) -> dict[str, int]:
+    """Writes active_datasets/<version>/<split>/<split>.json.gz (+content/) for every split in
+    EPISODE_SPLITS and scene_splits.json; returns episodes per split."""
+    _check_roles(scene_roles, SCENE_ROLES)
+    _check_counts(counts, EPISODE_SPLITS, "counts")
+    if num_sounds_in_mix < 1:
+        raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
+    if not near_target_radius > 0:
+        raise ValueError(f"near_target_radius must be > 0 metres, got {near_target_radius}")
+
+    class_list = read_sound_classes(layout, sounds_folder)
+    pools = {heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed) for heard in (True, False)}
+    scenes: dict[str, _SceneNodes] = {}
+    for role in SCENE_ROLES:
+        for scene in sorted(scene_roles[role]):
+            scenes[scene] = _scene_nodes(layout, scene, num_sounds_in_mix + 1, near_target_radius)
+
+    written = {}
+    for split_index, split in enumerate(EPISODE_SPLITS):
+        role, heard = EPISODE_SPLIT_SOURCES[split]
+        rng = np.random.default_rng(_seed_words(seed, _EPISODE_STREAM, split_index))
+        role_scenes = [scenes[scene] for scene in sorted(scene_roles[role])]
+        episodes = [
+            _sample_episode(rng, layout.dataset, role_scenes[index % len(role_scenes)], pools[heard], num_sounds_in_mix, index)
+            for index in range(int(counts[split]))
+        ]
+        write_episodes(layout, version, split, episodes)
+        _remove_stale(layout.episode_content_path(version, split, "_"), {scene.name for scene in role_scenes}, ".json.gz")
+        written[split] = len(episodes)
+    write_scene_splits(layout, version, scene_roles)
+    return written
+
+
+@dataclass
+class _SceneNodes:
+    """A scene's usable nodes: the largest connected component and the near-target starts per target."""
+
+    name: str
+    graph: nx.Graph
+    nodes: list[int]  # sorted nodes of the largest connected component
+    starts_near: dict[int, list[int]]  # target node -> sorted start nodes within the radius (> 0 m)
+    targets: list[int] = field(init=False)  # sorted target nodes that have at least one start
+
+    def __post_init__(self) -> None:
+        self.targets = sorted(node for node, starts in self.starts_near.items() if starts)
+
+
+def _scene_nodes(layout: SoundSpacesLayout, scene: str, nodes_needed: int, radius: float) -> _SceneNodes:
+    path = layout.graph_path(scene)
+    graph = read_graph(path)
+    nodes = _largest_component(graph)
+    if len(nodes) < nodes_needed:
+        raise ValueError(f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; an episode needs {nodes_needed} distinct nodes (agent + sources)")
+    members = set(nodes)
+    starts_near = {}
+    for target in nodes:
+        within = nx.single_source_dijkstra_path_length(graph, target, cutoff=radius, weight="weight")
+        starts_near[target] = sorted(node for node, distance in within.items() if distance > 0 and node in members)
+    scene_nodes = _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_near)
+    if not scene_nodes.targets:
+        raise ValueError(f"scene {scene!r} ({path}): no node lies within {radius} m (geodesic, > 0) of another node, so no near-target start exists")
+    return scene_nodes
+
+
+def _largest_component(graph: nx.Graph) -> list[int]:
+    """Sorted nodes of the largest connected component (ties: the one holding the smallest node)."""
+    components = [sorted(component) for component in nx.connected_components(graph)]
+    return max(components, key=lambda component: (len(component), -component[0]))
+
+
+def _sample_episode(rng: np.random.Generator, dataset: str, scene: _SceneNodes, pool: "_SoundPool", num_sounds: int, index: int) -> dict:
+    target_node = scene.targets[int(rng.integers(len(scene.targets)))]
+    starts = scene.starts_near[target_node]
+    start_node = starts[int(rng.integers(len(starts)))]
+    heading = HEADINGS[int(rng.integers(len(HEADINGS)))]
+    free = [node for node in scene.nodes if node not in (target_node, start_node)]
+    distractor_nodes = [free[int(i)] for i in rng.choice(len(free), size=num_sounds - 1, replace=False)]
+    goal_nodes = [target_node, *distractor_nodes]
+
+    classes = pool.sample_classes(rng, num_sounds)
+    target_label = pool.labels[classes[0]]
+    info = []
+    for name in classes:
+        clips = pool.clips_by_class[name]
+        clip = clips[int(rng.integers(len(clips)))]
+        info.append({"sound": clip, "start_idx": int(rng.integers(pool.seconds[clip])), "target_label": target_label})
+
+    distances = nx.single_source_dijkstra_path_length(scene.graph, start_node, weight="weight")
+    half_angle = math.radians(heading) / 2
+    return {
+        "episode_id": str(index),
+        "scene_id": f"{dataset}/{scene.name}/{scene.name}.glb",
+        "start_position": _point(scene.graph, start_node),
+        "start_rotation": [0.0, _clean(math.sin(half_angle)), 0.0, _clean(math.cos(half_angle))],
+        "goals": [{"position": _point(scene.graph, node), "radius": GOAL_RADIUS} for node in goal_nodes],
+        "info": info,
+        "all_geodesic_distances": [float(distances[node]) for node in goal_nodes],
+        "start_node": int(start_node),
+        "goal_nodes": [int(node) for node in goal_nodes],
+        "start_heading": int(heading),
+        "sound_classes": list(classes),
+    }
+
+
+# ============================================================================================ sound pools
+@dataclass
+class _SoundPool:
+    """The heard or unheard clips usable for episodes, grouped by class."""
+
+    heard: bool
+    clips_by_class: dict[str, list[str]]  # class -> sorted clip names (only classes with clips)
+    seconds: dict[str, int]  # clip name -> whole seconds
+    labels: dict[str, int]  # class -> label
+    target_classes: list[str]  # sorted target-eligible classes with clips
+    folder: str
+
+    def sample_classes(self, rng: np.random.Generator, num_sounds: int) -> list[str]:
+        """[target, distractors...]: distractors differ from the target, and from each other when possible."""
+        target = self.target_classes[int(rng.integers(len(self.target_classes)))]
+        others = sorted(name for name in self.clips_by_class if name != target)
+        wanted = num_sounds - 1
+        if wanted == 0:
+            return [target]
+        if not others:
+            raise WorldDataError(f"{self.folder}: only class {target!r} has clips; distractors need another class")
+        if len(others) >= wanted:
+            chosen = rng.choice(len(others), size=wanted, replace=False)
+        else:
+            chosen = rng.choice(len(others), size=wanted, replace=True)
+        return [target, *(others[int(i)] for i in chosen)]
+
+
+def _load_sound_pool(layout: SoundSpacesLayout, heard: bool, sounds_folder: str, class_list: dict, seconds_needed: int) -> _SoundPool:
+    classes_path = sound_classes_path(layout, sounds_folder)
+    kind = "heard" if heard else "unheard"
+    names = list_sounds(layout, heard, sounds_folder)
+    listed = class_list.get(kind)
+    if listed is not None and sorted(listed) != names:
+        raise WorldDataError(f"{classes_path}: its '{kind}' list does not match the clips in {os.path.dirname(sound_path(layout, names[0], heard, sounds_folder))}")
+    labels = {entry["name"]: int(entry["label"]) for entry in class_list["classes"]}
+    eligible = {entry["name"] for entry in class_list["classes"] if entry["target"]}
+    sample_rate = class_list.get("sample_rate")
+    clips_by_class: dict[str, list[str]] = {}
+    seconds: dict[str, int] = {}
+    too_short = []
+    for name in names:
+        path = sound_path(layout, name, heard, sounds_folder)
+        if sound_class(name) not in labels:
+            raise WorldDataError(f"{path}: class {sound_class(name)!r} is not listed in {classes_path}")
+        info = sf.info(path)
+        if info.channels != 1:
+            raise ChannelError(f"{path}: expected a mono clip, found {info.channels} channels")
+        if sample_rate is not None and info.samplerate != sample_rate:
+            raise SampleRateError(f"{path}: sample rate {info.samplerate} Hz, {classes_path} says {sample_rate} Hz")
+        whole_seconds = int(info.frames // info.samplerate)
+        if whole_seconds < max(1, seconds_needed):
+            too_short.append(name)
+            continue
+        seconds[name] = whole_seconds
+        clips_by_class.setdefault(sound_class(name), []).append(name)
+    if too_short:
+        logger.warning("%d %s clips shorter than %d s are left out of the episodes (first: %s)", len(too_short), kind, seconds_needed, too_short[0])
+    target_classes = sorted(name for name in clips_by_class if name in eligible)
+    folder = os.path.join(layout.sounds_dir(sounds_folder), kind)
+    if not target_classes:
+        raise MissingSoundError(f"{folder}: no clip of at least {seconds_needed} s belongs to a target-eligible class of {classes_path}")
+    return _SoundPool(heard=heard, clips_by_class=clips_by_class, seconds=seconds, labels=labels, target_classes=target_classes, folder=folder)
+
+
+# ============================================================================================ passive
+def build_passive_datasets(
+    layout: SoundSpacesLayout,
+    version: str,
+    scene_roles: dict[str, list[str]],
+    datapoints_per_scene: dict[str, int],
+    num_sounds_in_mix: int,
+    seed: int,
+) -> dict[str, int]:
+    """Writes passive_datasets/<version>/<split>/<scene>.pkl for every split in PASSIVE_SPLITS; returns
+    datapoints per split (all scenes together)."""
+    _check_roles(scene_roles, ("train", "val"))
+    _check_counts(datapoints_per_scene, PASSIVE_SPLITS, "datapoints_per_scene")
+    if num_sounds_in_mix < 1:
+        raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
+    nodes_of = {}
+    for role in ("train", "val"):
+        for scene in sorted(scene_roles[role]):
+            path = layout.graph_path(scene)
+            nodes = _largest_component(read_graph(path))
+            if len(nodes) < num_sounds_in_mix + 1:
+                raise ValueError(f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; a datapoint needs {num_sounds_in_mix + 1} distinct nodes")
+            nodes_of[scene] = nodes
+
+    written = {}
+    for split_index, split in enumerate(PASSIVE_SPLITS):
+        rng = np.random.default_rng(_seed_words(seed, _PASSIVE_STREAM, split_index))
+        total = 0
+        for scene in sorted(scene_roles[PASSIVE_SPLIT_SCENES[split]]):
+            nodes = nodes_of[scene]
+            datapoints = []
+            for _ in range(int(datapoints_per_scene[split])):
+                receiver = nodes[int(rng.integers(len(nodes)))]
+                others = [node for node in nodes if node != receiver]
+                sources = [int(others[int(i)]) for i in rng.choice(len(others), size=num_sounds_in_mix, replace=False)]
+                datapoints.append({"r": int(receiver), "azimuth": HEADINGS[int(rng.integers(len(HEADINGS)))], "all_s": sources})
+            write_passive(layout, version, split, scene, datapoints)
+            total += len(datapoints)
+        _remove_stale(layout.passive_path(version, split, "_"), set(scene_roles[PASSIVE_SPLIT_SCENES[split]]), ".pkl")
+        written[split] = total
+    return written
+
+
+# ============================================================================================ helpers
+def _seed_words(seed: int, stream: int, index: int) -> list[int]:
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return [int(seed), int(stream), int(index)]
+
+
+def _check_roles(scene_roles: dict[str, list[str]], needed: tuple[str, ...]) -> None:
+    unknown = sorted(set(scene_roles) - set(SCENE_ROLES))
+    if unknown:
+        raise ValueError(f"scene_roles has unknown roles {unknown}; expected {list(SCENE_ROLES)}")
+    for role in needed:
+        if not scene_roles.get(role):
+            raise ValueError(f"scene role {role!r} has no scenes; every one of {list(needed)} needs at least one")
+    _check_disjoint(scene_roles)
+
+
+def _check_disjoint(scene_roles: dict[str, list[str]]) -> None:
+    roles = sorted(scene_roles)
+    for i, first in enumerate(roles):
+        for second in roles[i + 1 :]:
+            shared = sorted(set(scene_roles[first]) & set(scene_roles[second]))
+            if shared:
+                raise ValueError(f"scene roles {first!r} and {second!r} share scenes {shared}; roles must be disjoint")
+
+
+def _check_counts(counts: dict[str, int], splits: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(counts) - set(splits))
+    if unknown:
+        raise ValueError(f"{what} has unknown splits {unknown}; expected {list(splits)}")
+    for split in splits:
+        if split not in counts:
+            raise ValueError(f"{what} lacks split {split!r}; expected a count for each of {list(splits)}")
+        if int(counts[split]) < 1 or int(counts[split]) != counts[split]:
+            raise ValueError(f"{what}[{split!r}] must be a positive integer, got {counts[split]!r}")
+
+
+def _remove_stale(example_path: str, scenes: set[str], suffix: str) -> None:
+    """Delete per-scene files of scenes no longer in the split (a rebuild with other roles), so readers
+    that list the folder see only this build's scenes."""
+    folder = os.path.dirname(example_path)
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(suffix) and name[: -len(suffix)] not in scenes:
+            logger.info("removing stale %s from an earlier build", os.path.join(folder, name))
+            os.remove(os.path.join(folder, name))
+
+
+def _point(graph: nx.Graph, node: int) -> list[float]:
+    return [float(v) for v in graph.nodes[node]["point"]]
+
+
+def _clean(value: float) -> float:
+    """Round away floating noise such as cos(90 deg) = 6e-17 (and -0.0) so quaternions read cleanly."""
+    return round(value, 12) + 0.0
