@@ -212,12 +212,18 @@ def read_graph(path: str) -> nx.Graph:
 
 
 # ============================================================================================ RIRs
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command id
+
+
 def write_rir(path: str, rir: np.ndarray, sample_rate: int) -> None:
     """rir: (samples, 2) float; written as 32-bit float wav."""
     if rir.ndim != 2 or rir.shape[1] != 2:
         raise ChannelError(f"{path}: a binaural RIR must be (samples, 2), got {rir.shape}")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    sf.write(path, np.ascontiguousarray(rir, dtype=np.float32), sample_rate, subtype="FLOAT")
+    with sf.SoundFile(path, "w", sample_rate, 2, subtype="FLOAT", format="WAV") as handle:
+        # libsndfile adds a PEAK chunk with a timestamp to float files; drop it so equal RIRs give equal bytes
+        sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        handle.write(np.ascontiguousarray(rir, dtype=np.float32))
 
 
 def resample(signal: np.ndarray, rate_in: int, rate_out: int, axis: int = 0) -> np.ndarray:
