@@ -45,7 +45,9 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import string
+import tempfile
 import threading
 import zlib
 from typing import Any, Iterator
@@ -200,13 +202,16 @@ def build_sound_bank(
     written: dict[str, list[str]] = {"heard": [], "unheard": []}
     context = _BuildContext(seed=seed, sample_rate=sample_rate, clip_samples=clip_samples,
                             heard_count=heard_count, unheard_count=unheard_count)
-    for entry, pool, clip_id in _progress(jobs, progress):
-        name = entry["name"]
-        rng = np.random.default_rng(derive_seed(seed, zlib.crc32(name.encode()), pool == "heard", clip_id))
-        clip = _make_clip(entry, pool, clip_id, rng, context)
-        file_name = f"{name}_{clip_id}.wav"
-        _write_clip(os.path.join(output_dir, pool, file_name), clip, sample_rate)
-        written[pool].append(file_name)
+    try:
+        for entry, pool, clip_id in _progress(jobs, progress):
+            name = entry["name"]
+            rng = np.random.default_rng(derive_seed(seed, zlib.crc32(name.encode()), pool == "heard", clip_id))
+            clip = _make_clip(entry, pool, clip_id, rng, context)
+            file_name = f"{name}_{clip_id}.wav"
+            _write_clip(os.path.join(output_dir, pool, file_name), clip, sample_rate)
+            written[pool].append(file_name)
+    finally:
+        context.close()
 
     for pool in ("heard", "unheard"):
         keep = set(written[pool])
@@ -269,11 +274,25 @@ class _BuildContext:
         self.unheard_count = unheard_count
         self._animal_pools: dict[str, list[np.ndarray]] | None = None
         self._soundfont: bytes | None = None
+        self._scratch_dir: str | None = None  # holds the per-clip copies of libespeak-ng
+        self._espeak_count = 0
 
     def animal_pool(self, pool: str) -> list[np.ndarray]:
         if self._animal_pools is None:
             self._animal_pools = _split_animal_recordings(_load_animal_recordings(self.sample_rate), self.seed)
         return self._animal_pools[pool]
+
+    def fresh_espeak(self) -> "_Espeak":
+        """A new private espeak-ng instance (see _Espeak for why); close it after use."""
+        if self._scratch_dir is None:
+            self._scratch_dir = tempfile.mkdtemp(prefix="sound_bank_espeak_")
+        self._espeak_count += 1
+        return _Espeak(self._scratch_dir, self._espeak_count)
+
+    def close(self) -> None:
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
 
     def soundfont(self) -> bytes:
         if self._soundfont is None:
@@ -284,7 +303,7 @@ class _BuildContext:
 def _make_clip(entry: dict, pool: str, clip_id: int, rng: np.random.Generator, context: _BuildContext) -> np.ndarray:
     name = entry["name"]
     if entry["kind"] == "speech":
-        clip = _speech_clip(int(name[len("speaker"):]), rng, context.sample_rate, context.clip_samples)
+        clip = _speech_clip(int(name[len("speaker"):]), rng, context)
     elif entry["kind"] == "music":
         clip = _music_clip(name, rng, context)
     elif name == "noiseanimal":
@@ -421,16 +440,21 @@ def _missing_package(package: str, what: str, no_deps: bool = False) -> RuntimeE
 
 # ------------------------------------------------------------------------------------- speech
 class _Espeak:
-    """libespeak-ng (from espeakng-loader) driven through ctypes in synchronous mode; one per process."""
+    """One private instance of libespeak-ng (from espeakng-loader), driven through ctypes in synchronous mode.
 
-    _instance: "_Espeak | None" = None
-    _lock = threading.Lock()
+    libespeak-ng keeps synthesis state in static variables that no API call resets (for example the
+    pitch-flutter table index), so the same text comes out slightly different on every call. To make
+    clips byte-reproducible, every clip loads its own copy of the library file (a fresh dlopen under a
+    unique name, hence fresh static state), and unloads it afterwards. libc's rand() is also seeded.
+    """
+
+    _lock = threading.Lock()  # the library copies are independent, but keep synthesis serial and simple
     _AUDIO_OUTPUT_SYNCHRONOUS = 2
     _INITIALIZE_DONT_EXIT = 0x8000
     _PARAMETER_RATE, _PARAMETER_PITCH, _PARAMETER_RANGE = 1, 3, 4
     _CHARS_UTF8 = 1
 
-    def __init__(self) -> None:
+    def __init__(self, scratch_dir: str, instance: int) -> None:
         try:
             import espeakng_loader
         except ImportError as error:
@@ -442,7 +466,13 @@ class _Espeak:
             raise _missing_package("espeakng-loader", "the espeak-ng voice data (espeak-ng-data)") from error
         if not os.path.isfile(library_path):
             raise _missing_package("espeakng-loader", f"the espeak-ng library ({library_path} is missing)")
-        library = ctypes.CDLL(library_path)
+        base, extension = os.path.splitext(os.path.basename(library_path))
+        self._copy_path = os.path.join(scratch_dir, f"{base}-{instance}{extension}")
+        shutil.copyfile(library_path, self._copy_path)
+        try:
+            library = ctypes.CDLL(self._copy_path)
+        except OSError as error:
+            raise RuntimeError(f"could not load the espeak-ng library copied from {library_path}: {error}") from error
         library.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         library.espeak_Initialize.restype = ctypes.c_int
         library.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
@@ -454,9 +484,12 @@ class _Espeak:
         library.espeak_Synth.restype = ctypes.c_int
         library.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         library.espeak_ng_SetRandSeed.restype = None
+        library.espeak_Terminate.restype = ctypes.c_int
+        self._library = library
         self.sample_rate = library.espeak_Initialize(self._AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(),
                                                      self._INITIALIZE_DONT_EXIT)
         if self.sample_rate <= 0:
+            self.close()
             raise RuntimeError(f"espeak-ng failed to initialise with data path {data_path} (code {self.sample_rate})")
         self._chunks: list[np.ndarray] = []
         callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
@@ -464,14 +497,25 @@ class _Espeak:
         library.espeak_SetSynthCallback.argtypes = [callback_type]
         library.espeak_SetSynthCallback.restype = None
         library.espeak_SetSynthCallback(self._callback)
-        self._library = library
 
-    @classmethod
-    def get(cls) -> "_Espeak":
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = _Espeak()
-            return cls._instance
+    def __enter__(self) -> "_Espeak":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Terminates and unloads this library copy (best effort) and deletes the copied file."""
+        library, self._library = getattr(self, "_library", None), None
+        if library is not None:
+            library.espeak_Terminate()
+            import _ctypes
+
+            unload = getattr(_ctypes, "dlclose", None) or getattr(_ctypes, "FreeLibrary", None)
+            if unload is not None:
+                unload(library._handle)
+        with contextlib.suppress(OSError):
+            os.remove(self._copy_path)
 
     def _on_samples(self, samples, count, events) -> int:  # noqa: ANN001 - ctypes callback
         if count > 0 and samples:
@@ -479,14 +523,17 @@ class _Espeak:
         return 0  # 0 = continue synthesis
 
     def synthesize(self, text: str, voice: str, pitch: int, pitch_range: int, rate: int) -> np.ndarray:
-        """int16 samples at self.sample_rate as float64 in [-1, 1]."""
+        """Speech at self.sample_rate as float64 in [-1, 1]."""
+        if self._library is None:
+            raise RuntimeError("espeak-ng instance used after close()")
         with self._lock:
             if self._library.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise RuntimeError(f"espeak-ng has no voice {voice!r} (espeakng-loader data may be incomplete)")
             self._library.espeak_SetParameter(self._PARAMETER_RATE, int(rate), 0)
             self._library.espeak_SetParameter(self._PARAMETER_PITCH, int(pitch), 0)
             self._library.espeak_SetParameter(self._PARAMETER_RANGE, int(pitch_range), 0)
-            self._library.espeak_ng_SetRandSeed(12345)  # some voice variants add random jitter
+            self._library.espeak_ng_SetRandSeed(12345)  # espeak's own generator
+            _seed_libc_rand(12345)  # the library also calls libc rand()
             self._chunks = []
             payload = text.encode("utf-8") + b"\0"
             buffer = ctypes.create_string_buffer(payload, len(payload))
@@ -497,6 +544,11 @@ class _Espeak:
         if not chunks:
             raise RuntimeError(f"espeak-ng produced no audio for voice {voice!r}")
         return np.concatenate(chunks).astype(np.float64) / 32768.0
+
+
+def _seed_libc_rand(value: int) -> None:
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).srand(ctypes.c_uint(value))
 
 
 def _sentence(rng: np.random.Generator) -> str:
@@ -511,9 +563,13 @@ def _sentence(rng: np.random.Generator) -> str:
     return text[0].upper() + text[1:]
 
 
-def _speech_clip(speaker: int, rng: np.random.Generator, sample_rate: int, clip_samples: int) -> np.ndarray:
+def _speech_clip(speaker: int, rng: np.random.Generator, context: _BuildContext) -> np.ndarray:
+    with context.fresh_espeak() as engine:
+        return _speak_clip(engine, speaker, rng, context.sample_rate, context.clip_samples)
+
+
+def _speak_clip(engine: _Espeak, speaker: int, rng: np.random.Generator, sample_rate: int, clip_samples: int) -> np.ndarray:
     voice, pitch, pitch_range, rate = _SPEAKER_VOICES[speaker]
-    engine = _Espeak.get()
     clip_rate = int(round(rate * rng.uniform(0.95, 1.05)))  # small per-clip tempo variation, same identity
     pieces: list[np.ndarray] = []
     total = 0
