@@ -53,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    prepare_model_dir(args.model_dir, args.run_type, args.overwrite)
+    # under torchrun only rank 0 vets (or clears) the model dir and writes train.log; other ranks log to stderr
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    if main_rank:
+        prepare_model_dir(args.model_dir, args.run_type, args.overwrite)
     os.makedirs(args.model_dir, exist_ok=True)
-    setup_logging(config.LOG_FILE)
+    setup_logging(config.LOG_FILE if main_rank else None)
     trainer = registry.get_trainer(config.TRAINER_NAME)(config)
     if args.run_type == "train":
         trainer.train()

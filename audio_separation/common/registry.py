@@ -13,8 +13,14 @@ from typing import Callable, Dict, Type
 _KNOWN_MODULES: Dict[str, Dict[str, str]] = {
     "trainer": {
         "world": "audio_separation.world.trainer",
+        "naf": "audio_separation.naf.trainer",
+        "passive": "audio_separation.pretrain.trainer",
+        "ddppo": "audio_separation.rl.trainer",
+        "ppo": "audio_separation.rl.trainer",
     },
-    "env": {},
+    "env": {
+        "AudioSeparationEnv": "audio_separation.env.audio_separation_env",
+    },
     "policy": {},
 }
 

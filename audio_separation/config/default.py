@@ -70,6 +70,161 @@ _C.TASK.NUM_SOUNDS_IN_MIX = 2  # sources per episode: 1 target + (N - 1) distrac
 _C.TASK.NEAR_TARGET_RADIUS = 4.0  # metres of geodesic distance within which the agent starts from the target
 _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET_CLASS", "POSE", "RGB", "DEPTH"]
 # ^ observations the env returns; remove one to switch it off
+# ^ also available: "MIXED_BINAURAL_PHASE" (phase of the mixture, radians; used at evaluation)
+
+# ----------------------------------------------------------------------------------------------------
+# Env: the gymnasium environment and its vectorisation (audio_separation/env/).
+# ----------------------------------------------------------------------------------------------------
+_C.ENV = CN()
+_C.ENV.VECTOR_ENV_TYPE = "async"  # "async" (one process per env, speed) or "sync" (one process, debugging)
+_C.ENV.MULTIPROCESSING_CONTEXT = "spawn"  # start method of async env processes: "spawn", "forkserver" or "fork"
+_C.ENV.AUTORESET_MODE = "same_step"  # vector env autoreset: "same_step" (final obs in info, habitat style) or "next_step"
+_C.ENV.COPY_OBSERVATIONS = True  # vector envs return fresh arrays each step; False reuses buffers (~15 % faster async, overwritten next step)
+_C.ENV.SHUFFLE_EPISODES = True  # each env visits its episodes in a seeded random order per pass (False: file order)
+_C.ENV.MAX_EPISODES_PER_ENV = 0  # keep only the first N episodes of each env's share (0 = all)
+_C.ENV.RIR_SPECTRA_CACHE_SIZE = 4096  # RIR spectra kept per env (LRU); <= 190 KB each for 1-s RIRs (<= 0.8 GB per env)
+_C.ENV.CLIP_SECOND_CACHE_SIZE = 1024  # clip-second spectra + mono STFTs kept per env (LRU); ~230 KB each
+_C.ENV.POSITION_TOLERANCE = 0.1  # metres; an episode position further than this from every graph node is an error
+
+# ----------------------------------------------------------------------------------------------------
+# NAF: neural acoustic fields (audio_separation/naf/): data, model, trainer "naf", evaluation.
+# Defaults are the paper's settings except the sample rate (the generated world is 16 kHz; set
+# SAMPLE_RATE 22050 for Replica-style data as the paper did).
+# ----------------------------------------------------------------------------------------------------
+_C.NAF = CN()
+_C.NAF.SCENE = "apartment_01"  # scene of WORLD.DATA_ROOT / WORLD.DATASET one NAF is trained on
+_C.NAF.DATA_DIR = "data/naf"  # per-scene HDF5 + stats + split live in <DATA_DIR>/<dataset>/<scene>/
+_C.NAF.SAMPLE_RATE = 16000  # Hz the RIRs are (re)sampled to before the STFT (paper: 22050 on Replica)
+_C.NAF.N_FFT = 512  # STFT size; n_fft // 2 bins are kept (the Nyquist bin is dropped) -> 256
+_C.NAF.HOP_LENGTH = 128  # STFT hop in samples (Hann window of N_FFT, centred frames)
+_C.NAF.PAD_MODE = "reflect"  # centring padding of the STFT (the original's old librosa used reflect)
+_C.NAF.APPEND_ZEROS = 256  # samples of silence appended to every RIR before the STFT
+_C.NAF.MIN_SECONDS = 0.2  # RIRs are zero-padded to at least this long (paper: 4410 samples at 22.05 kHz)
+_C.NAF.LOG_EPS = 1e-3  # feature = log(|STFT| + LOG_EPS); also the padding value log(LOG_EPS)
+_C.NAF.STD_OFFSET = 0.1  # added to the per-(freq, time) std of the training log-magnitudes
+_C.NAF.STD_SCALE = 3.0  # training target = (logmag - mean) / (STD_SCALE * std)
+_C.NAF.TRAIN_FRACTION = 0.9  # share of (heading, listener, emitter) triples in the train split
+_C.NAF.SPLIT_SEED = 0  # seed of the random train/test split (saved to split.json, reused by every run)
+_C.NAF.MODEL = "frame"  # "pixel": the paper's one MLP pass per (t, f, ear); "frame": one pass per time frame -> all bins, both ears
+_C.NAF.GRID_SPACING = 0.25  # metres between local feature grid points
+_C.NAF.GRID_FEATURES = 64  # feature size of each grid point (listener + emitter -> 2x this)
+_C.NAF.GRID_MARGIN = 0.5  # metres the grid (and position normalisation box) extends past the nodes' bounding box
+_C.NAF.GRID_OFFSET_SCALE = 0.1  # metres; learned grid point offsets are tanh(.) x this
+_C.NAF.GRID_WIDTH_INIT = 0.25  # metres; initial Gaussian width of every grid point
+_C.NAF.GRID_WIDTH_MIN = 0.1  # metres; lower clamp of the learned widths
+_C.NAF.GRID_WIDTH_MAX = 0.5  # metres; upper clamp of the learned widths
+_C.NAF.POSITION_FREQUENCIES = 10  # Fourier frequencies per position coordinate (input kept too)
+_C.NAF.POSITION_MAX_LOG2 = 7  # highest position frequency is 2^this
+_C.NAF.COORD_FREQUENCIES = 10  # Fourier frequencies of the time / frequency coordinates
+_C.NAF.COORD_MAX_LOG2 = 10  # highest time / frequency coordinate frequency is 2^this (after x 2 pi)
+_C.NAF.HIDDEN = 512  # MLP width
+_C.NAF.NUM_BLOCKS = 6  # LeakyReLU + Linear blocks after the input layer
+_C.NAF.SKIP_AFTER = 3  # the 2-layer input skip is added after this many blocks
+_C.NAF.BATCH_RIRS = 20  # RIRs per step per process
+_C.NAF.PIXELS_PER_RIR = 2000  # pixel model: random (t, f) pixels per RIR per step (both ears)
+_C.NAF.FRAMES_PER_RIR = 0  # frame model: random frames per RIR per step (0 = every frame up to max_len)
+_C.NAF.PAD_TO_MAX_FRACTION = 0.1  # share of training samples drawn up to max_len (silence past the RIR end)
+_C.NAF.POSITION_JITTER = 0.1  # metres; std of the Gaussian jitter of training positions
+_C.NAF.LR = 5e-4  # AdamW learning rate at the start
+_C.NAF.LR_END = 5e-5  # learning rate at the end (exponential decay over NUM_EPOCHS or MAX_TRAIN_SECONDS)
+_C.NAF.GRID_WEIGHT_DECAY = 1e-2  # AdamW weight decay of the grid features (0 on everything else)
+_C.NAF.MAX_TRAIN_SECONDS = 0.0  # wall-clock training budget in seconds (0 = none; NUM_EPOCHS still caps)
+_C.NAF.EVAL_BATCH_RIRS = 8  # RIRs predicted at once during evaluation
+_C.NAF.EVAL_MAX_ITEMS = 0  # evaluate only the first N held-out items (0 = all)
+_C.NAF.PHASE_METHODS = ["random", "minimum", "griffin_lim"]  # waveform reconstructions scored at eval ("random" = the paper's)
+_C.NAF.PHASE_SEED = 0  # seed of the shared uniform random phase (prediction and ground truth share it)
+_C.NAF.GRIFFIN_LIM_ITERATIONS = 32  # iterations of the Griffin-Lim phase option
+_C.NAF.EVAL_PLOTS = True  # eval also writes the loudness / t-SNE / probe PNGs (needs the floor plan)
+_C.NAF.VIS_RESOLUTION = 0.1  # metres between listener samples of the loudness / t-SNE maps
+_C.NAF.VIS_EMITTER_NODE = -1  # node index of the emitter in the maps (-1 = the scene's first node)
+
+# ----------------------------------------------------------------------------------------------------
+# Model: network sizes (audio_separation/models/). Paper sizes by default; smaller widths for CPU.
+# ----------------------------------------------------------------------------------------------------
+_C.MODEL = CN()
+_C.MODEL.SEPARATOR_WIDTH = 1.0  # channel factor of both separator U-Nets (1.0 = paper: 64..512 channels, 33.5 M parameters together)
+_C.MODEL.SEPARATOR_MASK_ACTIVATION = "none"  # QUIRK: "none" = the original's unbounded linear mask; "sigmoid" = N x sigmoid, N = TASK.NUM_SOUNDS_IN_MIX
+
+# ----------------------------------------------------------------------------------------------------
+# Passive pretraining of the separators (audio_separation/pretrain/, trainer "passive"). Paper values
+# by default; epochs = NUM_EPOCHS, checkpoints every CHECKPOINT_INTERVAL epochs, DataLoader workers =
+# NUM_PROCESSES.
+# ----------------------------------------------------------------------------------------------------
+_C.PASSIVE = CN()
+_C.PASSIVE.BATCH_SIZE = 128  # training items per optimisation step (paper: 128)
+_C.PASSIVE.LR = 5e-4  # Adam learning rate (paper), constant
+_C.PASSIVE.ADAM_EPS = 1e-5  # Adam epsilon (paper)
+_C.PASSIVE.GRAD_CLIP_NORM = 0.0  # QUIRK: global grad-norm clip after backward; 0 = off, the original's effective behaviour (its clip ran before backward)
+_C.PASSIVE.ITEMS_PER_EPOCH = 0  # training items per epoch (0 = one per train datapoint); classes, clips, seconds are drawn afresh per item
+_C.PASSIVE.MAX_TRAIN_SECONDS = 0.0  # wall-clock training budget in seconds (0 = none; NUM_EPOCHS still caps); a cut epoch still validates and saves
+_C.PASSIVE.VAL_SEED = 0  # seed of the fixed draws (classes, clips, seconds) of val / nonoverlapping_val during training
+_C.PASSIVE.VAL_MAX_ITEMS = 0  # validate on the first N items of each validation split (0 = all)
+_C.PASSIVE.EVAL_SEED = 1  # seed of the draws --run-type eval scores (not VAL_SEED: checkpoint selection must not pick its own test items)
+_C.PASSIVE.EVAL_DRAWS_PER_DATAPOINT = 2  # eval scores every validation datapoint this many times with independent draws
+_C.PASSIVE.EVAL_CHECKPOINT = "best_ckpt_nonoverlapping_val.pth"  # eval: file in CHECKPOINT_FOLDER scored when EVAL_CKPT_PATH_DIR is empty (falls back to the latest ckpt.N.pth)
+_C.PASSIVE.EVAL_BATCH_SIZE = 64  # items per forward pass in validation and eval
+_C.PASSIVE.NUM_THREADS = 0  # torch intra-op threads of the training process (0 = torch's default, one per core)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Active separation RL (audio_separation/rl/, trainers "ddppo" and "ppo"): policy + transformer memory
+# trained on top of the frozen passive separators. Paper values by default; NUM_UPDATES updates of one
+# episode (MAX_EPISODE_STEPS observations, MAX_EPISODE_STEPS - 1 actions) per env; NUM_PROCESSES envs
+# per worker; checkpoints every CHECKPOINT_INTERVAL updates.
+# ----------------------------------------------------------------------------------------------------
+_C.RL = CN()
+_C.RL.SEPARATOR_CHECKPOINT = ""  # passive checkpoint (trainer "passive", e.g. <dir>/data/best_ckpt_nonoverlapping_val.pth) whose separators are used frozen; required
+_C.RL.REWARD = "negative_error"  # "negative_error": -MSE(refined current estimate, GT) / RMS^2 (paper; all-zero estimate = -1); "improvement": nMSE_t - nMSE_t+1 (Move2Hear)
+_C.RL.ZERO_TERMINAL_REWARD = False  # QUIRK: the original gives 0 on the terminal transition; here that transition leads to a scored step (t = 19), so it is rewarded by default
+_C.RL.NUM_THREADS = 0  # torch intra-op threads per worker (0 = torch's default; set 1 when several workers share few cores)
+_C.RL.PPO = CN()
+_C.RL.PPO.PPO_EPOCH = 4  # passes over each rollout per update
+_C.RL.PPO.NUM_MINI_BATCH = 1  # mini-batches (of whole env sequences) per pass; must divide NUM_PROCESSES
+_C.RL.PPO.CLIP_PARAM = 0.1  # PPO ratio clip (linearly decayed to 0 over NUM_UPDATES when USE_LINEAR_CLIP_DECAY)
+_C.RL.PPO.VALUE_LOSS_COEF = 0.5  # weight of the value loss
+_C.RL.PPO.ENTROPY_COEF = 0.01  # weight of the entropy bonus
+_C.RL.PPO.LR = 1e-4  # Adam learning rate of the policy (linearly decayed when USE_LINEAR_LR_DECAY)
+_C.RL.PPO.EPS = 1e-5  # Adam epsilon of both optimizers
+_C.RL.PPO.MAX_GRAD_NORM = 0.5  # global gradient-norm clip of the policy
+_C.RL.PPO.GAMMA = 0.99  # discount
+_C.RL.PPO.TAU = 0.95  # GAE lambda
+_C.RL.PPO.USE_LINEAR_CLIP_DECAY = True  # clip = CLIP_PARAM x (1 - update / NUM_UPDATES)
+_C.RL.PPO.USE_LINEAR_LR_DECAY = True  # both learning rates x (1 - update / NUM_UPDATES)
+_C.RL.PPO.USE_NORMALIZED_ADVANTAGE = True  # standardise advantages over the rollout (per worker)
+_C.RL.PPO.USE_CLIPPED_VALUE_LOSS = True  # clip the value update around the rollout's values (habitat PPO)
+_C.RL.POLICY = CN()
+_C.RL.POLICY.HIDDEN_SIZE = 512  # GRU state size (paper 512)
+_C.RL.POLICY.EMBEDDING_SIZE = 512  # output size of each encoder (RGB, binaural, mono; paper 512)
+_C.RL.POLICY.USE_RGB = True  # encode the RGB view (needs "RGB" in TASK.SENSORS)
+_C.RL.MEMORY = CN()
+_C.RL.MEMORY.CAPACITY = 20  # entries in the memory window, current included (paper: 19 past + current)
+_C.RL.MEMORY.REFINEMENT_WINDOW = 14  # past tokens in the memory loss; the final estimate of step s is made at step min(s + this, last)
+_C.RL.MEMORY.ENCODER_CHANNELS = 16  # channels of the entry CNN; d_model = this x (T/4)^2 (paper 16 -> 1024)
+_C.RL.MEMORY.NUM_LAYERS = 2  # pre-LayerNorm transformer encoder layers
+_C.RL.MEMORY.NUM_HEADS = 8  # attention heads (must divide d_model)
+_C.RL.MEMORY.FFN_SIZE = 1024  # feed-forward width of each layer
+_C.RL.MEMORY.DROPOUT = 0.0  # transformer dropout
+_C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned correction (starts as the passive estimate); False: direct prediction (spec)
+_C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
+_C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
+_C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
+_C.RL.DDPPO = CN()
+_C.RL.DDPPO.BACKEND = ""  # torch.distributed backend under torchrun ("" = nccl with CUDA, gloo on CPU)
+
+# ----------------------------------------------------------------------------------------------------
+# Evaluation of a trained agent (--run-type eval of "ddppo"/"ppo"): metrics JSON, wavs, PNGs, mp4, HTML.
+# The split is TASK.SPLIT; EVAL_CKPT_PATH_DIR names one checkpoint or a folder of ckpt.N.pth.
+# ----------------------------------------------------------------------------------------------------
+_C.EVAL = CN()
+_C.EVAL.NUM_EPISODES = 0  # episodes scored per checkpoint (0 = every episode of the split, each once)
+_C.EVAL.DETERMINISTIC = True  # policy actions: argmax (True) or sampled (False)
+_C.EVAL.AGENT = "policy"  # who acts: the trained "policy", or a baseline of env/baseline_agents.py (random, still, approach) through the same separator + memory
+_C.EVAL.OUTPUT_DIR = ""  # results folder (default <MODEL_DIR>/eval/<split>/<agent>); one sub-folder per checkpoint
+_C.EVAL.MEDIA_EPISODES = 10  # episodes that get wavs, a PNG and an mp4 (0 = none, -1 = all)
+_C.EVAL.WRITE_VIDEO = True  # write an mp4 of the views with the binaural mixture (needs ffmpeg on PATH)
+_C.EVAL.ESTIMATE_PHASE = "target"  # phase of the separated wav: "target" (GT phase, as the metrics) or "mixture" (mean of the ears' mixture phase)
+_C.EVAL.POLL_SECONDS = 0.0  # folder mode: > 0 keeps polling for new ckpt.N.pth every N s (habitat); 0 evaluates those present and stops
+_C.EVAL.QUIRK_N_FFT_1022 = False  # QUIRK: invert with the original's n_fft 1022 for SI-SDR
 
 
 def get_default_config() -> CN:

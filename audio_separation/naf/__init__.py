@@ -1,0 +1,1 @@
+"""Neural acoustic fields: per-scene data, models, trainer "naf", evaluation, baselines, visualisation."""

@@ -1,0 +1,255 @@
+"""Trainer "naf": fit one neural acoustic field per scene (train), score it on the held-out split (eval).
+
+    python main.py --exp-config configs/quickstart/naf.yaml --run-type train --model-dir runs/naf
+    torchrun --nproc_per_node 2 main.py --exp-config configs/naf/apartment_01.yaml --run-type train --model-dir DIR
+    python main.py --exp-config configs/quickstart/naf.yaml --run-type eval --model-dir runs/naf
+
+Train recipe: data (rank 0 builds, others wait) -> model (DDP when launched by torchrun) -> AdamW with
+weight decay on the grid features only -> epochs over a DistributedSampler (its epoch is set) of the
+train split, BATCH_RIRS items per step, lr decayed exponentially from LR to LR_END over NUM_EPOCHS (or
+over MAX_TRAIN_SECONDS when that budget is set and binds first) -> checkpoints every
+CHECKPOINT_INTERVAL epochs and at the end. Re-running with the same --model-dir resumes from the latest
+checkpoint. Randomness per epoch comes from derive_seed(SEED, rank, epoch), so a resumed run continues
+exactly as an uninterrupted one (checkpoints are taken at epoch boundaries).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+from tqdm import tqdm
+
+from audio_separation.common import distributed
+from audio_separation.common.base_trainer import BaseTrainer
+from audio_separation.common.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
+from audio_separation.common.registry import registry
+from audio_separation.common.seeding import derive_seed, seed_everything
+from audio_separation.common.tensorboard import make_writer
+from audio_separation.naf.batches import SceneTensors, denormalise, frame_loss, pixel_loss
+from audio_separation.naf.data import NafSceneData, ensure_scene_data, load_scene_data
+from audio_separation.naf.evaluate import score_paper_protocol, score_phase_methods
+from audio_separation.naf.model import build_model, count_parameters, scene_box
+
+logger = logging.getLogger("audio_separation")
+
+
+def prepare_scene_data(config) -> NafSceneData:
+    """Rank 0 builds the world (if allowed and absent) and the scene's NAF files; every rank loads them."""
+    if distributed.is_main():
+        from audio_separation.world.builder import ensure_world
+
+        ensure_world(config, progress=False)
+        ensure_scene_data(config, progress=True)
+    distributed.barrier()
+    return load_scene_data(config)
+
+
+def model_for_scene(config, data: NafSceneData) -> torch.nn.Module:
+    return build_model(config, scene_box(data.node_xy, config.NAF.GRID_MARGIN), len(data.headings), data.num_freq_bins, data.max_len)
+
+
+def learning_rate(config, progress: float) -> float:
+    """LR * (LR_END / LR) ** progress, progress in [0, 1]."""
+    naf = config.NAF
+    return float(naf.LR * (naf.LR_END / naf.LR) ** min(max(progress, 0.0), 1.0))
+
+
+@torch.no_grad()
+def predict_logmags(model, data: NafSceneData, indices: np.ndarray, std_scale: float, batch_size: int, device) -> list[np.ndarray]:
+    """Log-magnitudes (2, F, T_i) of items `indices`, each at its ground-truth length (the paper's QUIRK)."""
+    model.eval()
+    outputs = []
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start : start + batch_size]
+        listener = torch.from_numpy(data.listener_xy[chunk]).float().to(device)
+        emitter = torch.from_numpy(data.emitter_xy[chunk]).float().to(device)
+        heading = torch.from_numpy(data.heading_index[chunk]).long().to(device)
+        frames = int(data.lengths[chunk].max())
+        normalised = model.predict_spectrogram(listener, emitter, heading, frames).cpu().numpy()
+        for row, item in zip(normalised, chunk):
+            outputs.append(denormalise(row[..., : data.lengths[item]], data, std_scale).astype(np.float32))
+    return outputs
+
+
+@torch.no_grad()
+def inference_milliseconds(model, data: NafSceneData, device, repeats: int = 10) -> float:
+    """Mean wall-clock ms to predict one binaural RIR's full spectrogram (batch of 1, after a warm-up)."""
+    model.eval()
+    item = int(data.test_indices[0])
+    args = (
+        torch.from_numpy(data.listener_xy[item : item + 1]).float().to(device),
+        torch.from_numpy(data.emitter_xy[item : item + 1]).float().to(device),
+        torch.from_numpy(data.heading_index[item : item + 1]).long().to(device),
+        int(data.lengths[item]),
+    )
+    model.predict_spectrogram(*args)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model.predict_spectrogram(*args)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 1000.0 * (time.perf_counter() - start) / repeats
+
+
+@registry.register_trainer(name="naf")
+class NafTrainer(BaseTrainer):
+    """Per-scene NAF training and evaluation (see the module docstring)."""
+
+    def _loss(self, model, tensors: SceneTensors, items: torch.Tensor, generator: torch.Generator):
+        naf = self.config.NAF
+        if naf.MODEL == "pixel":
+            return pixel_loss(model, tensors, items, naf.PIXELS_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
+        return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
+
+    def train(self) -> None:
+        config, naf = self.config, self.config.NAF
+        device = distributed.init_distributed()
+        rank, world_size, main = distributed.get_rank(), distributed.get_world_size(), distributed.is_main()
+        seed_everything(derive_seed(config.SEED, rank))
+        data = prepare_scene_data(config)
+        tensors = SceneTensors.from_data(data, naf.STD_SCALE, device)
+        torch.manual_seed(config.SEED)  # identical initial weights on every rank
+        model = model_for_scene(config, data).to(device)
+        grid = {id(p) for p in model.grid_parameters()}
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": [p for p in model.parameters() if id(p) in grid], "weight_decay": naf.GRID_WEIGHT_DECAY},
+                {"params": [p for p in model.parameters() if id(p) not in grid], "weight_decay": 0.0},
+            ],
+            lr=naf.LR,
+        )
+        counters = {"epoch": 0, "step": 0, "seconds": 0.0, "queries": 0}
+        resume = latest_checkpoint(config.CHECKPOINT_FOLDER) if config.CHECKPOINT_FOLDER else None
+        if resume:
+            counters.update(load_checkpoint(resume, model=model, optimizer=optimizer)["counters"])
+            if main:
+                logger.info("resumed from %s at epoch %d (step %d)", resume, counters["epoch"], counters["step"])
+        trained = DistributedDataParallel(model) if distributed.is_distributed() else model
+        sampler = DistributedSampler(range(len(data.train_indices)), num_replicas=world_size, rank=rank, shuffle=True, seed=config.SEED, drop_last=False)
+        train_items = torch.from_numpy(data.train_indices).to(device)
+        writer = make_writer(config.TENSORBOARD_DIR, enabled=main)
+        if main:
+            logger.info("NAF %s model on %s: %d parameters, %d train / %d test items, %d process(es)", naf.MODEL, data.scene, count_parameters(model), len(data.train_indices), len(data.test_indices), world_size)
+        budget = float(naf.MAX_TRAIN_SECONDS)
+        out_of_time = budget > 0 and counters["seconds"] >= budget
+        bar = tqdm(total=config.NUM_EPOCHS, initial=counters["epoch"], desc="naf epochs", unit="epoch", disable=not main)
+        while counters["epoch"] < config.NUM_EPOCHS and not out_of_time:
+            epoch = counters["epoch"]
+            sampler.set_epoch(epoch)
+            generator = torch.Generator().manual_seed(derive_seed(config.SEED, rank, epoch))
+            order = torch.tensor(list(sampler), dtype=torch.long)
+            trained.train()
+            epoch_loss, epoch_steps = 0.0, 0
+            for start in range(0, len(order), naf.BATCH_RIRS):
+                tick = time.perf_counter()
+                progress = epoch / config.NUM_EPOCHS
+                if budget > 0:
+                    progress = max(progress, counters["seconds"] / budget)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config, progress)
+                items = train_items[order[start : start + naf.BATCH_RIRS].to(device)]
+                loss, queries = self._loss(trained, tensors, items, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step_seconds = float(distributed.all_reduce_mean(time.perf_counter() - tick))
+                counters["step"] += 1
+                counters["seconds"] += step_seconds
+                counters["queries"] += queries * world_size
+                epoch_loss += float(loss.detach())
+                epoch_steps += 1
+                if counters["step"] % config.LOG_INTERVAL == 0:  # every rank joins the all-reduce
+                    step_loss = float(distributed.all_reduce_mean(loss.detach()))
+                if main and counters["step"] % config.LOG_INTERVAL == 0:
+                    writer.add_scalar("losses/mse", step_loss, counters["step"])
+                    writer.add_scalar("perf/queries_per_second", queries * world_size / max(step_seconds, 1e-9), counters["step"])
+                    writer.add_scalar("perf/lr", optimizer.param_groups[0]["lr"], counters["step"])
+                if budget > 0 and counters["seconds"] >= budget:
+                    out_of_time = True
+                    break
+            counters["epoch"] = epoch + 1
+            mean_loss = float(distributed.all_reduce_mean(epoch_loss / max(epoch_steps, 1)))
+            if main:
+                writer.add_scalar("losses/epoch_mse", mean_loss, counters["epoch"])
+                bar.update(1)
+                bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+                logger.info("epoch %d: mse %.5f, %.0f s, %.0f queries/s", counters["epoch"], mean_loss, counters["seconds"], counters["queries"] / max(counters["seconds"], 1e-9))
+            finished = counters["epoch"] >= config.NUM_EPOCHS or out_of_time
+            if main and config.CHECKPOINT_FOLDER and (finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0):
+                self._save(model, optimizer, counters, data)
+        bar.close()
+        writer.close()
+        self.final_counters = counters
+        distributed.barrier()
+        distributed.cleanup_distributed()
+
+    def _save(self, model, optimizer, counters: dict, data: NafSceneData) -> None:
+        extra = {"box": scene_box(data.node_xy, self.config.NAF.GRID_MARGIN), "num_headings": len(data.headings), "num_freq_bins": data.num_freq_bins, "max_len": data.max_len}
+        counters = {**counters, "queries_per_second": counters["queries"] / max(counters["seconds"], 1e-9)}
+        path = checkpoint_path(self.config.CHECKPOINT_FOLDER, counters["epoch"])
+        save_checkpoint(path, config=self.config, model=model, optimizer=optimizer, counters=counters, extra=extra)
+        logger.info("saved %s", path)
+
+    def _checkpoint_to_evaluate(self) -> str:
+        requested = self.config.EVAL_CKPT_PATH_DIR
+        if requested and os.path.isfile(requested):
+            return requested
+        folder = requested or self.config.CHECKPOINT_FOLDER
+        path = latest_checkpoint(folder)
+        if path is None:
+            raise FileNotFoundError(f"no ckpt.<N>.pth to evaluate in {folder!r} (train first, or set EVAL_CKPT_PATH_DIR)")
+        return path
+
+    def eval(self) -> dict:
+        """Score the latest (or EVAL_CKPT_PATH_DIR) checkpoint and the mean predictor on the test split;
+        writes <model-dir>/eval/metrics.json (+ per_item.json and plots when the floor plan exists)."""
+        config, naf = self.config, self.config.NAF
+        device = torch.device("cuda", config.TORCH_GPU_ID) if torch.cuda.is_available() else torch.device("cpu")
+        data = prepare_scene_data(config)
+        model = model_for_scene(config, data).to(device)
+        path = self._checkpoint_to_evaluate()
+        counters = load_checkpoint(path, model=model)["counters"]
+        indices = data.test_indices[: naf.EVAL_MAX_ITEMS] if naf.EVAL_MAX_ITEMS > 0 else data.test_indices
+        ground_truth = [data.item_logmag(i) for i in indices]
+        predictions = predict_logmags(model, data, indices, naf.STD_SCALE, naf.EVAL_BATCH_RIRS, device)
+        mean_predictions = [np.broadcast_to(data.mean[:, : data.lengths[i]], g.shape) for i, g in zip(indices, ground_truth)]
+        true_waveforms = data.waveforms(indices)
+        phase_kwargs = dict(params=data.params, methods=list(naf.PHASE_METHODS), phase_seed=naf.PHASE_SEED, griffin_lim_iterations=naf.GRIFFIN_LIM_ITERATIONS)
+        result = {
+            "scene": data.scene,
+            "checkpoint": path,
+            "model": naf.MODEL,
+            "test_items": int(len(indices)),
+            "sample_rate": data.params.sample_rate,
+            "naf": score_paper_protocol(predictions, ground_truth, data.params, naf.PHASE_SEED),
+            "mean_predictor": score_paper_protocol(mean_predictions, ground_truth, data.params, naf.PHASE_SEED),
+            "phase_methods_vs_true_waveform": {
+                "naf": score_phase_methods(predictions, true_waveforms, **phase_kwargs),
+                "ground_truth_magnitude": score_phase_methods(ground_truth, true_waveforms, **phase_kwargs),
+            },
+            "parameters": count_parameters(model),
+            "model_megabytes_fp32": 4 * count_parameters(model) / 1e6,
+            "inference_ms_per_binaural_rir": inference_milliseconds(model, data, device),
+            "training_seconds": counters.get("seconds"),
+            "training_queries_per_second": counters.get("queries_per_second"),
+            "training_epochs": counters.get("epoch"),
+        }
+        out_dir = os.path.join(config.MODEL_DIR or ".", "eval")
+        os.makedirs(out_dir, exist_ok=True)
+        per_item = [{"key": data.keys[i], "spectral_error": float(np.mean(np.abs(p - g)))} for i, p, g in zip(indices, predictions, ground_truth)]
+        with open(os.path.join(out_dir, "per_item.json"), "w") as handle:
+            json.dump(per_item, handle, indent=1)
+        if naf.EVAL_PLOTS:
+            from audio_separation.naf.visualise import make_scene_plots
+
+            result["plots"] = make_scene_plots(config, model, data, out_dir, device)
+        with open(os.path.join(out_dir, "metrics.json"), "w") as handle:
+            json.dump(result, handle, indent=1)
+        logger.info("NAF eval of %s: spectral %.4f (mean predictor %.4f), T60 %.2f %% (%.2f %%) -> %s", data.scene, result["naf"]["spectral_error"], result["mean_predictor"]["spectral_error"], result["naf"]["t60_error_percent"], result["mean_predictor"]["t60_error_percent"], out_dir)
+        return result

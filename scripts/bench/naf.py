@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Benchmark NAF: train the quickstart NAF on one default-world scene through the real CLI, evaluate it,
+score the baselines (mean, nearest, linear, Opus, AAC) on the same held-out 10 %, optionally compare
+the faithful per-pixel model with the amortised one at an equal training budget, and append dated rows
+to BENCHMARKS.md. Writes everything to <run-dir>/bench.json.
+
+    python scripts/bench/naf.py [--run-dir runs/bench_naf] [--compare-seconds 300]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+from audio_separation.config import get_config  # noqa: E402
+from audio_separation.naf.data import ensure_scene_data, load_scene_data  # noqa: E402
+from audio_separation.world.builder import ensure_world  # noqa: E402
+from naf_baselines import run_baselines  # noqa: E402
+
+QUICKSTART = os.path.join(ROOT, "configs", "quickstart", "naf.yaml")
+HEADER = "| date | scene | method | train s | spectral | T60 % (fail) | C50 dB | EDT s | size | train queries/s | infer ms/RIR |\n|---|---|---|---|---|---|---|---|---|---|---|"
+
+
+def _append_row(row: str) -> None:
+    spec = importlib.util.spec_from_file_location("bench_world", os.path.join(ROOT, "scripts", "bench", "world.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.append_row("NAF (scripts/bench/naf.py)", HEADER, row)
+
+
+def _train_and_eval(config_path: str, model_dir: str, opts: list[str]) -> tuple[dict, float]:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "main.py", "--exp-config", config_path, "--run-type", "train", "--model-dir", model_dir, "--overwrite", *opts], cwd=ROOT, check=True)
+    seconds = time.perf_counter() - started
+    subprocess.run([sys.executable, "main.py", "--exp-config", config_path, "--run-type", "eval", "--model-dir", model_dir, *opts], cwd=ROOT, check=True)
+    with open(os.path.join(model_dir, "eval", "metrics.json")) as handle:
+        return json.load(handle), seconds
+
+
+def _row(date: str, scene: str, method: str, scores: dict, train_s: str = "-", size: str = "-", qps: str = "-", infer: str = "-") -> str:
+    return (f"| {date} | {scene} | {method} | {train_s} | {scores['spectral_error']:.4f} | {scores['t60_error_percent']:.2f} ({scores['t60_failures']}) | "
+            f"{scores['c50_error_db']:.3f} | {scores['edt_error_seconds']:.4f} | {size} | {qps} | {infer} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", default=os.path.join(ROOT, "runs", "bench_naf"))
+    parser.add_argument("--compare-seconds", type=float, default=0.0, help="also train pixel and frame models this long each (0 = skip)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for the quickstart run")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    config = get_config(QUICKSTART, args.opts)
+    ensure_world(config)
+    ensure_scene_data(config)
+    data = load_scene_data(config)
+    date = datetime.date.today().isoformat()
+    machine = f"{platform.machine()} {os.cpu_count()} cores, torch CPU"
+    report: dict = {"date": date, "machine": machine, "scene": data.scene}
+
+    quick, train_seconds = _train_and_eval(QUICKSTART, os.path.join(args.run_dir, "quickstart"), list(args.opts))
+    report["quickstart"] = {**quick, "wall_seconds_train_command": train_seconds}
+    report["baselines"] = run_baselines(config, data)
+    size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
+    rows = [_row(date, data.scene, f"NAF quickstart ({quick['model']}, {machine})", quick["naf"], f"{quick['training_seconds']:.0f}", size,
+                 f"{quick['training_queries_per_second']:.3g}", f"{quick['inference_ms_per_binaural_rir']:.1f}")]
+    for method, scores in report["baselines"].items():
+        label = "mean spectrogram" if method == "mean" else method
+        store = f"{scores['bytes_per_rir']:.0f} B/RIR ({scores['scene_megabytes']:.2f} MB/scene)" if "bytes_per_rir" in scores else ("train waveforms" if method in ("nearest", "linear") else "-")
+        rows.append(_row(date, data.scene, label, scores, size=store))
+
+    if args.compare_seconds > 0:
+        report["equal_budget"] = {}
+        budget = ["NAF.MAX_TRAIN_SECONDS", str(args.compare_seconds), "NUM_EPOCHS", "200", "NAF.EVAL_PLOTS", "False"]
+        for name, path in (("pixel (paper)", os.path.join(ROOT, "configs", "naf", f"{data.scene}.yaml")), ("frame (amortised)", QUICKSTART)):
+            result, _ = _train_and_eval(path, os.path.join(args.run_dir, name.split()[0]), [*args.opts, *budget])
+            report["equal_budget"][name] = result
+            rows.append(_row(date, data.scene, f"NAF {name}, {args.compare_seconds:.0f} s budget", result["naf"], f"{result['training_seconds']:.0f}",
+                             f"{result['parameters'] / 1e6:.2f} M params", f"{result['training_queries_per_second']:.3g}", f"{result['inference_ms_per_binaural_rir']:.1f}"))
+    for row in rows:
+        _append_row(row)
+    with open(os.path.join(args.run_dir, "bench.json"), "w") as handle:
+        json.dump(report, handle, indent=1)
+    print("\n".join([HEADER, *rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
