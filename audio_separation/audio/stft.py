@@ -20,10 +20,12 @@ dimensions are a batch.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.fft
 import torch
 
 _PAD_MODES = ("constant", "reflect")  # modes numpy.pad and torch.stft implement identically
@@ -138,6 +140,14 @@ class StftParams:
         return window
 
 
+@functools.lru_cache(maxsize=16)
+def _cached_window(params: StftParams, dtype_name: str) -> np.ndarray:
+    """params.window() in the given dtype, computed once per (params, dtype) (read-only)."""
+    window = params.window().astype(dtype_name)
+    window.flags.writeable = False
+    return window
+
+
 def _get_optional(node: Any, key: str) -> Any:
     try:
         return getattr(node, key)
@@ -160,13 +170,25 @@ def stft(signal: np.ndarray, params: StftParams) -> np.ndarray:
         raise ValueError("stft expects a real signal, got a complex array")
     x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
     params.num_frames(x.shape[-1])  # raises if too short
-    if params.center:
+    if params.center and params.pad_mode == "constant":  # zero padding without np.pad's overhead
+        pad = params.pad_amount
+        padded = np.zeros(x.shape[:-1] + (x.shape[-1] + 2 * pad,), dtype=x.dtype)
+        padded[..., pad:pad + x.shape[-1]] = x
+        x = padded
+    elif params.center:
         widths = [(0, 0)] * (x.ndim - 1) + [(params.pad_amount, params.pad_amount)]
         x = np.pad(x, widths, mode=params.pad_mode)
-    frames = np.lib.stride_tricks.sliding_window_view(x, params.fft_size, axis=-1)
-    frames = frames[..., :: params.hop_length, :]  # (..., frames, fft_size)
-    windowed = frames * params.window().astype(x.dtype)
-    spectrum = np.fft.rfft(windowed, axis=-1)[..., : params.num_freq_bins]
+    num_frames = 1 + (x.shape[-1] - params.fft_size) // params.hop_length
+    frames = np.lib.stride_tricks.as_strided(  # (..., frames, fft_size) view, frame t starts at t * hop
+        x,
+        shape=x.shape[:-1] + (num_frames, params.fft_size),
+        strides=x.strides[:-1] + (x.strides[-1] * params.hop_length, x.strides[-1]),
+        writeable=False,
+    )
+    windowed = frames * _cached_window(params, x.dtype.name)
+    # scipy's pocketfft transforms float32 in single precision (numpy's upcasts to double: ~4x slower
+    # at the odd size 1023, which dominates the env's step time)
+    spectrum = scipy.fft.rfft(windowed, axis=-1)[..., : params.num_freq_bins]
     return np.ascontiguousarray(np.swapaxes(spectrum, -1, -2)).astype(np.complex64, copy=False)
 
 

@@ -39,6 +39,7 @@ _C.AUDIO.NUM_FREQ_BINS = 512  # derived check: n_fft // 2 + 1
 _C.AUDIO.NUM_FRAMES = 32  # derived check: 1 + step_samples // hop
 _C.AUDIO.TARGET_MONO_RMS = 1.2  # ground-truth target mono magnitude rescaled per chunk to this RMS
 _C.AUDIO.INT16_ROUNDTRIP = False  # QUIRK of the original: round trip binaural signals through int16
+_C.AUDIO.CONVOLUTION_CROP = "causal"  # which 1 s of chunk * RIR is heard: "causal" (aligned with the dry chunk) or "same" (spec QUIRK: centred, advances audio by L_rir/2); see audio/mixing.py
 _C.AUDIO.FAST_STFT = False  # use a 1024-point STFT with the Nyquist bin dropped (faster, 512 bins)
 
 # ----------------------------------------------------------------------------------------------------

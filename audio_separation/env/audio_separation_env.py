@@ -1,0 +1,160 @@
+"""The gymnasium environment of active audio-visual separation of dynamic sources.
+
+Episode timing: reset returns observation t = 0 (seconds [start_idx, start_idx + 1) of every clip); step
+k (k = 1..MAX_EPISODE_STEPS - 1) applies an action and returns observation t = k. The step that returns
+t = MAX_EPISODE_STEPS - 1 ends the episode with terminated=True (time is observed through pose.t, so the
+horizon is part of the task, not a truncation). An episode thus has exactly MAX_EPISODE_STEPS (20)
+observations = 20 s of audio, and MAX_EPISODE_STEPS - 1 actions.
+
+The reward is 0: the separation reward needs the separator's estimate and is computed by the RL trainer
+from gt_mono_magnitude. Actions: 0 MOVE_FORWARD, 1 TURN_LEFT, 2 TURN_RIGHT (env/navigation.py).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from yacs.config import CfgNode
+
+from audio_separation.common.registry import registry
+from audio_separation.common.seeding import derive_seed
+from audio_separation.env.episode_set import EpisodeIterator, episodes_for_env, load_split, resolve_all, split_uses_heard_clips
+from audio_separation.env.navigation import ACTION_NAMES
+from audio_separation.env.sensors import AUDIO_SENSORS, audio_observations, check_sensors, observation_space, view_observations
+from audio_separation.env.simulator import Simulator
+from audio_separation.world.builder import ensure_world
+from audio_separation.world.soundspaces import read_sound_classes
+
+
+@registry.register_env(name="AudioSeparationEnv")
+class AudioSeparationEnv(gym.Env):
+    """One agent, one scene at a time; see the module docstring for timing and spaces in env/sensors.py."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        config: CfgNode,
+        env_index: int = 0,
+        num_envs: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+        episodes: list[dict] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """The env's episodes are its share (episode_set.episodes_for_env) of TASK.SPLIT over
+        world_size x num_envs envs, unless `episodes` is given. seed defaults to
+        derive_seed(SEED, rank, env_index) and is used at the first reset without a seed."""
+        self.config = config
+        self.layout = ensure_world(config, progress=False)
+        self.sensors = check_sensors(list(config.TASK.SENSORS))
+        self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
+        self.max_steps = int(config.TASK.MAX_EPISODE_STEPS)
+        if self.max_steps < 1:
+            raise ValueError(f"TASK.MAX_EPISODE_STEPS must be >= 1, got {self.max_steps}")
+        self.simulator = Simulator(config, self.layout)
+
+        if episodes is None:
+            split = load_split(self.layout, config.WORLD.EPISODE_VERSION, config.TASK.SPLIT)
+            episodes = episodes_for_env(split, rank * num_envs + env_index, world_size * num_envs)
+        if config.ENV.MAX_EPISODES_PER_ENV > 0:
+            episodes = episodes[: int(config.ENV.MAX_EPISODES_PER_ENV)]
+        resolved = resolve_all(
+            episodes,
+            self.simulator.navigation,
+            layout=self.layout,
+            heard=split_uses_heard_clips(config.TASK.SPLIT),
+            num_sources=self.num_sources,
+            position_tolerance=float(config.ENV.POSITION_TOLERANCE),
+            sounds_folder=config.WORLD.SOUNDS_DIR,
+        )
+        self.episodes = EpisodeIterator(resolved, shuffle=bool(config.ENV.SHUFFLE_EPISODES))
+
+        classes = read_sound_classes(self.layout, config.WORLD.SOUNDS_DIR)["classes"]
+        audio = config.AUDIO
+        self.observation_space = observation_space(
+            self.sensors,
+            num_freq_bins=int(audio.NUM_FREQ_BINS),
+            num_frames=int(audio.NUM_FRAMES),
+            num_sources=self.num_sources,
+            num_classes=max(int(entry["label"]) for entry in classes) + 1,
+            view_resolution=int(config.WORLD.VIEW_RESOLUTION),
+        )
+        self.action_space = spaces.Discrete(len(ACTION_NAMES))
+        self._initial_seed = derive_seed(config.SEED, rank, env_index) if seed is None else int(seed)
+        self._seeded = False
+        self._needs_reset = True
+        self._with_source_binaural = "GT_BINAURAL" in self.sensors
+        self._with_audio = any(name in self.sensors for name in AUDIO_SENSORS)
+        self.timings = {"audio": 0.0, "views": 0.0, "step_total": 0.0}  # cumulative seconds (benchmarks)
+
+    # ---------------------------------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        """Start the next episode (options={'episode_id': id} picks one of this env's episodes).
+        A seed restarts the episode order from a fresh seeded pass."""
+        started = time.perf_counter()
+        if seed is None and not self._seeded:
+            seed = self._initial_seed
+        if seed is not None:
+            self._seeded = True
+            self.episodes.restart()
+        super().reset(seed=seed)
+        if options and "episode_id" in options:
+            episode = self.episodes.by_id(str(options["episode_id"]))
+        else:
+            episode = self.episodes.next(self.np_random)
+        self.simulator.start(episode)
+        self._needs_reset = False
+        observation = self._observe()
+        self.timings["step_total"] += time.perf_counter() - started
+        return observation, self._info()
+
+    def step(self, action: int) -> tuple[dict, float, bool, bool, dict]:
+        if self._needs_reset:
+            raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
+        started = time.perf_counter()
+        self.simulator.act(int(action))
+        observation = self._observe()
+        terminated = self.simulator.step_index >= self.max_steps - 1
+        self._needs_reset = terminated
+        info = self._info()
+        info["action"] = int(action)
+        self.timings["step_total"] += time.perf_counter() - started
+        return observation, 0.0, terminated, False, info
+
+    # ---------------------------------------------------------------------------------------- helpers
+    def _observe(self) -> dict[str, np.ndarray]:
+        simulator = self.simulator
+        episode = simulator.episode
+        observation: dict[str, np.ndarray] = {}
+        audio_started = time.perf_counter()
+        if self._with_audio:
+            observation.update(audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural)))
+        views_started = time.perf_counter()
+        if "RGB" in self.sensors or "DEPTH" in self.sensors:
+            rgb, depth = simulator.render_views()
+            where = f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
+            observation.update(view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where))
+        views_done = time.perf_counter()
+        self.timings["audio"] += views_started - audio_started
+        self.timings["views"] += views_done - views_started
+        if "TARGET_CLASS" in self.sensors:
+            observation["target_class"] = np.array([episode.target_label], dtype=np.int64)
+        if "POSE" in self.sensors:
+            observation["pose"] = simulator.pose()
+        return {key: observation[key] for key in self.observation_space.spaces}
+
+    def _info(self) -> dict[str, Any]:
+        simulator = self.simulator
+        episode = simulator.episode
+        return {
+            "episode_id": episode.episode_id,
+            "scene": episode.scene,
+            "step": simulator.step_index,
+            "node": simulator.node,
+            "heading": simulator.heading,
+            "target_node": episode.source_nodes[0],
+        }

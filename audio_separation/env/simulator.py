@@ -1,0 +1,150 @@
+"""The simulator: an agent on a scene's navigation graph hearing dynamic sources, seeing cached views.
+
+State: scene, node, heading and step t (0 at reset). Observation t hears second start_idx_i + t of every
+source i (audio/mixing.clip_second: wrapping at the clip's last whole second). Scene data (graph,
+RIRs, views) is loaded lazily on first use and kept for the env's lifetime (an env holds few scenes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from yacs.config import CfgNode
+
+from audio_separation.audio.mixing import clip_second
+from audio_separation.audio.stft import StftParams
+from audio_separation.env.audio_renderer import BinauralRenderer, RenderedAudio, SceneRirs
+from audio_separation.env.episode_set import ResolvedEpisode
+from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
+from audio_separation.world.soundspaces import (
+    MissingObservationError,
+    MissingSceneError,
+    SoundSpacesLayout,
+    WorldDataError,
+    load_packed_cache,
+    read_graph,
+    read_observations,
+)
+
+
+@dataclass
+class SceneData:
+    """Everything loaded for one scene."""
+
+    navigation: SceneNavigation
+    rirs: SceneRirs | None = None  # loaded on first audio render
+    views: dict | None = None  # {(node, heading): {'rgb', 'depth'}}, loaded on first view
+
+
+class Simulator:
+    """Graph navigation + binaural rendering + view lookup for one env."""
+
+    def __init__(self, config: CfgNode, layout: SoundSpacesLayout) -> None:
+        self.config = config
+        self.layout = layout
+        self.headings = [int(h) for h in config.WORLD.HEADINGS]
+        audio = config.AUDIO
+        self.step_samples = int(audio.SAMPLE_RATE * audio.STEP_SECONDS)
+        self.renderer = BinauralRenderer(
+            params=StftParams.from_config(audio),
+            sample_rate=int(audio.SAMPLE_RATE),
+            step_samples=self.step_samples,
+            use_int16_roundtrip=bool(audio.INT16_ROUNDTRIP),
+            target_mono_rms=float(audio.TARGET_MONO_RMS),
+            rir_cache_size=int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
+            clip_second_cache_size=int(config.ENV.CLIP_SECOND_CACHE_SIZE),
+            crop=str(audio.CONVOLUTION_CROP),
+        )
+        self._scenes: dict[str, SceneData] = {}
+        self.episode: ResolvedEpisode | None = None
+        self.node = -1
+        self.heading = 0
+        self.step_index = 0
+        self._clip_seconds: list[int] = []
+
+    # ------------------------------------------------------------------------------------------ scenes
+    def scene(self, name: str) -> SceneData:
+        if name not in self._scenes:
+            path = self.layout.graph_path(name)
+            try:
+                graph = read_graph(path)
+            except MissingSceneError:
+                raise MissingSceneError(f"scene {name!r} not found: no graph at {path} (WORLD.DATA_ROOT={self.layout.root}, WORLD.DATASET={self.layout.dataset})") from None
+            self._scenes[name] = SceneData(navigation=SceneNavigation(graph, self.headings))
+        return self._scenes[name]
+
+    def navigation(self, name: str) -> SceneNavigation:
+        return self.scene(name).navigation
+
+    def _scene_rirs(self, data: SceneData, name: str) -> SceneRirs:
+        if data.rirs is None:
+            world = self.config.WORLD
+            packed = None
+            if world.USE_PACKED_CACHE:
+                packed = load_packed_cache(self.layout, name, self.headings, int(world.RIR_SAMPLE_RATE), allow_missing=bool(world.ALLOW_MISSING_RIRS))
+            if int(world.RIR_SAMPLE_RATE) != int(self.config.AUDIO.SAMPLE_RATE):
+                raise WorldDataError(f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz")
+            data.rirs = SceneRirs(self.layout, name, packed, int(world.RIR_SAMPLE_RATE), bool(world.ALLOW_MISSING_RIRS))
+        return data.rirs
+
+    def _scene_views(self, data: SceneData, name: str) -> dict:
+        if data.views is None:
+            views = read_observations(self.layout.observations_path(name))
+            for entry in views.values():
+                entry["depth"] = np.asarray(entry["depth"], dtype=np.float32)
+            data.views = views
+        return data.views
+
+    # ------------------------------------------------------------------------------------------ episode
+    def start(self, episode: ResolvedEpisode) -> None:
+        """Place the agent at the episode's start, t = 0."""
+        self.scene(episode.scene)
+        self.episode = episode
+        self.node, self.heading, self.step_index = episode.start_node, episode.start_heading, 0
+        self._clip_seconds = [self.renderer.clips.num_seconds(path) for path in episode.sound_paths]
+        for path, start, seconds in zip(episode.sound_paths, episode.start_seconds, self._clip_seconds):
+            if start >= seconds:
+                raise WorldDataError(f"episode {episode.episode_id!r}: start_idx {start} is beyond the {seconds} whole seconds of {path}")
+
+    def act(self, action: int) -> None:
+        """Apply an action and advance time by one step."""
+        if self.episode is None:
+            raise RuntimeError("Simulator.act before start")
+        if action not in range(len(ACTION_NAMES)):
+            raise ValueError(f"unknown action {action!r}; expected 0..{len(ACTION_NAMES) - 1} ({', '.join(ACTION_NAMES)})")
+        self.node, self.heading = self.navigation(self.episode.scene).step(self.node, self.heading, int(action))
+        self.step_index += 1
+
+    def clip_seconds(self) -> list[int]:
+        """The clip second each source plays at the current step."""
+        assert self.episode is not None
+        return [clip_second(start, self.step_index, seconds) for start, seconds in zip(self.episode.start_seconds, self._clip_seconds)]
+
+    def render_audio(self, with_source_binaural: bool) -> RenderedAudio:
+        assert self.episode is not None
+        data = self.scene(self.episode.scene)
+        sources = list(zip(self.episode.sound_paths, self.clip_seconds(), self.episode.source_nodes))
+        return self.renderer.render(self._scene_rirs(data, self.episode.scene), self.node, self.heading, sources, with_source_binaural)
+
+    def render_views(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb uint8 HxWx3, depth float32 HxWx1) at the current node and heading: the cached arrays
+        themselves (callers copy before handing them out)."""
+        assert self.episode is not None
+        views = self._scene_views(self.scene(self.episode.scene), self.episode.scene)
+        entry = views.get((self.node, self.heading))
+        if entry is None:
+            raise MissingObservationError(f"{self.layout.observations_path(self.episode.scene)}: no view for node {self.node}, heading {self.heading}")
+        return entry["rgb"], entry["depth"]
+
+    def pose(self) -> np.ndarray:
+        """(x, y, heading, t) relative to the start: x metres to the right of and y metres ahead of the
+        start pose, heading change in radians in [-pi, pi) (left turns positive), t = step index."""
+        assert self.episode is not None
+        navigation = self.navigation(self.episode.scene)
+        start, here = navigation.point(self.episode.start_node), navigation.point(self.node)
+        dx, dz = here[0] - start[0], here[2] - start[2]
+        radians = np.radians(self.episode.start_heading)
+        right = dx * np.cos(radians) - dz * np.sin(radians)
+        ahead = -dx * np.sin(radians) - dz * np.cos(radians)
+        turned = (np.radians(self.heading - self.episode.start_heading) + np.pi) % (2 * np.pi) - np.pi
+        return np.array([right, ahead, turned, float(self.step_index)], dtype=np.float32)

@@ -1,0 +1,58 @@
+"""Building envs from a config: one env, or NUM_PROCESSES of them vectorised with gymnasium.
+
+Every env gets its share of the split's scenes (episode_set.episodes_for_env over world_size x
+NUM_PROCESSES envs) and its own seed derive_seed(SEED, rank, env_index), so a given (config, rank,
+env index) always sees the same episodes in the same order, whichever vectorisation runs it.
+"""
+from __future__ import annotations
+
+import functools
+
+import gymnasium as gym
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from yacs.config import CfgNode
+
+from audio_separation.common.registry import registry
+from audio_separation.world.builder import ensure_world
+
+_AUTORESET_MODES = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP, "disabled": AutoresetMode.DISABLED}
+
+
+def make_env(config: CfgNode, env_index: int = 0, num_envs: int = 1, rank: int = 0, world_size: int = 1, **env_arguments) -> gym.Env:
+    """The registered env named by config.ENV_NAME, for env `env_index` of `num_envs` on process `rank`
+    (env_arguments, e.g. episodes= or seed=, go to the env class)."""
+    env_class = registry.get_env(config.ENV_NAME)
+    return env_class(config, env_index=env_index, num_envs=num_envs, rank=rank, world_size=world_size, **env_arguments)
+
+
+def make_vector_env(
+    config: CfgNode,
+    vector_env_type: str | None = None,
+    num_envs: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> VectorEnv:
+    """NUM_PROCESSES envs (or num_envs) as a gymnasium vector env.
+
+    vector_env_type: "sync" (all envs in this process; for debugging) or "async" (one process per env,
+    started with ENV.MULTIPROCESSING_CONTEXT); default ENV.VECTOR_ENV_TYPE. Autoreset follows
+    ENV.AUTORESET_MODE ("same_step": the returned observation after an episode's last step is the next
+    episode's first one, the last one is in info["final_obs"]). With ENV.COPY_OBSERVATIONS False the
+    returned arrays are buffers the next step overwrites (copy what you keep).
+    """
+    kind = vector_env_type or config.ENV.VECTOR_ENV_TYPE
+    count = int(num_envs if num_envs is not None else config.NUM_PROCESSES)
+    if count < 1:
+        raise ValueError(f"need at least one env, got NUM_PROCESSES={count}")
+    mode_name = str(config.ENV.AUTORESET_MODE).lower()
+    if mode_name not in _AUTORESET_MODES:
+        raise ValueError(f"ENV.AUTORESET_MODE must be one of {sorted(_AUTORESET_MODES)}, got {config.ENV.AUTORESET_MODE!r}")
+    ensure_world(config)  # build a missing procedural world once here, not in every env process at once
+    factories = [functools.partial(make_env, config, index, count, rank, world_size) for index in range(count)]
+    mode = _AUTORESET_MODES[mode_name]
+    copy = bool(config.ENV.COPY_OBSERVATIONS)
+    if kind == "sync":
+        return SyncVectorEnv(factories, copy=copy, autoreset_mode=mode)
+    if kind == "async":
+        return AsyncVectorEnv(factories, context=config.ENV.MULTIPROCESSING_CONTEXT, copy=copy, autoreset_mode=mode)
+    raise ValueError(f"vector env type must be 'sync' or 'async', got {kind!r} (ENV.VECTOR_ENV_TYPE)")
