@@ -333,6 +333,12 @@ def _load_sound_pool(layout: SoundSpacesLayout, heard: bool, sounds_folder: str,
     return _SoundPool(heard=heard, clips_by_class=clips_by_class, seconds=seconds, labels=labels, target_classes=target_classes, folder=folder)
 
 
+def load_sound_pool(layout: SoundSpacesLayout, heard: bool, sounds_folder: str = "sounds", seconds_needed: int = 1) -> _SoundPool:
+    """The heard or unheard clips (at least seconds_needed whole seconds) grouped by class, with the
+    episodes' class rule in sample_classes; the passive dataset draws its items from it."""
+    return _load_sound_pool(layout, heard, sounds_folder, read_sound_classes(layout, sounds_folder), seconds_needed)
+
+
 # ============================================================================================ passive
 def build_passive_datasets(
     layout: SoundSpacesLayout,

@@ -1,0 +1,1 @@
+"""Neural networks, torch only: the passive separators (U-Nets); later the transformer memory and policies."""

@@ -1,0 +1,1 @@
+"""Passive pretraining of the separators: the passive dataset and trainer "passive"."""

@@ -1,0 +1,57 @@
+"""Build the passive separator from the config, and load it back from a checkpoint of trainer "passive".
+
+A checkpoint carries the separator's settings in extra["separator"]; resuming training checks them
+against the config (a mismatch is a CheckpointError naming each differing setting), and
+load_passive_separator builds the model from the checkpoint's own settings (eval, and the frozen
+separator of RL).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from yacs.config import CfgNode
+
+from audio_separation.common.checkpoint import CheckpointError, load_checkpoint
+from audio_separation.models.separators import PassiveSeparator
+
+
+def separator_settings(config: CfgNode) -> dict[str, Any]:
+    """The constructor arguments of PassiveSeparator the config asks for."""
+    return {
+        "num_freq_bins": int(config.AUDIO.NUM_FREQ_BINS),
+        "num_frames": int(config.AUDIO.NUM_FRAMES),
+        "width": float(config.MODEL.SEPARATOR_WIDTH),
+        "mask_activation": str(config.MODEL.SEPARATOR_MASK_ACTIVATION),
+        "num_sources": int(config.TASK.NUM_SOUNDS_IN_MIX),
+    }
+
+
+def build_passive_separator(settings: dict[str, Any], device: torch.device | str = "cpu") -> PassiveSeparator:
+    """A fresh separator in channels-last memory (what the CPU convolutions run fastest on)."""
+    return PassiveSeparator(**settings).to(device=device, memory_format=torch.channels_last)
+
+
+def check_settings(path: str, saved: dict[str, Any] | None, wanted: dict[str, Any]) -> None:
+    """Raise CheckpointError listing every setting where a checkpoint differs from the config."""
+    if not saved:
+        raise CheckpointError(f"{path}: not a passive separator checkpoint (no extra['separator'] settings)")
+    differences = [f"{key}: checkpoint {saved.get(key)!r}, config {value!r}" for key, value in wanted.items() if saved.get(key) != value]
+    if differences:
+        raise CheckpointError(f"{path}: was trained with other separator settings ({'; '.join(differences)}); use a matching config or another --model-dir")
+
+
+def load_passive_separator(path: str, device: torch.device | str = "cpu") -> tuple[PassiveSeparator, dict[str, Any]]:
+    """(separator in eval mode with the checkpoint's weights, checkpoint payload); built from the
+    settings saved in the checkpoint, so no config needs to match."""
+    payload = load_checkpoint(path, map_location=device)
+    settings = (payload.get("extra") or {}).get("separator")
+    if not settings:
+        raise CheckpointError(f"{path}: not a passive separator checkpoint (no extra['separator'] settings)")
+    model = build_passive_separator(dict(settings), device)
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: its weights do not fit the separator its settings describe: {error}") from None
+    model.eval()
+    return model, payload
