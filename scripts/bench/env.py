@@ -35,8 +35,8 @@ from audio_separation.audio.mixing import chunk_spectrum, convolution_fft_length
 from audio_separation.audio.stft import StftParams, stft  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.env import make_env, make_vector_env  # noqa: E402
+from benchmarks_file import append_row  # noqa: E402  (scripts/bench is on sys.path when run as a script)
 
-HEADER = "# Benchmarks\n\nDated rows appended by scripts/bench/*.py. Machine: see each row.\n"
 SECTION = "Env throughput (scripts/bench/env.py)"
 TABLE = (
     "| date | machine | world, sources, sensors | 1 env cold / warm (steps/s) | split audio / views / rest (ms/step) "
@@ -189,21 +189,6 @@ def floor_ms(config, fast: bool, repeats: int = 300) -> float:
 
 
 # ============================================================================================ main
-def append_row(row: str) -> None:
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read() if os.path.isfile(path) else HEADER
-    marker = f"## {SECTION}\n"
-    if marker not in text:
-        text = text.rstrip("\n") + f"\n\n{marker}\n{TABLE}\n"
-    start = text.index(marker)
-    following = text.find("\n## ", start + len(marker))
-    end = len(text) if following < 0 else following
-    block = text[start:end].rstrip("\n") + "\n" + row + "\n"
-    text = text[:start] + block + ("\n" + text[end:].lstrip("\n") if following >= 0 else "")
-    with open(path, "w") as handle:
-        handle.write(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default="data/worlds/default")
@@ -260,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(row)
     if not args.no_append:
-        append_row(row)
+        append_row(SECTION, TABLE, row)
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -32,10 +31,9 @@ HEADER = "| date | scene | method | train s | spectral | T60 % (fail) | C50 dB |
 
 
 def _append_row(row: str) -> None:
-    spec = importlib.util.spec_from_file_location("bench_world", os.path.join(ROOT, "scripts", "bench", "world.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.append_row("NAF (scripts/bench/naf.py)", HEADER, row)
+    from benchmarks_file import append_row  # scripts/bench is on sys.path when run as a script
+
+    append_row("NAF (scripts/bench/naf.py)", HEADER, row)
 
 
 def _train_and_eval(config_path: str, model_dir: str, opts: list[str]) -> tuple[dict, float]:

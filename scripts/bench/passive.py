@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -50,10 +49,9 @@ QUALITY_HEADER = (
 
 
 def _append_row(section: str, header: str, row: str) -> None:
-    spec = importlib.util.spec_from_file_location("bench_world", os.path.join(ROOT, "scripts", "bench", "world.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.append_row(section, header, row)
+    from benchmarks_file import append_row  # scripts/bench is on sys.path when run as a script
+
+    append_row(section, header, row)
 
 
 def measure_throughput(config_path: str, steps: int, warmup: int, opts: list[str]) -> dict:

@@ -18,25 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 from audio_separation.world.builder import build_world  # noqa: E402
-
-HEADER = "# Benchmarks\n\nDated rows appended by scripts/bench/*.py. Machine: see each row.\n"
-
-
-def append_row(section: str, header: str, row: str) -> None:
-    """Append a row under '## section' in BENCHMARKS.md, creating the file/section with its table header."""
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read() if os.path.isfile(path) else HEADER
-    marker = f"## {section}\n"
-    if marker not in text:
-        text = text.rstrip("\n") + f"\n\n{marker}\n{header}\n"
-    start = text.index(marker)
-    following = text.find("\n## ", start + len(marker))
-    end = len(text) if following < 0 else following
-    block = text[start:end].rstrip("\n") + "\n" + row + "\n"
-    text = text[:start] + block + ("\n" + text[end:].lstrip("\n") if following >= 0 else "")
-    with open(path, "w") as handle:
-        handle.write(text)
-
+from benchmarks_file import append_row  # noqa: E402,F401  (scripts/bench is on sys.path when run as a script)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
