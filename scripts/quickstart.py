@@ -4,10 +4,17 @@
 Stage 1: build the default procedural world under data/worlds/default if it is absent, and print its
 summary. Stage 2: pretrain the passive separators at laptop size (configs/quickstart/pretrain_passive.yaml,
 run dir runs/quickstart/passive). Stage 3: evaluate them on heard and unheard validation clips and print
-the metrics JSON. Later stages (policy training, evaluation) are appended here as they land.
+the metrics JSON. Stage 4: train the policy and the transformer memory on top of the frozen separators
+(configs/quickstart/train/nearTarget.yaml, run dir runs/quickstart/rl). Stage 5: pick the checkpoint with
+the lowest refined STFT distance on validation, heard and unheard clips separately
+(scripts/find_best_checkpoint.py). Stage 6: test it and the random and stand-still baseline agents on the
+heard and unheard test episodes and print the table with 95 % intervals
+(scripts/compute_separation_quality.py; runs/quickstart/rl/separation_quality.md, and per-episode wavs,
+PNGs and an index.html under runs/quickstart/rl/eval/).
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -20,6 +27,14 @@ STAGES = [
     ["--exp-config", "configs/quickstart/world.yaml", "--run-type", "train", "--model-dir", "runs/quickstart/world", "--overwrite"],
     ["--exp-config", "configs/quickstart/pretrain_passive.yaml", "--run-type", "train", "--model-dir", "runs/quickstart/passive", "--overwrite"],
     ["--exp-config", "configs/quickstart/pretrain_passive.yaml", "--run-type", "eval", "--model-dir", "runs/quickstart/passive"],
+    ["--exp-config", "configs/quickstart/train/nearTarget.yaml", "--run-type", "train", "--model-dir", "runs/quickstart/rl", "--overwrite"],
+]
+RL_DIR = "runs/quickstart/rl"
+SCRIPT_STAGES = [  # after the main.py stages; each runs 2 evaluations at once (one per core)
+    ("find_best_checkpoint", ["--model-dir", RL_DIR, "--heard-config", "configs/quickstart/val/nearTarget.yaml",
+                              "--unheard-config", "configs/quickstart/val/nearTarget_unheard.yaml", "--parallel", "2"]),
+    ("compute_separation_quality", ["--model-dir", RL_DIR, "--heard-config", "configs/quickstart/test/nearTarget.yaml",
+                                    "--unheard-config", "configs/quickstart/test/nearTarget_unheard.yaml", "--parallel", "2"]),
 ]
 
 
@@ -27,6 +42,11 @@ def main() -> int:
     os.chdir(ROOT)
     for stage in STAGES:
         status = run_main(stage)
+        if status:
+            return status
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    for module_name, arguments in SCRIPT_STAGES:
+        status = importlib.import_module(module_name).main(arguments)
         if status:
             return status
     return 0

@@ -1,0 +1,29 @@
+"""The separation reward (spec "Reward and RL").
+
+    negative_error (paper):     r_t = -nMSE_{t+1}
+    improvement (Move2Hear):    r_t = nMSE_t - nMSE_{t+1}
+with nMSE_t = mean((estimate_t - GT_t)^2) / target_rms^2 of the current-step refined estimate (clamped
+at 0) after the move, so an all-zero estimate of a target at the env's RMS (AUDIO.TARGET_MONO_RMS) gives
+nMSE 1 and reward -1. QUIRK (RL.ZERO_TERMINAL_REWARD): the original gives 0 on the terminal transition.
+"""
+from __future__ import annotations
+
+import torch
+
+REWARDS = ("negative_error", "improvement")
+
+
+def normalised_error(estimate: torch.Tensor, target: torch.Tensor, target_rms: float) -> torch.Tensor:
+    """(N, F, T) estimate and ground truth -> (N,) mean squared error over target_rms^2."""
+    return (estimate.clamp(min=0.0) - target).pow(2).mean(dim=(-2, -1)) / float(target_rms) ** 2
+
+
+def separation_reward(kind: str, error_before: torch.Tensor, error_after: torch.Tensor, terminal: bool, zero_terminal: bool = False) -> torch.Tensor:
+    """(N,) reward of a transition from the normalised errors of the steps before and after it."""
+    if kind == "negative_error":
+        reward = -error_after
+    elif kind == "improvement":
+        reward = error_before - error_after
+    else:
+        raise ValueError(f"RL.REWARD must be one of {REWARDS}, got {kind!r}")
+    return torch.zeros_like(reward) if terminal and zero_terminal else reward

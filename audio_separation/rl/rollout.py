@@ -1,0 +1,164 @@
+"""Running one episode in every env of a vector env: the step loop shared by training and evaluation.
+
+Each step t: observation -> frozen separator (target binaural + passive mono estimate) -> the entry goes
+into the external memory -> the memory refines the window ending at t -> the current refined estimate
+is the policy's mono input and scores the transition that led here (rl/reward.py) -> the actor (the
+policy, or a baseline agent of env/baseline_agents.py) picks the next action, except at the last step.
+
+Evaluation records more (`record=True`): the mixture phase, the views, the trajectory, and the final
+estimate of every step (models/memory.final_estimate_source).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+
+from audio_separation.models.memory import TransformerMemory, final_estimate_source
+from audio_separation.models.policy import ActorCritic
+from audio_separation.models.separators import PassiveSeparator
+from audio_separation.rl.frozen_separator import separate
+from audio_separation.rl.reward import normalised_error, separation_reward
+from audio_separation.rl.rollout_storage import RolloutStorage
+
+
+@dataclass
+class RolloutSettings:
+    """What the step loop needs from the config."""
+
+    capacity: int  # RL.MEMORY.CAPACITY
+    refinement_window: int  # RL.MEMORY.REFINEMENT_WINDOW
+    reward: str  # RL.REWARD
+    zero_terminal_reward: bool  # RL.ZERO_TERMINAL_REWARD
+    target_rms: float  # AUDIO.TARGET_MONO_RMS
+    deterministic: bool = False  # argmax actions (evaluation)
+
+    @classmethod
+    def from_config(cls, config, deterministic: bool = False) -> "RolloutSettings":
+        memory = config.RL.MEMORY
+        return cls(int(memory.CAPACITY), int(memory.REFINEMENT_WINDOW), str(config.RL.REWARD), bool(config.RL.ZERO_TERMINAL_REWARD), float(config.AUDIO.TARGET_MONO_RMS), deterministic)
+
+
+@dataclass
+class EpisodeRecording:
+    """What evaluation keeps of one env's episode (numpy, (steps, ...))."""
+
+    infos: list[dict[str, Any]] = field(default_factory=list)  # per step: episode_id, scene, node, heading, target_node, step
+    actions: list[int] = field(default_factory=list)
+    mixed_magnitude: list[np.ndarray] = field(default_factory=list)  # (F, T, 2) log1p
+    mixed_phase: list[np.ndarray] = field(default_factory=list)  # (F, T, 2)
+    gt_phase: list[np.ndarray] = field(default_factory=list)  # (F, T)
+    rgb: list[np.ndarray] = field(default_factory=list)  # (H, W, 3)
+    final: dict[int, np.ndarray] = field(default_factory=dict)  # step -> final refined estimate (F, T)
+
+
+@dataclass
+class RolloutResult:
+    timings: dict[str, float]  # seconds: env (reset + steps), forward (separator, memory, policy)
+    passive_error: torch.Tensor  # (L, N) normalised error of the passive estimate
+    refined_error: torch.Tensor  # (L, N) normalised error of the current-step refined estimate at acting time
+    recordings: list[EpisodeRecording] | None = None
+
+
+def to_tensors(observations: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    """The observations the pipeline reads, as tensors (copies: vector env buffers may be reused)."""
+    wanted = ("mixed_binaural_magnitude", "target_class", "gt_mono_magnitude", "rgb")
+    return {key: torch.as_tensor(np.array(observations[key]), device=device) for key in wanted if key in observations}
+
+
+def env_info(infos: dict[str, Any], index: int) -> dict[str, Any]:
+    """One env's entry of a vector env's info dict, as plain python values."""
+    return {key: (value[index].item() if isinstance(value[index], np.generic) else value[index]) for key, value in infos.items() if not key.startswith("_")}
+
+
+@torch.no_grad()
+def run_episodes(
+    envs: VectorEnv,
+    separator: PassiveSeparator,
+    memory: TransformerMemory,
+    storage: RolloutStorage,
+    settings: RolloutSettings,
+    policy: ActorCritic | None = None,
+    agents: list | None = None,
+    seeds: list[int] | None = None,
+    record: bool = False,
+) -> RolloutResult:
+    """One episode per env into `storage`, acted by `policy` or by the baseline `agents` (one per env)."""
+    if (policy is None) == (agents is None):
+        raise ValueError("run_episodes needs exactly one of policy and agents")
+    length, count, device = storage.episode_length, storage.num_envs, storage.device
+    timings = {"env": 0.0, "forward": 0.0}
+    tick = time.perf_counter()
+    observations, infos = envs.reset(seed=seeds)
+    timings["env"] += time.perf_counter() - tick
+    infos_per_env = [env_info(infos, index) for index in range(count)]
+    if agents is not None:
+        for agent, info in zip(agents, infos_per_env):
+            agent.reset(info)
+    hidden = policy.initial_hidden(count, device) if policy is not None else None
+    recordings = [EpisodeRecording() for _ in range(count)] if record else None
+    passive_error = torch.zeros(length, count, device=device)
+    refined_error = torch.zeros(length, count, device=device)
+    decode_window = settings.refinement_window if record else 0
+    for step in range(length):
+        tick = time.perf_counter()
+        tensors = to_tensors(observations, device)
+        binaural, passive = separate(separator, tensors["mixed_binaural_magnitude"], tensors["target_class"])
+        gt_mono = tensors["gt_mono_magnitude"][..., 0]
+        storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, rgb=tensors.get("rgb"))
+        queries = storage.memory_queries([step], settings.capacity, decode_window)
+        refined = memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode).clamp(min=0.0)
+        decoded_per_env = queries.decode.sum(dim=1).tolist()
+        per_env = refined.split(decoded_per_env)  # each env's decoded tokens, oldest first, current last
+        storage.refined[step].copy_(torch.stack([tokens[-1] for tokens in per_env]))
+        passive_error[step] = normalised_error(passive, gt_mono, settings.target_rms)
+        refined_error[step] = normalised_error(storage.refined[step], gt_mono, settings.target_rms)
+        if step > 0:
+            storage.rewards[step - 1] = separation_reward(settings.reward, refined_error[step - 1], refined_error[step], terminal=step == length - 1, zero_terminal=settings.zero_terminal_reward)
+        if recordings is not None:
+            _record(recordings, observations, infos_per_env, per_env, step, length, settings.refinement_window)
+        actions = None
+        if step < length - 1:
+            if policy is not None:
+                output = policy.step(storage.policy_inputs(step), hidden)
+                hidden = output.hidden
+                actions = output.distribution.probs.argmax(dim=-1) if settings.deterministic else output.distribution.sample()
+                storage.insert_action(step, actions, output.distribution.log_prob(actions), output.value)
+            else:
+                actions = torch.tensor([agent.act({key: value[index] for key, value in observations.items()}, info) for index, (agent, info) in enumerate(zip(agents, infos_per_env))], device=device)
+                storage.insert_action(step, actions, torch.zeros(count, device=device), torch.zeros(count, device=device))
+        timings["forward"] += time.perf_counter() - tick
+        if actions is None:
+            break
+        tick = time.perf_counter()
+        observations, _, terminated, truncated, infos = envs.step(actions.cpu().numpy())
+        timings["env"] += time.perf_counter() - tick
+        infos_per_env = [env_info(infos, index) for index in range(count)]
+        ended = np.logical_or(terminated, truncated)
+        expected_end = step + 1 == length - 1
+        if not np.all(ended == expected_end):
+            raise RuntimeError(f"an env episode ended at step {step + 1} (ended: {ended.tolist()}), but RL rollouts are episodes of TASK.MAX_EPISODE_STEPS = {length} observations")
+        if recordings is not None:
+            for recording, action in zip(recordings, actions.tolist()):
+                recording.actions.append(int(action))
+    return RolloutResult(timings, passive_error, refined_error, recordings)
+
+
+def _record(recordings: list[EpisodeRecording], observations: dict, infos: list[dict], refined_per_env: tuple, step: int, length: int, window: int) -> None:
+    """Keep what evaluation writes out, and the final estimates this step makes (numpy copies)."""
+    finals = [(s, final_estimate_source(s, length, window)[1]) for s in range(length) if final_estimate_source(s, length, window)[0] == step]
+    for index, recording in enumerate(recordings):
+        recording.infos.append(dict(infos[index]))
+        recording.mixed_magnitude.append(np.array(observations["mixed_binaural_magnitude"][index]))
+        if "mixed_binaural_phase" in observations:
+            recording.mixed_phase.append(np.array(observations["mixed_binaural_phase"][index]))
+        recording.gt_phase.append(np.array(observations["gt_mono_phase"][index][..., 0]))
+        if "rgb" in observations:
+            recording.rgb.append(np.array(observations["rgb"][index]))
+        tokens = refined_per_env[index]  # offsets len - 1 .. 0
+        for target_step, offset in finals:
+            recording.final[target_step] = tokens[len(tokens) - 1 - offset].cpu().numpy()

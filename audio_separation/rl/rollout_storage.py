@@ -1,0 +1,112 @@
+"""Rollout storage of one episode per env, with the transformer memory's external memory.
+
+A rollout is exactly one episode per env (the spec's 20-step rollout): observation slots t = 0 .. L - 1
+(L = TASK.MAX_EPISODE_STEPS) and actions at t = 0 .. L - 2; the action at L - 2 ends the episode, so
+returns bootstrap from 0. Keeping rollouts episode-aligned means no recurrent or memory state crosses an
+update, which makes resuming from a checkpoint exact.
+
+The external memory is the `passive` buffer: the frozen separator's mono estimate of every step. The
+memory window at step t holds the entries of steps t - capacity + 1 .. t that exist (models/memory.py:
+window convention); `memory_queries` gathers those windows, for acting (one query step) and for the
+memory's supervised update (every step, with the refinement window's loss mask).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from audio_separation.models.memory import refinement_mask, window_steps
+
+
+@dataclass
+class MemoryQueries:
+    """Windows over the storage's entries (see TransformerMemory.refine) and what they decode."""
+
+    entries: torch.Tensor  # (M, F, T) the pool: passive estimates of slots 0 .. last, time-major (slot * N + env)
+    window_index: torch.Tensor  # (B, W) pool index of each window position
+    window_step: torch.Tensor  # (B, W) episode step of each position (negative = no entry)
+    decode: torch.Tensor  # (B, W) positions to decode
+    targets: torch.Tensor | None  # (K, F, T) ground truth of the decoded positions (None when not asked)
+
+
+class RolloutStorage:
+    """Tensors of one episode per env, time-major (slot, env, ...)."""
+
+    def __init__(
+        self,
+        episode_length: int,
+        num_envs: int,
+        num_freq_bins: int,
+        num_frames: int,
+        view_resolution: int | None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if episode_length < 2:
+            raise ValueError(f"an RL episode needs at least 2 steps, got {episode_length}")
+        length, n, spectrogram = episode_length, num_envs, (num_freq_bins, num_frames)
+        self.episode_length, self.num_envs, self.device = length, n, torch.device(device)
+        zeros = lambda *shape, dtype=torch.float32: torch.zeros(*shape, dtype=dtype, device=self.device)  # noqa: E731
+        self.rgb = zeros(length, n, view_resolution, view_resolution, 3, dtype=torch.uint8) if view_resolution else None
+        self.binaural = zeros(length, n, *spectrogram, 2)  # frozen separator's target binaural estimate (policy input)
+        self.passive = zeros(length, n, *spectrogram)  # frozen separator's mono estimate (memory entries)
+        self.refined = zeros(length, n, *spectrogram)  # memory's current-step estimate at acting time (policy input)
+        self.gt_mono = zeros(length, n, *spectrogram)  # ground-truth target mono magnitude (memory loss, reward)
+        self.actions = zeros(length - 1, n, dtype=torch.long)
+        self.log_probs = zeros(length - 1, n)
+        self.values = zeros(length - 1, n)
+        self.rewards = zeros(length - 1, n)
+        self.returns = zeros(length - 1, n)
+        self.advantages = zeros(length - 1, n)
+
+    @property
+    def num_actions_per_env(self) -> int:
+        return self.episode_length - 1
+
+    # ---------------------------------------------------------------------------------------- filling
+    def insert_observation(self, step: int, *, binaural: torch.Tensor, passive: torch.Tensor, gt_mono: torch.Tensor, rgb: torch.Tensor | None = None) -> None:
+        self.binaural[step].copy_(binaural)
+        self.passive[step].copy_(passive)
+        self.gt_mono[step].copy_(gt_mono)
+        if self.rgb is not None and rgb is not None:
+            self.rgb[step].copy_(rgb)
+
+    def insert_action(self, step: int, action: torch.Tensor, log_prob: torch.Tensor, value: torch.Tensor) -> None:
+        self.actions[step].copy_(action)
+        self.log_probs[step].copy_(log_prob)
+        self.values[step].copy_(value)
+
+    def policy_inputs(self, step: int | slice) -> dict[str, torch.Tensor]:
+        """Inputs of ActorCritic at one slot (N, ...) or a slice of slots (T, N, ...)."""
+        inputs = {"binaural": self.binaural[step], "refined_mono": self.refined[step]}
+        if self.rgb is not None:
+            inputs["rgb"] = self.rgb[step]
+        return inputs
+
+    # ---------------------------------------------------------------------------------------- memory
+    def memory_queries(self, steps: list[int], capacity: int, decode_window: int, with_targets: bool = False) -> MemoryQueries:
+        """Memory windows for every env at each slot in `steps` (queries ordered step-major, env-minor).
+        Positions at offset <= decode_window (and holding an entry) are decoded: 0 = the current step
+        only (acting), REFINEMENT_WINDOW = the supervised loss's tokens."""
+        last = max(steps)
+        n = self.num_envs
+        query_steps = torch.tensor(steps, device=self.device).repeat_interleave(n)
+        envs = torch.arange(n, device=self.device).repeat(len(steps))
+        step_of_position = window_steps(query_steps, capacity)
+        window_index = step_of_position.clamp(min=0) * n + envs[:, None]
+        decode = refinement_mask(query_steps, capacity, decode_window)
+        targets = None
+        if with_targets:
+            targets = self.gt_mono[: last + 1].flatten(0, 1)[window_index[decode]]
+        return MemoryQueries(self.passive[: last + 1].flatten(0, 1), window_index, step_of_position, decode, targets)
+
+    # ---------------------------------------------------------------------------------------- returns
+    def compute_returns(self, gamma: float, tau: float) -> None:
+        """GAE(gamma, tau) advantages and returns; the episode ends after the last action (next value 0)."""
+        advantage = torch.zeros(self.num_envs, device=self.device)
+        for step in reversed(range(self.num_actions_per_env)):
+            next_value = self.values[step + 1] if step + 1 < self.num_actions_per_env else torch.zeros_like(advantage)
+            delta = self.rewards[step] + gamma * next_value - self.values[step]
+            advantage = delta + gamma * tau * advantage
+            self.advantages[step] = advantage
+        self.returns.copy_(self.advantages + self.values)

@@ -1,0 +1,261 @@
+"""Trainers "ddppo" and "ppo": policy + transformer memory on top of the frozen passive separators.
+
+    python main.py --exp-config configs/quickstart/train/nearTarget.yaml --run-type train --model-dir DIR
+    torchrun --nproc_per_node 2 main.py --exp-config ... --run-type train --model-dir DIR   # DD-PPO
+    python main.py --exp-config configs/quickstart/val/nearTarget.yaml --run-type eval --model-dir DIR
+
+Train recipe: join the process group torchrun describes (none in a plain process; gloo on CPU, NCCL on
+GPU) -> world (rank 0 builds it if absent) -> frozen separator (RL.SEPARATOR_CHECKPOINT, checked) ->
+policy + memory (same seed on every rank, then broadcast from rank 0) -> PPO and memory optimizers ->
+resume from the newest of <model-dir>/data/resume_state.pth and ckpt.N.pth -> NUM_PROCESSES envs per
+worker -> per update: one episode per env (rl/rollout.py), GAE, the PPO step and the memory's
+supervised step with gradients averaged over workers (rl/ppo.py), statistics averaged over workers,
+tensorboard + log + progress bar on rank 0, ckpt.<update>.pth every CHECKPOINT_INTERVAL updates.
+
+Determinism and exact resume: before update u every worker seeds torch with derive_seed(SEED, rank, u)
+and resets env i with derive_seed(SEED, rank, i, u) (a fresh random episode of its share), so the run
+after update u depends only on the weights and optimizer states, which checkpoints carry.
+Preemption: SIGTERM / SIGUSR1 stop all workers at the end of the current update; rank 0 writes
+resume_state.pth, train() exits with status 128 + the signal's number, and running the same command
+again continues from it (rl/preemption.py).
+
+Eval: rl/evaluation.py (one checkpoint or every ckpt.N.pth of a folder, optionally polling).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import torch
+from tqdm import tqdm
+from yacs.config import CfgNode
+
+from audio_separation.common import distributed
+from audio_separation.common.base_trainer import BaseTrainer
+from audio_separation.common.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
+from audio_separation.common.registry import registry
+from audio_separation.common.seeding import derive_seed
+from audio_separation.common.tensorboard import make_writer
+from audio_separation.env import make_vector_env
+from audio_separation.models.separators import count_parameters
+from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings, newest_state
+from audio_separation.rl.frozen_separator import load_frozen_separator
+from audio_separation.rl.ppo import PPO, MemoryLearner, linear_decay
+from audio_separation.rl.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
+from audio_separation.rl.rollout import RolloutSettings, run_episodes
+from audio_separation.rl.rollout_storage import RolloutStorage
+from audio_separation.world.builder import ensure_world
+
+logger = logging.getLogger("audio_separation")
+
+REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS")
+
+
+def rl_env_config(config: CfgNode, evaluation: bool = False) -> CfgNode:
+    """The env settings RL needs: whole episodes without autoreset; evaluation adds the mixture phase
+    and views (wavs, videos) and visits episodes in split order."""
+    missing = [name for name in REQUIRED_SENSORS if name not in config.TASK.SENSORS]
+    if missing:
+        raise ValueError(f"TASK.SENSORS lacks {missing}, which RL needs")
+    derived = config.clone()
+    derived.defrost()
+    derived.ENV.AUTORESET_MODE = "disabled"
+    if evaluation:
+        derived.TASK.SENSORS = [*config.TASK.SENSORS, *[name for name in ("MIXED_BINAURAL_PHASE", "RGB") if name not in config.TASK.SENSORS]]
+        derived.ENV.SHUFFLE_EPISODES = False
+    derived.freeze()
+    return derived
+
+
+def device_of(config: CfgNode) -> torch.device:
+    return distributed.init_distributed(config.RL.DDPPO.BACKEND or None)
+
+
+@registry.register_trainer(name="ddppo")
+class DDPPOTrainer(BaseTrainer):
+    """DD-PPO training (any number of workers, one in a plain process) and evaluation."""
+
+    def __init__(self, config: CfgNode) -> None:
+        super().__init__(config)
+        if config.RL.NUM_THREADS > 0:
+            torch.set_num_threads(int(config.RL.NUM_THREADS))
+        self.update_history: list[dict[str, float]] = []  # statistics of every update this process ran (tests, benchmarks)
+        self.preempted = False
+
+    # ================================================================================================ train
+    def train(self) -> dict[str, Any]:
+        preemption = PreemptionFlag().install()  # from the start: a signal during setup is honoured after the first update
+        try:
+            return self._train(preemption)
+        finally:
+            preemption.uninstall()
+
+    def _train(self, preemption: PreemptionFlag) -> dict[str, Any]:
+        config = self.config
+        device = device_of(config)
+        rank, world_size, main = distributed.get_rank(), distributed.get_world_size(), distributed.is_main()
+        if main:
+            ensure_world(config)
+        distributed.barrier()
+        separator, separator_description = load_frozen_separator(config, device)
+
+        settings = agent_settings(config)
+        torch.manual_seed(config.SEED)  # identical initial weights on every rank
+        agent = ActiveSeparationAgent(settings).to(device)
+        distributed.broadcast_module(agent)
+        self.agent = agent
+        ppo = PPO(agent.policy, config.RL.PPO)
+        memory_learner = MemoryLearner(agent.memory, config.RL.MEMORY, config.RL.PPO.EPS)
+        counters: dict[str, Any] = {"update": 0, "env_steps": 0, "episodes": 0, "train_seconds": 0.0}
+        self._resume(agent, ppo, memory_learner, counters, settings, separator_description)
+
+        with signals_blocked():  # env workers must survive a preemption signal sent to the process group
+            envs = make_vector_env(rl_env_config(config), rank=rank, world_size=world_size)
+        num_envs = envs.num_envs
+        storage = RolloutStorage(int(config.TASK.MAX_EPISODE_STEPS), num_envs, int(config.AUDIO.NUM_FREQ_BINS), int(config.AUDIO.NUM_FRAMES),
+                                 int(config.WORLD.VIEW_RESOLUTION) if config.RL.POLICY.USE_RGB else None, device)
+        rollout_settings = RolloutSettings.from_config(config)
+        writer = make_writer(config.TENSORBOARD_DIR, enabled=main)
+        if main:
+            logger.info(
+                "RL training: %d worker(s) x %d envs, policy %d + memory %d parameters (frozen separator %d from %s), %d updates from update %d",
+                world_size, num_envs, count_parameters(agent.policy), count_parameters(agent.memory), count_parameters(separator),
+                separator_description["path"], config.NUM_UPDATES, counters["update"],
+            )
+        bar = tqdm(total=int(config.NUM_UPDATES), initial=int(counters["update"]), desc="RL updates", unit="update", disable=not main)
+        try:
+            while counters["update"] < config.NUM_UPDATES:
+                stats = self._train_update(agent, ppo, memory_learner, envs, separator, storage, rollout_settings, counters, rank)
+                self.update_history.append(stats)
+                bar.update(1)
+                bar.set_postfix(reward=f"{stats['reward']:.3f}", memory_l1=f"{stats['memory_l1']:.3f}", sps=f"{stats['sps']:.1f}")
+                if main:
+                    self._log(writer, stats, counters)
+                finished = counters["update"] >= config.NUM_UPDATES
+                if main and (finished or counters["update"] % config.CHECKPOINT_INTERVAL == 0):
+                    self._save(checkpoint_path(config.CHECKPOINT_FOLDER, counters["update"]), agent, ppo, memory_learner, counters, settings, separator_description)
+                if distributed.any_rank(preemption.requested):
+                    self.preempted = True
+                    if main:
+                        path = self._save(os.path.join(config.CHECKPOINT_FOLDER, RESUME_STATE_NAME), agent, ppo, memory_learner, counters, settings, separator_description)
+                        logger.warning("preempted after update %d: wrote %s; run the same command again to resume", counters["update"], path)
+                    break
+        finally:
+            bar.close()
+            envs.close()
+            writer.close()
+        distributed.barrier()
+        distributed.cleanup_distributed()
+        self.final_counters = counters
+        if self.preempted:  # the Unix convention for a process stopped by a signal: pipelines stop here
+            raise SystemExit(128 + (preemption.signal_number or signal.SIGTERM))
+        return counters
+
+    def _train_update(self, agent, ppo: PPO, memory_learner: MemoryLearner, envs, separator, storage: RolloutStorage,
+                      rollout_settings: RolloutSettings, counters: dict, rank: int) -> dict[str, float]:
+        """One rollout (an episode per env) and one learning step; returns statistics averaged over workers."""
+        config = self.config
+        update = int(counters["update"])
+        started = time.perf_counter()
+        torch.manual_seed(derive_seed(config.SEED, rank, update))
+        decay = linear_decay(update, int(config.NUM_UPDATES))
+        clip = config.RL.PPO.CLIP_PARAM * (decay if config.RL.PPO.USE_LINEAR_CLIP_DECAY else 1.0)
+        lr_factor = decay if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
+        for group in ppo.optimizer.param_groups:
+            group["lr"] = config.RL.PPO.LR * lr_factor
+        for group in memory_learner.optimizer.param_groups:
+            group["lr"] = config.RL.MEMORY.LR * lr_factor
+
+        agent.eval()  # acting: no dropout
+        seeds = [derive_seed(config.SEED, rank, index, update) for index in range(storage.num_envs)]
+        result = run_episodes(envs, separator, agent.memory, storage, rollout_settings, policy=agent.policy, seeds=seeds)
+        storage.compute_returns(config.RL.PPO.GAMMA, config.RL.PPO.TAU)
+        agent.train()
+        learning_started = time.perf_counter()
+        losses = ppo.update(storage, clip)
+        losses.update(memory_learner.update(storage))
+        learning_seconds = time.perf_counter() - learning_started
+        seconds = time.perf_counter() - started
+
+        world_size = distributed.get_world_size()
+        steps = storage.num_actions_per_env * storage.num_envs * world_size
+        counters["update"] = update + 1
+        counters["env_steps"] += steps
+        counters["episodes"] += storage.num_envs * world_size
+        counters["train_seconds"] += seconds
+        local = {
+            "reward": float(storage.rewards.sum(dim=0).mean()),  # return of an episode
+            "passive_nmse": float(result.passive_error.mean()),
+            "refined_nmse": float(result.refined_error.mean()),
+            **losses,
+            "time_env": result.timings["env"],
+            "time_forward": result.timings["forward"],
+            "time_update": learning_seconds,
+            "time_total": seconds,
+        }
+        names = list(local)
+        reduced = distributed.all_reduce_mean(torch.tensor([local[name] for name in names], dtype=torch.float64)).tolist()
+        stats = dict(zip(names, reduced))
+        stats.update(update=float(counters["update"]), clip=clip, lr_factor=lr_factor, sps=steps / max(stats["time_total"], 1e-9))
+        return stats
+
+    def _log(self, writer, stats: dict[str, float], counters: dict) -> None:
+        step = int(counters["env_steps"])
+        writer.add_scalar("reward/episode_return", stats["reward"], step)
+        for name in ("value_loss", "action_loss", "entropy", "clip_fraction", "memory_l1"):
+            writer.add_scalar(f"losses/{name}", stats[name], step)
+        writer.add_scalar("metrics/passive_nmse", stats["passive_nmse"], step)
+        writer.add_scalar("metrics/refined_nmse", stats["refined_nmse"], step)
+        writer.add_scalar("perf/sps", stats["sps"], step)
+        for name in ("env", "forward", "update"):
+            writer.add_scalar(f"perf/seconds_{name}", stats[f"time_{name}"], step)
+        if counters["update"] % self.config.LOG_INTERVAL == 0 or counters["update"] == 1:
+            logger.info(
+                "update %d/%d, %d env steps: episode return %.3f, nMSE passive %.3f refined %.3f, memory L1 %.4f, value loss %.4f, entropy %.3f, %.1f steps/s (env %.2f s, forward %.2f s, update %.2f s)",
+                counters["update"], self.config.NUM_UPDATES, counters["env_steps"], stats["reward"], stats["passive_nmse"], stats["refined_nmse"],
+                stats["memory_l1"], stats["value_loss"], stats["entropy"], stats["sps"], stats["time_env"], stats["time_forward"], stats["time_update"],
+            )
+
+    # ================================================================================================ checkpoints
+    def _resume(self, agent, ppo: PPO, memory_learner: MemoryLearner, counters: dict, settings: dict, separator_description: dict) -> None:
+        """Continue from the newest resume_state.pth / ckpt.N.pth of the run dir, if any."""
+        folder = self.config.CHECKPOINT_FOLDER
+        found = newest_state(folder) if folder else None
+        if found is None:
+            return
+        path, payload = found
+        extra = payload.get("extra") or {}
+        if extra.get("agent_settings") != settings:
+            raise CheckpointError(f"{path}: was trained with other model settings ({extra.get('agent_settings')}) than the config asks for ({settings}); use a matching config or another --model-dir")
+        saved_separator = extra.get("separator") or {}
+        if saved_separator.get("fingerprint") != separator_description["fingerprint"]:
+            raise CheckpointError(f"{path}: was trained on another separator ({saved_separator.get('path')}, fingerprint {saved_separator.get('fingerprint')}) than RL.SEPARATOR_CHECKPOINT {separator_description['path']} (fingerprint {separator_description['fingerprint']})")
+        try:
+            agent.load_state_dict(payload["model"])
+            ppo.optimizer.load_state_dict(payload["optimizer"])
+            memory_learner.optimizer.load_state_dict(extra["memory_optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{path}: does not match the agent/optimizers being restored: {error}") from None
+        counters.update(payload["counters"])
+        if distributed.is_main():
+            logger.info("resumed from %s at update %d (%d env steps)", path, counters["update"], counters["env_steps"])
+
+    def _save(self, path: str, agent, ppo: PPO, memory_learner: MemoryLearner, counters: dict, settings: dict, separator_description: dict) -> str:
+        if not self.config.CHECKPOINT_FOLDER:
+            return ""  # no --model-dir: nothing is written
+        extra = {"agent_settings": settings, "memory_optimizer": memory_learner.optimizer.state_dict(), "separator": separator_description}
+        return save_checkpoint(path, config=self.config, model=agent, optimizer=ppo.optimizer, counters=counters, extra=extra)
+
+    # ================================================================================================ eval
+    def eval(self) -> list[dict[str, Any]]:
+        from audio_separation.rl.evaluation import evaluate_checkpoints
+
+        return evaluate_checkpoints(self.config)
+
+
+@registry.register_trainer(name="ppo")
+class PPOTrainer(DDPPOTrainer):
+    """The single-process alias: the same trainer (a plain `python main.py` run is one DD-PPO worker)."""

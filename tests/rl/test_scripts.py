@@ -1,0 +1,42 @@
+"""scripts/find_best_checkpoint.py and scripts/compute_separation_quality.py on a tiny trained run."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from audio_separation.rl.trainer import DDPPOTrainer
+from tests.rl.conftest import TINY_RL
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import compute_separation_quality  # noqa: E402
+import find_best_checkpoint  # noqa: E402
+
+
+def test_pick_the_best_checkpoint_then_tabulate_agents(rl_config, tiny_world, separator_checkpoint, tmp_path, capsys) -> None:
+    model_dir = str(tmp_path / "run")
+    DDPPOTrainer(rl_config(model_dir)).train()  # ckpt.2.pth and ckpt.3.pth
+    root, _ = tiny_world
+    opts = ["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny", "WORLD.BUILD_IF_MISSING", "False", "RL.SEPARATOR_CHECKPOINT", separator_checkpoint,
+            *TINY_RL, "EVAL.NUM_EPISODES", "2", "EVAL.MEDIA_EPISODES", "0"]
+    val = os.path.join(ROOT, "configs", "quickstart", "val")
+    assert find_best_checkpoint.main(["--model-dir", model_dir, "--heard-config", f"{val}/nearTarget.yaml", "--unheard-config", f"{val}/nearTarget_unheard.yaml", *opts]) == 0
+    chosen = json.load(open(os.path.join(model_dir, "best_checkpoints.json")))
+    for clips, split in (("heard", "val"), ("unheard", "valUnheard")):
+        candidates = chosen[clips]["candidates"]
+        assert [c["update"] for c in candidates] == [2, 3] and {c["split"] for c in candidates} == {split}
+        assert chosen[clips]["stft_distance"] == min(c["stft_distance"] for c in candidates)
+        assert os.path.isfile(os.path.join(model_dir, "data", f"best_ckpt_val_{clips}.pth"))
+
+    test = os.path.join(ROOT, "configs", "quickstart", "test")
+    assert compute_separation_quality.main(["--model-dir", model_dir, "--heard-config", f"{test}/nearTarget.yaml", "--unheard-config", f"{test}/nearTarget_unheard.yaml",
+                                            "--agents", "policy,still", *opts]) == 0
+    results = json.load(open(os.path.join(model_dir, "separation_quality.json")))
+    unheard = results["clips"]["unheard"]
+    assert unheard["split"] == "testUnheard" and os.path.basename(unheard["checkpoint"]) == "best_ckpt_val_unheard.pth"
+    assert set(unheard["agents"]) == {"policy", "still"}
+    assert unheard["comparisons"]["policy refined - still refined"]["si_sdr"]["count"] == 2
+    printed = capsys.readouterr().out
+    assert "| policy | refined |" in printed and "policy refined - policy passive" in printed
