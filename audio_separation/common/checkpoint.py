@@ -130,6 +130,21 @@ def latest_checkpoint(folder: str) -> str | None:
     return found[-1][1] if found else None
 
 
+def checkpoint_to_evaluate(requested: str, default_folder: str, preferred_name: str = "") -> str:
+    """The checkpoint an eval run scores: `requested` itself if it is a file; otherwise, in the folder
+    `requested` (or default_folder), `preferred_name` if present, else the latest ckpt.<N>.pth."""
+    if requested and os.path.isfile(requested):
+        return requested
+    folder = requested or default_folder
+    preferred = os.path.join(folder, preferred_name) if preferred_name else ""
+    if preferred and os.path.isfile(preferred):
+        return preferred
+    path = latest_checkpoint(folder)
+    if path is None:
+        raise FileNotFoundError(f"no {preferred_name or 'checkpoint'} or ckpt.<N>.pth to evaluate in {folder!r} (train first, or set EVAL_CKPT_PATH_DIR)")
+    return path
+
+
 def _unwrap(model: torch.nn.Module | None) -> torch.nn.Module | None:
     """The bare module inside a DistributedDataParallel / DataParallel wrapper."""
     return getattr(model, "module", model)

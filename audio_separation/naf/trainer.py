@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from audio_separation.common import distributed
 from audio_separation.common.base_trainer import BaseTrainer
-from audio_separation.common.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
+from audio_separation.common.checkpoint import checkpoint_to_evaluate, checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed, seed_everything
 from audio_separation.common.tensorboard import make_writer
@@ -197,14 +197,7 @@ class NafTrainer(BaseTrainer):
         logger.info("saved %s", path)
 
     def _checkpoint_to_evaluate(self) -> str:
-        requested = self.config.EVAL_CKPT_PATH_DIR
-        if requested and os.path.isfile(requested):
-            return requested
-        folder = requested or self.config.CHECKPOINT_FOLDER
-        path = latest_checkpoint(folder)
-        if path is None:
-            raise FileNotFoundError(f"no ckpt.<N>.pth to evaluate in {folder!r} (train first, or set EVAL_CKPT_PATH_DIR)")
-        return path
+        return checkpoint_to_evaluate(self.config.EVAL_CKPT_PATH_DIR, self.config.CHECKPOINT_FOLDER)
 
     def eval(self) -> dict:
         """Score the latest (or EVAL_CKPT_PATH_DIR) checkpoint and the mean predictor on the test split;

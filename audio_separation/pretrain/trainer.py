@@ -36,6 +36,7 @@ from tqdm import tqdm
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.base_trainer import BaseTrainer
 from audio_separation.common.checkpoint import (
+    checkpoint_to_evaluate,
     CheckpointError,
     checkpoint_path,
     latest_checkpoint,
@@ -230,17 +231,7 @@ class PassiveTrainer(BaseTrainer):
             logger.info("saved %s", path)
 
     def _checkpoint_to_evaluate(self) -> str:
-        requested = self.config.EVAL_CKPT_PATH_DIR
-        if requested and os.path.isfile(requested):
-            return requested
-        folder = requested or self.config.CHECKPOINT_FOLDER
-        preferred = os.path.join(folder, self.config.PASSIVE.EVAL_CHECKPOINT) if self.config.PASSIVE.EVAL_CHECKPOINT else ""
-        if preferred and os.path.isfile(preferred):
-            return preferred
-        path = latest_checkpoint(folder)
-        if path is None:
-            raise FileNotFoundError(f"no {self.config.PASSIVE.EVAL_CHECKPOINT or 'checkpoint'} or ckpt.<N>.pth to evaluate in {folder!r} (train first, or set EVAL_CKPT_PATH_DIR)")
-        return path
+        return checkpoint_to_evaluate(self.config.EVAL_CKPT_PATH_DIR, self.config.CHECKPOINT_FOLDER, self.config.PASSIVE.EVAL_CHECKPOINT)
 
     # ================================================================================================ eval
     def eval(self) -> dict[str, Any]:
