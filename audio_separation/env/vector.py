@@ -12,6 +12,7 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 from yacs.config import CfgNode
 
+from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.registry import registry
 from audio_separation.world.builder import ensure_world
 
@@ -47,6 +48,8 @@ def make_vector_env(
     mode_name = str(config.ENV.AUTORESET_MODE).lower()
     if mode_name not in _AUTORESET_MODES:
         raise ValueError(f"ENV.AUTORESET_MODE must be one of {sorted(_AUTORESET_MODES)}, got {config.ENV.AUTORESET_MODE!r}")
+    if config.ENV.KEEP_FREED_MEMORY:  # this process batches (and copies) every env's observations
+        keep_freed_memory()
     ensure_world(config)  # build a missing procedural world once here, not in every env process at once
     factories = [functools.partial(make_env, config, index, count, rank, world_size) for index in range(count)]
     mode = _AUTORESET_MODES[mode_name]

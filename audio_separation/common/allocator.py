@@ -1,0 +1,47 @@
+"""Keep freed memory in the process instead of handing it back to the OS after every step.
+
+An env step allocates a few arrays of 100 KB - 1 MB (inverse FFT outputs, windowed STFT frames,
+spectrograms) and frees them again. glibc serves allocations above its mmap threshold (128 KB at
+start) with fresh mmap'd pages and unmaps them on free, so every step pays page faults for memory it
+just released: measured on the default world (fast STFT, 1 env) 1.5 ms of CPU per step, against
+0.97 ms with the thresholds below. Raising M_MMAP_THRESHOLD serves such arrays from the heap, and
+raising M_TRIM_THRESHOLD keeps the freed heap top mapped for the next step.
+
+This changes nothing but speed; it is process-wide, applies to glibc (Linux) only and is a no-op
+elsewhere. Set ENV.KEEP_FREED_MEMORY False to leave the allocator alone.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import platform
+
+logger = logging.getLogger("audio_separation")
+
+M_TRIM_THRESHOLD = -1  # glibc mallopt parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024  # allocations below this come from the heap
+TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024  # free heap top kept mapped up to this size
+
+_applied: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Apply the thresholds once per process; True if glibc accepted them."""
+    global _applied
+    if _applied is not None:
+        return _applied
+    _applied = False
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    _applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    if not _applied:
+        logger.debug("mallopt refused the allocator thresholds; env steps will be slower")
+    return _applied
