@@ -9,7 +9,8 @@ logger = logging.getLogger("audio_separation")
 
 
 def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Configure the package logger once: stderr always, plus log_file when given."""
+    """Configure the package logger: stderr always, plus log_file when given. A new log_file replaces the
+    previous run's file handler (several runs in one process, e.g. the quickstart, each log to their own file)."""
     logger.setLevel(level)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers):
@@ -18,6 +19,9 @@ def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> log
         logger.addHandler(stream)
     if log_file:
         path = os.path.abspath(log_file)
+        for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler) and h.baseFilename != path]:
+            logger.removeHandler(handler)
+            handler.close()
         if not any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in logger.handlers):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             file_handler = logging.FileHandler(path)
