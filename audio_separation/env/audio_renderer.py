@@ -28,6 +28,7 @@ from audio_separation.audio.mixing import (
     rms_factor,
 )
 from audio_separation.audio.stft import StftParams, stft
+from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.world.soundspaces import (
     MissingRIRError,
     PackedSceneRIRs,
@@ -145,6 +146,24 @@ class BinauralRenderer:
         self.rir_spectra = LruCache(rir_cache_size)  # (scene, heading, receiver, source) -> (spectrum, rir length, fft length)
         self.chunk_spectra = LruCache(clip_second_cache_size)  # (path, second, fft length) -> (bins,) complex64
         self.mono_stfts = LruCache(clip_second_cache_size)  # (path, second) -> (magnitude, phase, rms)
+
+    @classmethod
+    def from_config(cls, config) -> "BinauralRenderer":
+        """The renderer the config's AUDIO and ENV sections describe (env and passive dataset alike); keeps
+        freed memory in this process when ENV.KEEP_FREED_MEMORY (common/allocator.py)."""
+        audio = config.AUDIO
+        if config.ENV.KEEP_FREED_MEMORY:
+            keep_freed_memory()
+        return cls(
+            params=StftParams.from_config(audio),
+            sample_rate=int(audio.SAMPLE_RATE),
+            step_samples=int(audio.SAMPLE_RATE * audio.STEP_SECONDS),
+            use_int16_roundtrip=bool(audio.INT16_ROUNDTRIP),
+            target_mono_rms=float(audio.TARGET_MONO_RMS),
+            rir_cache_size=int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
+            clip_second_cache_size=int(config.ENV.CLIP_SECOND_CACHE_SIZE),
+            crop=str(audio.CONVOLUTION_CROP),
+        )
 
     def chunk(self, path: str, second: int) -> np.ndarray:
         return clip_chunk(self.clips.clip(path), second, self.step_samples)

@@ -19,7 +19,6 @@ import numpy as np
 from gymnasium import spaces
 from yacs.config import CfgNode
 
-from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
 from audio_separation.env.episode_set import EpisodeIterator, episodes_for_env, load_split, resolve_all, split_uses_heard_clips
@@ -50,8 +49,6 @@ class AudioSeparationEnv(gym.Env):
         world_size x num_envs envs, unless `episodes` is given. seed defaults to
         derive_seed(SEED, rank, env_index) and is used at the first reset without a seed."""
         self.config = config
-        if config.ENV.KEEP_FREED_MEMORY:
-            keep_freed_memory()
         self.layout = ensure_world(config, progress=False)
         self.sensors = check_sensors(list(config.TASK.SENSORS))
         self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)

@@ -12,7 +12,6 @@ import numpy as np
 from yacs.config import CfgNode
 
 from audio_separation.audio.mixing import clip_second
-from audio_separation.audio.stft import StftParams
 from audio_separation.env.audio_renderer import BinauralRenderer, RenderedAudio, SceneRirs
 from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
@@ -45,16 +44,7 @@ class Simulator:
         self.headings = [int(h) for h in config.WORLD.HEADINGS]
         audio = config.AUDIO
         self.step_samples = int(audio.SAMPLE_RATE * audio.STEP_SECONDS)
-        self.renderer = BinauralRenderer(
-            params=StftParams.from_config(audio),
-            sample_rate=int(audio.SAMPLE_RATE),
-            step_samples=self.step_samples,
-            use_int16_roundtrip=bool(audio.INT16_ROUNDTRIP),
-            target_mono_rms=float(audio.TARGET_MONO_RMS),
-            rir_cache_size=int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
-            clip_second_cache_size=int(config.ENV.CLIP_SECOND_CACHE_SIZE),
-            crop=str(audio.CONVOLUTION_CROP),
-        )
+        self.renderer = BinauralRenderer.from_config(config)
         self._scenes: dict[str, SceneData] = {}
         self.episode: ResolvedEpisode | None = None
         self.node = -1

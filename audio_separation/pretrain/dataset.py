@@ -37,7 +37,6 @@ import numpy as np
 from torch.utils.data import Dataset, Sampler
 from yacs.config import CfgNode
 
-from audio_separation.audio.stft import StftParams
 from audio_separation.env.audio_renderer import BinauralRenderer, SceneRirs
 from audio_separation.world.episodes import PASSIVE_SPLIT_SCENES, load_sound_pool
 from audio_separation.world.soundspaces import (
@@ -145,17 +144,7 @@ class PassiveDataset(Dataset):
 
     def renderer(self) -> BinauralRenderer:
         if self._renderer is None:
-            audio = self.config.AUDIO
-            self._renderer = BinauralRenderer(
-                params=StftParams.from_config(audio),
-                sample_rate=int(audio.SAMPLE_RATE),
-                step_samples=int(audio.SAMPLE_RATE * audio.STEP_SECONDS),
-                use_int16_roundtrip=bool(audio.INT16_ROUNDTRIP),
-                target_mono_rms=float(audio.TARGET_MONO_RMS),
-                rir_cache_size=int(self.config.ENV.RIR_SPECTRA_CACHE_SIZE),
-                clip_second_cache_size=int(self.config.ENV.CLIP_SECOND_CACHE_SIZE),
-                crop=str(audio.CONVOLUTION_CROP),
-            )
+            self._renderer = BinauralRenderer.from_config(self.config)
         return self._renderer
 
     def render(self, datapoint: Datapoint, draw: ItemDraw) -> dict[str, np.ndarray]:
