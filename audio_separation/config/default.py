@@ -126,6 +126,9 @@ _C.NAF.BATCH_RIRS = 20  # RIRs per step per process
 _C.NAF.PIXELS_PER_RIR = 2000  # pixel model: random (t, f) pixels per RIR per step (both ears)
 _C.NAF.FRAMES_PER_RIR = 0  # frame model: random frames per RIR per step (0 = every frame up to max_len)
 _C.NAF.PAD_TO_MAX_FRACTION = 0.1  # share of training samples drawn up to max_len (silence past the RIR end)
+_C.NAF.DECAY_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of the decay loss added to the MSE (batches.decay_curve_loss: squared dB difference / 10 of the DECAY_LOSS_CURVE curves); plain log-MSE renders early frames ~2.5 dB too quiet -> decay too slow, T60 ~3 % too long; 0 = the paper
+_C.NAF.DECAY_LOSS_CURVE = "energy"  # what the decay loss compares: "energy" = per-frame energy in dB re the GT's loudest frame (level + decay); "schroeder" = normalised backward-integrated decay curve (shape only)
+_C.NAF.DECAY_LOSS_FLOOR_DB = -60.0  # dB; decay curves are clamped below this before comparing (the tail under it does not enter T60/EDT)
 _C.NAF.POSITION_JITTER = 0.1  # metres; std of the Gaussian jitter of training positions
 _C.NAF.LR = 5e-4  # AdamW learning rate at the start
 _C.NAF.LR_END = 5e-5  # learning rate at the end (exponential decay over NUM_EPOCHS or MAX_TRAIN_SECONDS)

@@ -19,16 +19,26 @@ class SceneTensors:
     emitter_xy: torch.Tensor
     heading: torch.Tensor
     lengths: torch.Tensor
+    mean: torch.Tensor  # (max_len, 1, F): logmag = target * scale + mean (broadcasts over ears)
+    scale: torch.Tensor  # (max_len, 1, F): STD_SCALE x std
+    log_eps: float  # feature = log(|X| + log_eps)
 
     @classmethod
     def from_data(cls, data: NafSceneData, std_scale: float, device: torch.device | str = "cpu") -> "SceneTensors":
         normalised = (data.logmag - data.mean) / (std_scale * data.std)  # (N, 2, F, T)
+
+        def per_frame(stat: np.ndarray) -> torch.Tensor:  # (F, T) -> (T, 1, F)
+            return torch.from_numpy(np.ascontiguousarray(stat.T[:, None, :])).float().to(device)
+
         return cls(
             target=torch.from_numpy(np.ascontiguousarray(normalised.transpose(0, 3, 1, 2))).float().to(device),
             listener_xy=torch.from_numpy(data.listener_xy).float().to(device),
             emitter_xy=torch.from_numpy(data.emitter_xy).float().to(device),
             heading=torch.from_numpy(data.heading_index).long().to(device),
             lengths=torch.from_numpy(data.lengths).long().to(device),
+            mean=per_frame(data.mean),
+            scale=per_frame(std_scale * data.std),
+            log_eps=float(data.params.log_eps),
         )
 
 
@@ -61,11 +71,74 @@ def pixel_loss(model, tensors: SceneTensors, items: torch.Tensor, pixels: int, j
     return F.mse_loss(prediction, target), int(prediction.numel())
 
 
-def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_item: int, jitter: float, pad_fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, int]:
-    """MSE of the frame model over all bins and ears of its frames; returns (loss, pixel queries).
+DECAY_CURVES = ("energy", "schroeder")
 
-    frames_per_item 0: every frame below max_len, with frames past each item's limit masked out.
+
+def frame_energy(logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Energy per frame and ear of (B, T, ears, F) log-magnitudes: (B, T, ears).
+
+    Sum over bins of (exp(logmag) - log_eps)^2, the magnitude the waveform is rebuilt from (see
+    phase.magnitude_of_logmag); mask (B, T) zeroes frames.
     """
+    magnitude = (torch.exp(logmag) - log_eps).clamp_min(0.0)
+    energy = (magnitude**2).sum(dim=-1)
+    return energy if mask is None else energy * mask[..., None].to(energy.dtype)
+
+
+def decay_curve_db(logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None = None, floor_db: float = -60.0) -> torch.Tensor:
+    """Frame-rate Schroeder energy decay curve of (B, T, ears, F) log-magnitudes: (B, T, ears) in dB.
+
+    Backward-integrated frame_energy, 0 dB at the first frame, clamped below at floor_db.
+    """
+    energy = frame_energy(logmag, log_eps, mask)
+    remaining = torch.flip(torch.cumsum(torch.flip(energy, dims=[1]), dim=1), dims=[1])
+    tiny = torch.finfo(remaining.dtype).tiny
+    decay = 10.0 * (torch.log10(remaining.clamp_min(tiny)) - torch.log10(remaining[:, :1].clamp_min(tiny)))
+    return decay.clamp_min(floor_db)
+
+
+def energy_envelope_db(logmag: torch.Tensor, log_eps: float, reference: torch.Tensor, mask: torch.Tensor | None = None, floor_db: float = -60.0) -> torch.Tensor:
+    """frame_energy in dB relative to reference (B, 1, ears), clamped below at floor_db: (B, T, ears)."""
+    energy = frame_energy(logmag, log_eps, mask)
+    tiny = torch.finfo(energy.dtype).tiny
+    return (10.0 * (torch.log10(energy.clamp_min(tiny)) - torch.log10(reference.clamp_min(tiny)))).clamp_min(floor_db)
+
+
+def decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None = None,
+                     floor_db: float = -60.0, curve: str = "energy") -> torch.Tensor:
+    """Mean squared difference, in units of 10 dB, of the decay curves of (B, T, ears, F) log-magnitudes.
+
+    curve "schroeder": decay_curve_db (scale-free: only the shape of the decay counts);
+    curve "energy": energy_envelope_db, both relative to the target's loudest frame (the absolute
+    per-frame energy counts, which pins the level as well as the decay).
+    Why: MSE on log-magnitudes regresses to E[log |X|], whose energy exp(2 E[log |X|]) falls short of
+    E[|X|^2] by ~8.7 sigma^2 dB (sigma = the residual std). The residual shrinks along the decay, so
+    early frames come out too quiet relative to the tail and the rebuilt decay is too slow (T60 too
+    long). This term scores the frame energies that T60, EDT and C50 read.
+    """
+    if curve == "schroeder":
+        predicted, target = decay_curve_db(pred_logmag, log_eps, mask, floor_db), decay_curve_db(target_logmag, log_eps, mask, floor_db)
+    elif curve == "energy":
+        reference = frame_energy(target_logmag, log_eps, mask).amax(dim=1, keepdim=True).detach()
+        predicted = energy_envelope_db(pred_logmag, log_eps, reference, mask, floor_db)
+        target = energy_envelope_db(target_logmag, log_eps, reference, mask, floor_db)
+    else:
+        raise ValueError(f"unknown decay curve {curve!r}; choose one of {DECAY_CURVES}")
+    difference = predicted - target
+    weights = torch.ones_like(difference) if mask is None else mask[..., None].to(difference.dtype).expand_as(difference)
+    return ((difference / 10.0) ** 2 * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_item: int, jitter: float, pad_fraction: float, generator: torch.Generator,
+               decay_weight: float = 0.0, decay_floor_db: float = -60.0, decay_curve: str = "energy") -> tuple[torch.Tensor, int]:
+    """MSE of the frame model over all bins and ears of its frames (+ decay_weight x decay_curve_loss on
+    the de-normalised log-magnitudes); returns (loss, pixel queries).
+
+    frames_per_item 0: every frame below max_len, with frames past each item's limit masked out. The
+    decay term needs every frame of the item, so it requires frames_per_item 0.
+    """
+    if decay_weight > 0 and frames_per_item > 0:
+        raise ValueError(f"the decay-curve loss (NAF.DECAY_LOSS_WEIGHT {decay_weight}) needs whole RIRs: set NAF.FRAMES_PER_RIR 0, got {frames_per_item}")
     max_len = tensors.target.shape[1]
     limits = _frame_limits(tensors, items, pad_fraction, generator)
     if frames_per_item > 0:
@@ -79,4 +152,10 @@ def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_ite
     target = tensors.target[items[:, None], frames]  # (B, T, 2, F)
     squared = ((prediction - target) ** 2).mean(dim=(-2, -1))
     weights = mask.float()
-    return (squared * weights).sum() / weights.sum().clamp_min(1.0), int(weights.sum().item()) * prediction.shape[-1] * 2
+    loss = (squared * weights).sum() / weights.sum().clamp_min(1.0)
+    if decay_weight > 0:
+        def logmag(normalised: torch.Tensor) -> torch.Tensor:
+            return normalised * tensors.scale + tensors.mean
+
+        loss = loss + decay_weight * decay_curve_loss(logmag(prediction), logmag(target), tensors.log_eps, mask, decay_floor_db, decay_curve)
+    return loss, int(weights.sum().item()) * prediction.shape[-1] * 2

@@ -104,8 +104,10 @@ class NafTrainer(BaseTrainer):
     def _loss(self, model, tensors: SceneTensors, items: torch.Tensor, generator: torch.Generator):
         naf = self.config.NAF
         if naf.MODEL == "pixel":
+            if naf.DECAY_LOSS_WEIGHT > 0:
+                raise ValueError(f"NAF.DECAY_LOSS_WEIGHT {naf.DECAY_LOSS_WEIGHT} needs whole spectrograms per step: use NAF.MODEL frame (or weight 0 for pixel)")
             return pixel_loss(model, tensors, items, naf.PIXELS_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
-        return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
+        return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator, naf.DECAY_LOSS_WEIGHT, naf.DECAY_LOSS_FLOOR_DB, naf.DECAY_LOSS_CURVE)
 
     def train(self) -> None:
         config, naf = self.config, self.config.NAF
@@ -167,7 +169,7 @@ class NafTrainer(BaseTrainer):
                 if counters["step"] % config.LOG_INTERVAL == 0:  # every rank joins the all-reduce
                     step_loss = float(distributed.all_reduce_mean(loss.detach()))
                 if main and counters["step"] % config.LOG_INTERVAL == 0:
-                    writer.add_scalar("losses/mse", step_loss, counters["step"])
+                    writer.add_scalar("losses/mse" if naf.DECAY_LOSS_WEIGHT == 0 else "losses/mse_plus_decay", step_loss, counters["step"])
                     writer.add_scalar("perf/queries_per_second", queries * world_size / max(step_seconds, 1e-9), counters["step"])
                     writer.add_scalar("perf/lr", optimizer.param_groups[0]["lr"], counters["step"])
                 if budget > 0 and counters["seconds"] >= budget:
@@ -176,7 +178,7 @@ class NafTrainer(BaseTrainer):
             counters["epoch"] = epoch + 1
             mean_loss = float(distributed.all_reduce_mean(epoch_loss / max(epoch_steps, 1)))
             if main:
-                writer.add_scalar("losses/epoch_mse", mean_loss, counters["epoch"])
+                writer.add_scalar("losses/epoch_mse" if naf.DECAY_LOSS_WEIGHT == 0 else "losses/epoch_mse_plus_decay", mean_loss, counters["epoch"])
                 bar.update(1)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
                 logger.info("epoch %d: mse %.5f, %.0f s, %.0f queries/s", counters["epoch"], mean_loss, counters["seconds"], counters["queries"] / max(counters["seconds"], 1e-9))
@@ -218,6 +220,7 @@ class NafTrainer(BaseTrainer):
             "scene": data.scene,
             "checkpoint": path,
             "model": naf.MODEL,
+            "decay_loss_weight": float(naf.DECAY_LOSS_WEIGHT),
             "test_items": int(len(indices)),
             "sample_rate": data.params.sample_rate,
             "naf": score_paper_protocol(predictions, ground_truth, data.params, naf.PHASE_SEED),

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     report["quickstart"] = {**quick, "wall_seconds_train_command": train_seconds}
     report["baselines"] = run_baselines(config, data)
     size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
-    rows = [_row(date, data.scene, f"NAF quickstart ({quick['model']}, {machine})", quick["naf"], f"{quick['training_seconds']:.0f}", size,
+    rows = [_row(date, data.scene, f"NAF quickstart ({quick['model']}{', decay loss ' + format(quick['decay_loss_weight'], 'g') if quick.get('decay_loss_weight') else ''}, {machine})", quick["naf"], f"{quick['training_seconds']:.0f}", size,
                  f"{quick['training_queries_per_second']:.3g}", f"{quick['inference_ms_per_binaural_rir']:.1f}")]
     for method, scores in report["baselines"].items():
         label = "mean spectrogram" if method == "mean" else method
