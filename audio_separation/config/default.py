@@ -193,14 +193,16 @@ _C.RL.PPO.EPS = 1e-5  # Adam epsilon of both optimizers
 _C.RL.PPO.MAX_GRAD_NORM = 0.5  # global gradient-norm clip of the policy
 _C.RL.PPO.GAMMA = 0.99  # discount
 _C.RL.PPO.TAU = 0.95  # GAE lambda
-_C.RL.PPO.USE_LINEAR_CLIP_DECAY = True  # clip = CLIP_PARAM x (1 - update / NUM_UPDATES)
-_C.RL.PPO.USE_LINEAR_LR_DECAY = True  # both learning rates x (1 - update / NUM_UPDATES)
+_C.RL.PPO.USE_LINEAR_CLIP_DECAY = True  # clip = CLIP_PARAM x (1 - update / NUM_UPDATES), counting only PPO updates (after RL.IMITATION.UPDATES)
+_C.RL.PPO.USE_LINEAR_LR_DECAY = True  # both learning rates x (1 - update / NUM_UPDATES); the policy's over the PPO updates only, the memory's over all
 _C.RL.PPO.USE_NORMALIZED_ADVANTAGE = True  # standardise advantages over the rollout (per worker)
 _C.RL.PPO.USE_CLIPPED_VALUE_LOSS = True  # clip the value update around the rollout's values (habitat PPO)
 _C.RL.POLICY = CN()
 _C.RL.POLICY.HIDDEN_SIZE = 512  # GRU state size (paper 512)
 _C.RL.POLICY.EMBEDDING_SIZE = 512  # output size of each encoder (RGB, binaural, mono; paper 512)
 _C.RL.POLICY.USE_RGB = True  # encode the RGB view (needs "RGB" in TASK.SENSORS)
+_C.RL.POLICY.PREVIOUS_ACTION_SIZE = 0  # > 0: the GRU also gets an embedding (this size) of the agent's own previous action (habitat-style); 0 = paper
+_C.RL.POLICY.INTERAURAL_BANDS = 0  # > 0: also encode the binaural estimate's per-band interaural level difference + level (this many bands; must divide AUDIO.NUM_FREQ_BINS); 0 = paper
 _C.RL.MEMORY = CN()
 _C.RL.MEMORY.CAPACITY = 20  # entries in the memory window, current included (paper: 19 past + current)
 _C.RL.MEMORY.REFINEMENT_WINDOW = 14  # past tokens in the memory loss; the final estimate of step s is made at step min(s + this, last)
@@ -213,6 +215,13 @@ _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned corre
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
+_C.RL.IMITATION = CN()  # imitation warm start of the policy before PPO (rl/imitation.py); off in the paper settings
+_C.RL.IMITATION.UPDATES = 0  # the first N of NUM_UPDATES updates are DAgger steps on the expert's labels instead of PPO (0 = pure PPO, the paper)
+_C.RL.IMITATION.EXPERT = "approach"  # labelling expert, a baseline agent of env/baseline_agents.py; its privileged info (target node) only makes labels
+_C.RL.IMITATION.EXPERT_PROBABILITY_START = 1.0  # DAgger beta at the first imitation update: chance per step that the expert's action is executed
+_C.RL.IMITATION.EXPERT_PROBABILITY_END = 0.0  # beta at the last imitation update (linear in between); 0 = the policy acts alone by then
+_C.RL.IMITATION.LR = 1e-3  # Adam learning rate of the policy during imitation (PPO's optimizer; PPO's LR and its decay take over after)
+_C.RL.IMITATION.EPOCHS = 2  # cross-entropy + value steps per imitation rollout
 _C.RL.DDPPO = CN()
 _C.RL.DDPPO.BACKEND = ""  # torch.distributed backend under torchrun ("" = nccl with CUDA, gloo on CPU)
 

@@ -76,6 +76,22 @@ def shortest_actions(navigation: SceneNavigation, node: int, heading: int, targe
     raise ValueError(f"target node {target} cannot be reached from node {node}")
 
 
+def optimal_actions(navigation: SceneNavigation, node: int, heading: int, target: int) -> list[int]:
+    """Every action that starts a shortest action sequence to `target` from (node, heading); at the
+    target, every action that stays on it (the turns, and forward where a wall blocks it). Used as the
+    set of correct labels for imitation (rl/imitation.py): the expert is indifferent between them."""
+    if node == target:
+        return [action for action in (MOVE_FORWARD, TURN_LEFT, TURN_RIGHT) if navigation.step(node, heading, action)[0] == target]
+    costs = {}
+    for action in (MOVE_FORWARD, TURN_LEFT, TURN_RIGHT):
+        following = navigation.step(node, heading, action)
+        if following == (node, heading):
+            continue  # a blocked forward move wastes the step
+        costs[action] = len(shortest_actions(navigation, following[0], following[1], target))
+    best = min(costs.values())
+    return [action for action, cost in costs.items() if cost == best]
+
+
 class ApproachAgent:
     """Privileged: walks a shortest action sequence to the target node, then turns in place."""
 
@@ -92,6 +108,10 @@ class ApproachAgent:
 
     def reset(self, info: dict[str, Any]) -> None:
         self._still.reset(info)
+
+    def optimal_actions(self, info: dict[str, Any]) -> list[int]:
+        """The actions as good as act()'s in the state `info` describes (see optimal_actions)."""
+        return optimal_actions(self.navigation(str(info["scene"])), int(info["node"]), int(info["heading"]), int(info["target_node"]))
 
     def act(self, observation: dict[str, np.ndarray], info: dict[str, Any]) -> int:
         plan = shortest_actions(self.navigation(str(info["scene"])), int(info["node"]), int(info["heading"]), int(info["target_node"]))

@@ -4,11 +4,20 @@
     binaural estimate (B, F, T, 2) linear target binaural from the frozen separator; log1p, sliced
                       (2F/T x T x T)              -> audio CNN -> E
     refined mono      (B, F, T) linear current refined estimate from the memory; log1p, sliced -> audio CNN -> E
-    concat (3E, or 2E without RGB) -> 1-layer GRU(H) -> actor Linear(H -> 3) (orthogonal, gain 0.01), critic Linear(H -> 1)
+    optional (interaural_bands = K > 0): the same binaural estimate -> per band of F/K bins, log energy
+                      of each ear averaged over frames -> [left - right (interaural level difference),
+                      mean level / 10] (2K) -> Linear -> E
+    optional (previous_action_size = P > 0): the agent's own previous action (B,) int, 0 at an episode's
+                      start, action + 1 after -> Embedding -> P
+    concat (3E, or 2E without RGB, + E with the interaural features, + P) -> 1-layer GRU(H) -> actor
+    Linear(H -> 3) (orthogonal, gain 0.01), critic Linear(H -> 1)
 
 Paper sizes: E = H = 512 (6.2 M parameters here; the spec quotes ~5.8 M). The audio CNN is this project's choice (the spec
 names only "a 3-conv CNN"): 3 strided convs (32, 64, 32 channels) on the sliced spectrogram down to
-T/8 x T/8, then a linear layer.
+T/8 x T/8, then a linear layer. The interaural features are this project's addition (off in the paper
+settings): in the log1p domain of the audio CNN the level difference between the ears, which says on
+which side the target is, is ~0.01 against spectrogram values ~0.1-3, so a small CNN trained on ~20 k
+steps does not pick it up; in the log-energy domain it is ~1.
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ from torch import nn
 
 from audio_separation.models.separators import slice_frequencies
 
-POLICY_INPUTS = ("rgb", "binaural", "refined_mono")
+POLICY_INPUTS = ("rgb", "binaural", "refined_mono", "previous_action")
 
 
 def _flat_size(module: nn.Module, shape: tuple[int, ...]) -> int:
@@ -62,6 +71,27 @@ class SpectrogramEncoder(nn.Module):
         return self.linear(self.cnn(slice_frequencies(torch.log1p(magnitude.clamp(min=0.0)))))
 
 
+class InterauralEncoder(nn.Module):
+    """Linear binaural magnitude (B, F, T, 2) -> per band: log-energy difference of the ears and mean
+    log-energy / 10, averaged over frames (B, 2K) -> Linear -> ReLU -> (B, out_size)."""
+
+    def __init__(self, num_freq_bins: int, num_bands: int, out_size: int) -> None:
+        super().__init__()
+        if num_bands < 1 or num_freq_bins % num_bands:
+            raise ValueError(f"RL.POLICY.INTERAURAL_BANDS {num_bands} must divide the {num_freq_bins} frequency bins")
+        self.num_bands = int(num_bands)
+        self.linear = nn.Sequential(nn.Linear(2 * self.num_bands, out_size), nn.ReLU(inplace=True))
+
+    def features(self, magnitude: torch.Tensor) -> torch.Tensor:
+        batch, bins, frames, _ = magnitude.shape
+        energy = magnitude.clamp(min=0.0).pow(2).reshape(batch, self.num_bands, bins // self.num_bands, frames, 2).mean(dim=(2, 3))
+        level = torch.log(energy + 1e-6)  # (B, K, 2)
+        return torch.cat([level[..., 0] - level[..., 1], level.mean(dim=-1) / 10.0], dim=1)
+
+    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.features(magnitude))
+
+
 @dataclass
 class PolicyOutput:
     """One forward pass: action distribution, value and the GRU state after the step(s)."""
@@ -83,6 +113,8 @@ class ActorCritic(nn.Module):
         embedding_size: int = 512,
         use_rgb: bool = True,
         num_actions: int = 3,
+        interaural_bands: int = 0,
+        previous_action_size: int = 0,
     ) -> None:
         super().__init__()
         self.use_rgb = bool(use_rgb)
@@ -90,7 +122,10 @@ class ActorCritic(nn.Module):
         self.rgb_encoder = RgbEncoder(view_resolution, embedding_size) if self.use_rgb else None
         self.binaural_encoder = SpectrogramEncoder(num_freq_bins, num_frames, 2, embedding_size)
         self.mono_encoder = SpectrogramEncoder(num_freq_bins, num_frames, 1, embedding_size)
-        self.gru = nn.GRU(embedding_size * (3 if self.use_rgb else 2), hidden_size)
+        self.interaural_encoder = InterauralEncoder(num_freq_bins, interaural_bands, embedding_size) if interaural_bands > 0 else None
+        num_encoders = 2 + int(self.use_rgb) + int(self.interaural_encoder is not None)
+        self.previous_action_embedding = nn.Embedding(num_actions + 1, previous_action_size) if previous_action_size > 0 else None
+        self.gru = nn.GRU(embedding_size * num_encoders + max(int(previous_action_size), 0), hidden_size)
         self.actor = nn.Linear(hidden_size, num_actions)
         self.critic = nn.Linear(hidden_size, 1)
         for name, parameter in self.gru.named_parameters():
@@ -107,10 +142,15 @@ class ActorCritic(nn.Module):
         return torch.zeros(1, num_envs, self.hidden_size, device=device)
 
     def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Encoded inputs (B, embedding x 2 or 3) from rgb, binaural (B, F, T, 2) and refined_mono (B, F, T)."""
+        """Encoded inputs (B, embedding x 2, 3 or 4) from rgb, binaural (B, F, T, 2) and refined_mono (B, F, T)
+        (+ previous_action (B,) when the policy embeds it)."""
         parts = [self.binaural_encoder(inputs["binaural"]), self.mono_encoder(inputs["refined_mono"].unsqueeze(-1))]
         if self.rgb_encoder is not None:
             parts.insert(0, self.rgb_encoder(inputs["rgb"]))
+        if self.interaural_encoder is not None:
+            parts.append(self.interaural_encoder(inputs["binaural"]))
+        if self.previous_action_embedding is not None:
+            parts.append(self.previous_action_embedding(inputs["previous_action"]))
         return torch.cat(parts, dim=1)
 
     def _heads(self, core: torch.Tensor, hidden: torch.Tensor) -> PolicyOutput:

@@ -34,6 +34,8 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
     audio, policy, memory = config.AUDIO, config.RL.POLICY, config.RL.MEMORY
     if policy.USE_RGB and "RGB" not in config.TASK.SENSORS:
         raise ValueError("RL.POLICY.USE_RGB is True but TASK.SENSORS lacks RGB")
+    optional = {"interaural_bands": int(policy.INTERAURAL_BANDS), "previous_action_size": int(policy.PREVIOUS_ACTION_SIZE)}
+    optional = {key: value for key, value in optional.items() if value > 0}  # absent when off: older checkpoints stay valid
     return {
         "policy": {
             "num_freq_bins": int(audio.NUM_FREQ_BINS),
@@ -42,6 +44,7 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
             "hidden_size": int(policy.HIDDEN_SIZE),
             "embedding_size": int(policy.EMBEDDING_SIZE),
             "use_rgb": bool(policy.USE_RGB),
+            **optional,
         },
         "memory": {
             "num_freq_bins": int(audio.NUM_FREQ_BINS),

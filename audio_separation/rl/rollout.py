@@ -86,18 +86,30 @@ def run_episodes(
     agents: list | None = None,
     seeds: list[int] | None = None,
     record: bool = False,
+    experts: list | None = None,
+    expert_probability: float = 0.0,
 ) -> RolloutResult:
-    """One episode per env into `storage`, acted by `policy` or by the baseline `agents` (one per env)."""
+    """One episode per env into `storage`, acted by `policy` or by the baseline `agents` (one per env).
+
+    Imitation (rl/imitation.py): `experts` (one baseline agent per env, e.g. the privileged `approach`)
+    label every step's state with the action they would take (storage.expert_actions) and, where the
+    expert knows them (ApproachAgent.optimal_actions), every action as good (storage.expert_action_sets); the expert's
+    privileged view (its info: node, heading, target node) goes only into those labels, never into the
+    policy's inputs. Each step, each env executes the expert's action with probability
+    `expert_probability` (DAgger's mixture policy) and the policy's otherwise; log_probs stay the
+    policy's own."""
     if (policy is None) == (agents is None):
         raise ValueError("run_episodes needs exactly one of policy and agents")
+    if experts is not None and (policy is None or len(experts) != storage.num_envs):
+        raise ValueError("experts label a policy's rollout: give a policy and one expert per env")
     length, count, device = storage.episode_length, storage.num_envs, storage.device
     timings = {"env": 0.0, "forward": 0.0}
     tick = time.perf_counter()
     observations, infos = envs.reset(seed=seeds)
     timings["env"] += time.perf_counter() - tick
     infos_per_env = [env_info(infos, index) for index in range(count)]
-    if agents is not None:
-        for agent, info in zip(agents, infos_per_env):
+    for group in (agents, experts):
+        for agent, info in zip(group or [], infos_per_env):
             agent.reset(info)
     hidden = policy.initial_hidden(count, device) if policy is not None else None
     recordings = [EpisodeRecording() for _ in range(count)] if record else None
@@ -127,6 +139,15 @@ def run_episodes(
                 output = policy.step(storage.policy_inputs(step), hidden)
                 hidden = output.hidden
                 actions = output.distribution.probs.argmax(dim=-1) if settings.deterministic else output.distribution.sample()
+                if experts is not None:
+                    labels = torch.tensor([expert.act({key: value[index] for key, value in observations.items()}, info) for index, (expert, info) in enumerate(zip(experts, infos_per_env))], device=device)
+                    storage.expert_actions[step].copy_(labels)
+                    storage.expert_action_sets[step].copy_(torch.nn.functional.one_hot(labels, storage.expert_action_sets.shape[-1]).bool())
+                    for index, (expert, info) in enumerate(zip(experts, infos_per_env)):
+                        if hasattr(expert, "optimal_actions"):  # an expert indifferent between several actions labels them all
+                            storage.expert_action_sets[step, index, expert.optimal_actions(info)] = True
+                    if expert_probability > 0:
+                        actions = torch.where(torch.rand(count, device=device) < expert_probability, labels, actions)
                 storage.insert_action(step, actions, output.distribution.log_prob(actions), output.value)
             else:
                 actions = torch.tensor([agent.act({key: value[index] for key, value in observations.items()}, info) for index, (agent, info) in enumerate(zip(agents, infos_per_env))], device=device)

@@ -53,6 +53,8 @@ class RolloutStorage:
         self.refined = zeros(length, n, *spectrogram)  # memory's current-step estimate at acting time (policy input)
         self.gt_mono = zeros(length, n, *spectrogram)  # ground-truth target mono magnitude (memory loss, reward)
         self.actions = zeros(length - 1, n, dtype=torch.long)
+        self.expert_actions = zeros(length - 1, n, dtype=torch.long)  # imitation: the expert's action (rl/imitation.py); never a policy input
+        self.expert_action_sets = zeros(length - 1, n, 3, dtype=torch.bool)  # imitation: every action as good as the expert's
         self.log_probs = zeros(length - 1, n)
         self.values = zeros(length - 1, n)
         self.rewards = zeros(length - 1, n)
@@ -78,7 +80,8 @@ class RolloutStorage:
 
     def policy_inputs(self, step: int | slice) -> dict[str, torch.Tensor]:
         """Inputs of ActorCritic at one slot (N, ...) or a slice of slots (T, N, ...)."""
-        inputs = {"binaural": self.binaural[step], "refined_mono": self.refined[step]}
+        previous_action = torch.cat([torch.zeros_like(self.actions[:1]), self.actions + 1])  # (L, N): 0 at the start, else action + 1
+        inputs = {"binaural": self.binaural[step], "refined_mono": self.refined[step], "previous_action": previous_action[step]}
         if self.rgb is not None:
             inputs["rgb"] = self.rgb[step]
         return inputs

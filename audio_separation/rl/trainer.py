@@ -40,9 +40,11 @@ from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
+from audio_separation.env.baseline_agents import make_agent
 from audio_separation.models.separators import count_parameters
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings, newest_state
 from audio_separation.rl.frozen_separator import load_frozen_separator
+from audio_separation.rl.imitation import ImitationLearner, expert_probability
 from audio_separation.rl.ppo import PPO, MemoryLearner, linear_decay
 from audio_separation.rl.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
@@ -108,6 +110,8 @@ class DDPPOTrainer(BaseTrainer):
         distributed.broadcast_module(agent)
         self.agent = agent
         ppo = PPO(agent.policy, config.RL.PPO)
+        self.imitation = ImitationLearner(agent.policy, ppo.optimizer, config.RL.IMITATION, config.RL.PPO)
+        self.experts = None  # built at the first imitation update (RL.IMITATION.UPDATES > 0)
         memory_learner = MemoryLearner(agent.memory, config.RL.MEMORY, config.RL.PPO.EPS)
         counters: dict[str, Any] = {"update": 0, "env_steps": 0, "episodes": 0, "train_seconds": 0.0}
         self._resume(agent, ppo, memory_learner, counters, settings, separator_description)
@@ -156,26 +160,37 @@ class DDPPOTrainer(BaseTrainer):
 
     def _train_update(self, agent, ppo: PPO, memory_learner: MemoryLearner, envs, separator, storage: RolloutStorage,
                       rollout_settings: RolloutSettings, counters: dict, rank: int) -> dict[str, float]:
-        """One rollout (an episode per env) and one learning step; returns statistics averaged over workers."""
+        """One rollout (an episode per env) and one learning step; returns statistics averaged over workers.
+        The first RL.IMITATION.UPDATES updates imitate the expert (rl/imitation.py), the rest are PPO."""
         config = self.config
         update = int(counters["update"])
         started = time.perf_counter()
         torch.manual_seed(derive_seed(config.SEED, rank, update))
-        decay = linear_decay(update, int(config.NUM_UPDATES))
+        imitation_updates = min(int(config.RL.IMITATION.UPDATES), int(config.NUM_UPDATES))
+        imitating = update < imitation_updates
+        # PPO's clip and learning rate decay over the PPO phase; the memory's over the whole run
+        decay = linear_decay(update - imitation_updates, int(config.NUM_UPDATES) - imitation_updates) if not imitating else 1.0
         clip = config.RL.PPO.CLIP_PARAM * (decay if config.RL.PPO.USE_LINEAR_CLIP_DECAY else 1.0)
         lr_factor = decay if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
+        memory_lr_factor = linear_decay(update, int(config.NUM_UPDATES)) if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
         for group in ppo.optimizer.param_groups:
             group["lr"] = config.RL.PPO.LR * lr_factor
         for group in memory_learner.optimizer.param_groups:
-            group["lr"] = config.RL.MEMORY.LR * lr_factor
+            group["lr"] = config.RL.MEMORY.LR * memory_lr_factor
 
         agent.eval()  # acting: no dropout
         seeds = [derive_seed(config.SEED, rank, index, update) for index in range(storage.num_envs)]
-        result = run_episodes(envs, separator, agent.memory, storage, rollout_settings, policy=agent.policy, seeds=seeds)
-        storage.compute_returns(config.RL.PPO.GAMMA, config.RL.PPO.TAU)
+        beta = expert_probability(update, config.RL.IMITATION) if imitating else 0.0
+        experts = self._experts(storage.num_envs, rank) if imitating else None
+        result = run_episodes(envs, separator, agent.memory, storage, rollout_settings, policy=agent.policy, seeds=seeds, experts=experts, expert_probability=beta)
+        # imitation: the critic regresses on the discounted returns (GAE with tau 1); PPO: GAE(gamma, tau)
+        storage.compute_returns(config.RL.PPO.GAMMA, 1.0 if imitating else config.RL.PPO.TAU)
         agent.train()
         learning_started = time.perf_counter()
-        losses = ppo.update(storage, clip)
+        if imitating:
+            losses = {"action_loss": 0.0, "entropy": 0.0, "clip_fraction": 0.0, **self.imitation.update(storage), "expert_probability": beta}
+        else:
+            losses = {**ppo.update(storage, clip), "imitation_loss": 0.0, "imitation_accuracy": 0.0, "expert_probability": 0.0}
         losses.update(memory_learner.update(storage))
         learning_seconds = time.perf_counter() - learning_started
         seconds = time.perf_counter() - started
@@ -202,11 +217,22 @@ class DDPPOTrainer(BaseTrainer):
         stats.update(update=float(counters["update"]), clip=clip, lr_factor=lr_factor, sps=steps / max(stats["time_total"], 1e-9))
         return stats
 
+    def _experts(self, num_envs: int, rank: int) -> list:
+        """One RL.IMITATION.EXPERT baseline agent per env (labels only; see rl/imitation.py)."""
+        if self.experts is None:
+            config = self.config
+            layout = ensure_world(config, progress=False)
+            self.experts = [make_agent(str(config.RL.IMITATION.EXPERT), config, layout, derive_seed(config.SEED, 13, rank, index)) for index in range(num_envs)]
+        return self.experts
+
     def _log(self, writer, stats: dict[str, float], counters: dict) -> None:
         step = int(counters["env_steps"])
         writer.add_scalar("reward/episode_return", stats["reward"], step)
         for name in ("value_loss", "action_loss", "entropy", "clip_fraction", "memory_l1"):
             writer.add_scalar(f"losses/{name}", stats[name], step)
+        if counters["update"] <= int(self.config.RL.IMITATION.UPDATES):
+            for name in ("imitation_loss", "imitation_accuracy", "expert_probability"):
+                writer.add_scalar(f"imitation/{name}", stats[name], step)
         writer.add_scalar("metrics/passive_nmse", stats["passive_nmse"], step)
         writer.add_scalar("metrics/refined_nmse", stats["refined_nmse"], step)
         writer.add_scalar("perf/sps", stats["sps"], step)
@@ -218,6 +244,9 @@ class DDPPOTrainer(BaseTrainer):
                 counters["update"], self.config.NUM_UPDATES, counters["env_steps"], stats["reward"], stats["passive_nmse"], stats["refined_nmse"],
                 stats["memory_l1"], stats["value_loss"], stats["entropy"], stats["sps"], stats["time_env"], stats["time_forward"], stats["time_update"],
             )
+            if counters["update"] <= int(self.config.RL.IMITATION.UPDATES):
+                logger.info("imitation: cross-entropy %.3f, accuracy %.3f, expert probability %.2f",
+                            stats["imitation_loss"], stats["imitation_accuracy"], stats["expert_probability"])
 
     # ================================================================================================ checkpoints
     def _resume(self, agent, ppo: PPO, memory_learner: MemoryLearner, counters: dict, settings: dict, separator_description: dict) -> None:

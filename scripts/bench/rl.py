@@ -92,7 +92,8 @@ def measure(size: str, workers: int, folder: str) -> dict:
     model_dir = os.path.join(folder, f"{size}_{workers}")
     out_path = os.path.join(folder, f"{size}_{workers}.json")
     opts = ["RL.SEPARATOR_CHECKPOINT", separator, "NUM_UPDATES", str(timed + warmup), "CHECKPOINT_INTERVAL", "100000",
-            "NUM_PROCESSES", str(envs), "RL.NUM_THREADS", "1", "ENV.VECTOR_ENV_TYPE", "sync", "LOG_INTERVAL", "1000"]
+            "NUM_PROCESSES", str(envs), "RL.NUM_THREADS", "1", "ENV.VECTOR_ENV_TYPE", "sync", "LOG_INTERVAL", "1000",
+            "RL.IMITATION.UPDATES", "0"]  # PPO updates are timed (the quickstart's imitation warm start is not)
     if workers == 1:
         _worker(0, 1, 0, config_path, opts, model_dir, out_path)
     else:
