@@ -142,7 +142,7 @@ def run_episodes(
                 if experts is not None:
                     labels = torch.tensor([expert.act({key: value[index] for key, value in observations.items()}, info) for index, (expert, info) in enumerate(zip(experts, infos_per_env))], device=device)
                     storage.expert_actions[step].copy_(labels)
-                    storage.expert_action_sets[step].copy_(torch.nn.functional.one_hot(labels, storage.expert_action_sets.shape[-1]).bool())
+                    storage.expert_action_sets[step].zero_()  # the expert's own action joins the set in imitation_loss
                     for index, (expert, info) in enumerate(zip(experts, infos_per_env)):
                         if hasattr(expert, "optimal_actions"):  # an expert indifferent between several actions labels them all
                             storage.expert_action_sets[step, index, expert.optimal_actions(info)] = True

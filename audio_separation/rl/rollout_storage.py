@@ -54,7 +54,7 @@ class RolloutStorage:
         self.gt_mono = zeros(length, n, *spectrogram)  # ground-truth target mono magnitude (memory loss, reward)
         self.actions = zeros(length - 1, n, dtype=torch.long)
         self.expert_actions = zeros(length - 1, n, dtype=torch.long)  # imitation: the expert's action (rl/imitation.py); never a policy input
-        self.expert_action_sets = zeros(length - 1, n, 3, dtype=torch.bool)  # imitation: every action as good as the expert's
+        self.expert_action_sets = zeros(length - 1, n, 3, dtype=torch.bool)  # imitation: other actions as good as the expert's (imitation_loss adds expert_actions)
         self.log_probs = zeros(length - 1, n)
         self.values = zeros(length - 1, n)
         self.rewards = zeros(length - 1, n)
