@@ -186,10 +186,20 @@ def stft(signal: np.ndarray, params: StftParams) -> np.ndarray:
         writeable=False,
     )
     windowed = frames * _cached_window(params, x.dtype.name)
-    # scipy's pocketfft transforms float32 in single precision (numpy's upcasts to double: ~4x slower
-    # at the odd size 1023, which dominates the env's step time)
-    spectrum = scipy.fft.rfft(windowed, axis=-1)[..., : params.num_freq_bins]
+    spectrum = _rfft(windowed)[..., : params.num_freq_bins]
     return np.ascontiguousarray(np.swapaxes(spectrum, -1, -2)).astype(np.complex64, copy=False)
+
+
+def _rfft(frames: np.ndarray) -> np.ndarray:
+    """Real FFT over the last axis. scipy's pocketfft transforms float32 in single precision (numpy's
+    upcasts to double: ~4x slower at the paper's odd size 1023, which dominates the env's step time).
+    For float32 frames of a power-of-two length (the fast STFT's 1024) torch's FFT is ~2x faster still,
+    used when torch runs single-threaded (env worker processes, RL.NUM_THREADS 1), where it cannot
+    compete with other processes for cores; the results agree to float32 rounding."""
+    length = frames.shape[-1]
+    if frames.dtype == np.float32 and length >= 256 and length & (length - 1) == 0 and torch.get_num_threads() == 1:
+        return torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(frames)), dim=-1).numpy()
+    return scipy.fft.rfft(frames, axis=-1)
 
 
 def magnitude_phase(signal: np.ndarray, params: StftParams) -> tuple[np.ndarray, np.ndarray]:

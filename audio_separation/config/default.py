@@ -77,7 +77,9 @@ _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET
 # Env: the gymnasium environment and its vectorisation (audio_separation/env/).
 # ----------------------------------------------------------------------------------------------------
 _C.ENV = CN()
-_C.ENV.VECTOR_ENV_TYPE = "async"  # "async" (one process per env, speed) or "sync" (one process, debugging)
+_C.ENV.VECTOR_ENV_TYPE = "async"  # "async" (one process per env), "grouped" (ENV.NUM_WORKERS processes, several envs each; fastest when envs > cores) or "sync" (one process, debugging)
+_C.ENV.NUM_WORKERS = 0  # "grouped" only: groups of envs, each stepped by one process (0 = one per available core, at most one per env)
+_C.ENV.STEP_IN_MAIN_PROCESS = True  # "grouped" only: the calling process steps the first group itself (NUM_WORKERS - 1 worker processes)
 _C.ENV.MULTIPROCESSING_CONTEXT = "spawn"  # start method of async env processes: "spawn", "forkserver" or "fork"
 _C.ENV.AUTORESET_MODE = "same_step"  # vector env autoreset: "same_step" (final obs in info, habitat style) or "next_step"
 _C.ENV.COPY_OBSERVATIONS = True  # vector envs return fresh arrays each step; False reuses buffers (~15 % faster async, overwritten next step)

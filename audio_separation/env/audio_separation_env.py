@@ -90,6 +90,19 @@ class AudioSeparationEnv(gym.Env):
         self._with_source_binaural = "GT_BINAURAL" in self.sensors
         self._with_audio = any(name in self.sensors for name in AUDIO_SENSORS)
         self.timings = {"audio": 0.0, "views": 0.0, "step_total": 0.0}  # cumulative seconds (benchmarks)
+        self._buffers: dict[str, np.ndarray] | None = None
+
+    def set_observation_buffers(self, buffers: dict[str, np.ndarray] | None) -> None:
+        """Write every later observation into these arrays (one per observation key, of the declared
+        shape and dtype; e.g. a vector env's shared-memory rows) and return them instead of fresh
+        arrays, so each step's observation overwrites the previous one. None: fresh arrays again."""
+        if buffers is not None:
+            for key, space in self.observation_space.spaces.items():
+                buffer = buffers.get(key)
+                if buffer is None or buffer.shape != space.shape or buffer.dtype != space.dtype:
+                    found = None if buffer is None else (buffer.shape, buffer.dtype)
+                    raise ValueError(f"observation buffer {key!r} must be {space.shape} {space.dtype}, got {found}")
+        self._buffers = buffers
 
     # ---------------------------------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -129,15 +142,16 @@ class AudioSeparationEnv(gym.Env):
     def _observe(self) -> dict[str, np.ndarray]:
         simulator = self.simulator
         episode = simulator.episode
+        buffers = self._buffers
         observation: dict[str, np.ndarray] = {}
         audio_started = time.perf_counter()
         if self._with_audio:
-            observation.update(audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural)))
+            observation.update(audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural), buffers))
         views_started = time.perf_counter()
         if "RGB" in self.sensors or "DEPTH" in self.sensors:
             rgb, depth = simulator.render_views()
             where = f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
-            observation.update(view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where))
+            observation.update(view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where, buffers))
         views_done = time.perf_counter()
         self.timings["audio"] += views_started - audio_started
         self.timings["views"] += views_done - views_started
@@ -145,6 +159,11 @@ class AudioSeparationEnv(gym.Env):
             observation["target_class"] = np.array([episode.target_label], dtype=np.int64)
         if "POSE" in self.sensors:
             observation["pose"] = simulator.pose()
+        if buffers is not None:
+            for key in ("target_class", "pose"):
+                if key in observation:
+                    buffers[key][...] = observation[key]
+                    observation[key] = buffers[key]
         return {key: observation[key] for key in self.observation_space.spaces}
 
     def _info(self) -> dict[str, Any]:

@@ -68,12 +68,13 @@ def observation_space(sensors: list[str], num_freq_bins: int, num_frames: int, n
     return spaces.Dict({key: boxes[key] for name in check_sensors(sensors) for key in SENSOR_KEYS[name]})
 
 
-def _channels_last(spectrogram: np.ndarray, transform=None) -> np.ndarray:
+def _channels_last(spectrogram: np.ndarray, transform=None, out: np.ndarray | None = None) -> np.ndarray:
     """(..., F, T) with any leading channel axes -> float32 (F, T, channels), optionally applying an
-    elementwise ufunc-like `transform(plane, out=...)` on the way (one pass, no intermediate array)."""
+    elementwise ufunc-like `transform(plane, out=...)` on the way (one pass, no intermediate array).
+    `out`: an (F, T, channels) float32 array to fill instead of a new one."""
     frequency, frames = spectrogram.shape[-2:]
     flat = spectrogram.reshape(-1, frequency, frames)
-    output = np.empty((frequency, frames, flat.shape[0]), dtype=np.float32)
+    output = np.empty((frequency, frames, flat.shape[0]), dtype=np.float32) if out is None else out
     for channel, plane in enumerate(flat):  # plane by plane: several times faster than one strided copy
         if transform is None:
             output[..., channel] = plane
@@ -92,34 +93,50 @@ def _log1p_magnitude(spectrum: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def audio_observations(sensors: list[str], audio: RenderedAudio) -> dict[str, np.ndarray]:
-    """The audio keys of the configured sensors from a rendered step."""
+def audio_observations(sensors: list[str], audio: RenderedAudio, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The audio keys of the configured sensors from a rendered step (written into out's arrays when given)."""
+    out = out or {}
     observations: dict[str, np.ndarray] = {}
+
+    def put(key: str, spectrogram: np.ndarray, transform=None) -> None:
+        observations[key] = _channels_last(spectrogram, transform, out.get(key))
+
     if "MIXED_BINAURAL_MAGNITUDE" in sensors:
-        observations["mixed_binaural_magnitude"] = _channels_last(audio.mixture, _log1p_magnitude)
+        put("mixed_binaural_magnitude", audio.mixture, _log1p_magnitude)
     if "MIXED_BINAURAL_PHASE" in sensors:
-        observations["mixed_binaural_phase"] = _channels_last(audio.mixture, _phase)
+        put("mixed_binaural_phase", audio.mixture, _phase)
     if "GT_MONO" in sensors:
-        observations["gt_mono_magnitude"] = _channels_last(audio.mono_magnitude)
-        observations["gt_mono_phase"] = _channels_last(audio.mono_phase)
+        put("gt_mono_magnitude", audio.mono_magnitude)
+        put("gt_mono_phase", audio.mono_phase)
     if "GT_BINAURAL" in sensors:
         if audio.source_binaural is None:
             raise ValueError("GT_BINAURAL needs the sources' binaural STFTs (render with with_source_binaural=True)")
-        observations["gt_binaural_magnitude"] = _channels_last(audio.source_binaural, np.abs)
-        observations["gt_binaural_phase"] = _channels_last(audio.source_binaural, _phase)
+        put("gt_binaural_magnitude", audio.source_binaural, np.abs)
+        put("gt_binaural_phase", audio.source_binaural, _phase)
     return observations
 
 
-def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, resolution: int, where: str) -> dict[str, np.ndarray]:
-    """rgb/depth of the configured sensors, checked against the declared resolution."""
+def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, resolution: int, where: str,
+                      out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """rgb/depth of the configured sensors, checked against the declared resolution (fresh arrays, or
+    copied into out's arrays when given)."""
+    out = out or {}
     observations: dict[str, np.ndarray] = {}
+
+    def put(key: str, value: np.ndarray) -> None:
+        if key in out:
+            np.copyto(out[key], value)
+            observations[key] = out[key]
+        else:
+            observations[key] = value.copy()  # fresh data every call (the cache must not be shared)
+
     if "RGB" in sensors:
         if rgb.shape != (resolution, resolution, 3) or rgb.dtype != np.uint8:
             raise ValueError(f"{where}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)")
-        observations["rgb"] = rgb.copy()  # fresh data every call (the cache must not be shared)
+        put("rgb", rgb)
     if "DEPTH" in sensors:
         depth = depth.reshape(depth.shape[0], depth.shape[1], 1) if depth.ndim == 2 else depth
         if depth.shape != (resolution, resolution, 1):
             raise ValueError(f"{where}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)")
-        observations["depth"] = depth.copy()
+        put("depth", depth)
     return observations

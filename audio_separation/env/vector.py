@@ -14,6 +14,7 @@ from yacs.config import CfgNode
 
 from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.registry import registry
+from audio_separation.env.grouped_vector import GroupedVectorEnv
 from audio_separation.world.builder import ensure_world
 
 _AUTORESET_MODES = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP, "disabled": AutoresetMode.DISABLED}
@@ -35,8 +36,9 @@ def make_vector_env(
 ) -> VectorEnv:
     """NUM_PROCESSES envs (or num_envs) as a gymnasium vector env.
 
-    vector_env_type: "sync" (all envs in this process; for debugging) or "async" (one process per env,
-    started with ENV.MULTIPROCESSING_CONTEXT); default ENV.VECTOR_ENV_TYPE. Autoreset follows
+    vector_env_type: "sync" (all envs in this process; for debugging), "async" (one process per env,
+    started with ENV.MULTIPROCESSING_CONTEXT) or "grouped" (ENV.NUM_WORKERS processes stepping several
+    envs each, env/grouped_vector.py); default ENV.VECTOR_ENV_TYPE. Autoreset follows
     ENV.AUTORESET_MODE ("same_step": the returned observation after an episode's last step is the next
     episode's first one, the last one is in info["final_obs"]). With ENV.COPY_OBSERVATIONS False the
     returned arrays are buffers the next step overwrites (copy what you keep).
@@ -58,4 +60,11 @@ def make_vector_env(
         return SyncVectorEnv(factories, copy=copy, autoreset_mode=mode)
     if kind == "async":
         return AsyncVectorEnv(factories, context=config.ENV.MULTIPROCESSING_CONTEXT, copy=copy, autoreset_mode=mode)
-    raise ValueError(f"vector env type must be 'sync' or 'async', got {kind!r} (ENV.VECTOR_ENV_TYPE)")
+    if kind == "grouped":
+        workers = int(config.ENV.NUM_WORKERS)
+        if workers < 0:
+            raise ValueError(f"ENV.NUM_WORKERS must be >= 0 (0 = one per core), got {workers}")
+        return GroupedVectorEnv(factories, num_workers=workers, context=config.ENV.MULTIPROCESSING_CONTEXT, copy=copy,
+                                autoreset_mode=mode, keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
+                                step_in_main_process=bool(config.ENV.STEP_IN_MAIN_PROCESS))
+    raise ValueError(f"vector env type must be 'sync', 'async' or 'grouped', got {kind!r} (ENV.VECTOR_ENV_TYPE)")

@@ -11,7 +11,11 @@ row to BENCHMARKS.md.
 the reference likewise replays the same states twice and keeps the faster). The floor is the
 irreducible audio math of one step with every spectrum cached (batched inverse FFT + STFT of the
 sources' binaural signals), timed alone. N envs: async (one process per env) and sync, each timed
-after a warm-up of the same number of steps.
+after a warm-up of the same number of steps. Grouped: --grouped-envs envs in ENV.NUM_WORKERS groups
+(one per core; the calling process steps one group, env/grouped_vector.py) with reused observation
+buffers (ENV.COPY_OBSERVATIONS False), at the exact and the fast STFT; its own table, with the
+speed-up over the same run's reference and the throughput per stepping process. torch runs
+single-threaded here, as in env worker processes.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -43,6 +48,12 @@ TABLE = (
     "| N envs async / sync, warm (steps/s) | reference (steps/s) | speed-up 1 env warm / N envs | max abs diff vs reference "
     "| fast STFT: 1 env warm / N envs async (steps/s), speed-up | floor exact / fast (ms/step), 1-env step / floor |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|"
+)
+GROUPED_SECTION = "Env throughput, grouped vector env (scripts/bench/env.py)"
+GROUPED_TABLE = (
+    "| date | machine | world, sources, sensors | envs / stepping processes | exact STFT (steps/s), speed-up | fast STFT (steps/s), speed-up "
+    "| reference, same run (steps/s) | per stepping process exact / fast (steps/s) | note |\n"
+    "|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -159,6 +170,7 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
     the best of two."""
     envs = make_vector_env(config, vector_env_type=kind)
     count = envs.num_envs
+    groups = len(getattr(envs, "groups", [])) or None
     actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))
     rates = []
     for _ in range(3):
@@ -168,6 +180,7 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
             envs.step(step_actions)
         rates.append(count * steps_per_env / (time.perf_counter() - started))
     envs.close()
+    run_vector.last_groups = groups
     return rates[0], max(rates[1:])
 
 
@@ -195,9 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="train")
     parser.add_argument("--episodes", type=int, default=10, help="episodes of env 0 replayed by every run")
     parser.add_argument("--vector-steps", type=int, default=200, help="steps per env of each vector run (one cold run, then two warm replays)")
+    parser.add_argument("--grouped-envs", type=int, default=4, help="envs of the grouped vector env runs (0: skip them)")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to BENCHMARKS.md")
     parser.add_argument("opts", nargs="*", help="extra KEY VALUE config overrides")
     args = parser.parse_args(argv)
+    torch.set_num_threads(1)
 
     # the paper's exact pipeline uses the "same" crop (the reference below does too)
     base = ["WORLD.DATA_ROOT", args.data_root, "TASK.SPLIT", args.split, "ENV.SHUFFLE_EPISODES", "False",
@@ -213,6 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     _, sync_rate = run_vector(exact, "sync", args.vector_steps)
     _, async_fast = run_vector(fast, "async", args.vector_steps)
     floor_exact, floor_fast = floor_ms(exact, fast=False), floor_ms(exact, fast=True)
+    grouped = {}
+    if args.grouped_envs > 0:
+        for name, config in (("exact", exact), ("fast", fast)):
+            config = config.clone()
+            config.defrost()
+            config.merge_from_list(["NUM_PROCESSES", str(args.grouped_envs), "ENV.COPY_OBSERVATIONS", "False"])
+            config.freeze()
+            grouped[name] = run_vector(config, "grouped", args.vector_steps)[1]
+        grouped["processes"] = run_vector.last_groups
 
     cold, warm = single["passes"][0], max(single["passes"][1:])
     reference = single["reference_steps_per_second"]
@@ -231,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         "floor ms exact / fast": (round(floor_exact, 3), round(floor_fast, 3)),
         "1-env step / floor exact, fast": (round(1e3 / warm / floor_exact, 2), round(1e3 / warm_fast / floor_fast, 2)),
     }
+    if grouped:
+        results[f"grouped {args.grouped_envs} envs / {grouped['processes']} processes exact, fast"] = (round(grouped["exact"]), round(grouped["fast"]))
+        results["grouped speed-ups exact, fast"] = (round(grouped["exact"] / reference, 2), round(grouped["fast"] / reference, 2))
     for key, value in results.items():
         print(f"{key}: {value}")
     machine = f"{platform.machine()} {os.cpu_count()} cores, no GPU, load avg {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
@@ -244,8 +271,19 @@ def main(argv: list[str] | None = None) -> int:
         f"| {floor_exact:.2f} / {floor_fast:.2f}, {1e3 / warm / floor_exact:.2f} / {1e3 / warm_fast / floor_fast:.2f} |"
     )
     print(row)
+    if grouped:
+        processes = grouped["processes"]
+        grouped_row = (
+            f"| {datetime.date.today().isoformat()} | {machine} | {world} | {args.grouped_envs} / {processes} "
+            f"| {grouped['exact']:.0f}, {grouped['exact'] / reference:.1f}x | {grouped['fast']:.0f}, {grouped['fast'] / reference:.1f}x "
+            f"| {reference:.0f} | {grouped['exact'] / processes:.0f} / {grouped['fast'] / processes:.0f} "
+            f"| observation buffers reused (ENV.COPY_OBSERVATIONS False); max abs diff as in the main table |"
+        )
+        print(grouped_row)
     if not args.no_append:
         append_row(SECTION, TABLE, row)
+        if grouped:
+            append_row(GROUPED_SECTION, GROUPED_TABLE, grouped_row)
     return 0
 
 

@@ -151,6 +151,20 @@ def test_fast_stft_shape_and_definition(fast_params: StftParams, params: StftPar
     assert _relative_error(spectrum, stft(noise[0, 0], params)) > 1e-2
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fast_stft_same_with_either_fft_backend(fast_params: StftParams, noise: np.ndarray, threads: int) -> None:
+    # single-threaded torch takes the 1024-point FFT (stft._rfft); the result must not depend on it
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        spectrum = stft(noise[0].astype(np.float32), fast_params)
+    finally:
+        torch.set_num_threads(before)
+    expected = librosa.stft(noise[0].astype(np.float64), n_fft=1024, hop_length=512, center=True, pad_mode="constant")[:, :512]
+    assert spectrum.dtype == np.complex64 and spectrum.shape == (noise.shape[1], 512, 32)
+    assert _relative_error(spectrum, expected) < 1e-5
+
+
 def test_fast_round_trip_of_band_limited_signal(fast_params: StftParams) -> None:
     time = np.arange(SAMPLES) / 16000.0
     signal = (np.sin(2 * np.pi * 440 * time) + 0.5 * np.sin(2 * np.pi * 2500 * time + 1.0)).astype(np.float32)

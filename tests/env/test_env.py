@@ -131,6 +131,28 @@ def test_same_seed_same_observations(env_config) -> None:
     assert reseeded == again
 
 
+def test_observation_buffers_receive_the_same_observations(env_config) -> None:
+    actions = [MOVE_FORWARD, TURN_LEFT, MOVE_FORWARD, MOVE_FORWARD]
+    fresh, _ = run_episode(make_env(env_config), actions)
+    env = make_env(env_config)
+    buffers = {key: np.full(space.shape, 7, dtype=space.dtype) for key, space in env.observation_space.spaces.items()}
+    env.set_observation_buffers(buffers)
+    observation, _ = env.reset()
+    for key in buffers:
+        assert observation[key] is buffers[key]
+        np.testing.assert_array_equal(observation[key], fresh[0][key])
+    for action, expected in zip(actions, fresh[1:]):
+        observation, *_ = env.step(action)
+        for key in buffers:
+            assert observation[key] is buffers[key]
+            np.testing.assert_array_equal(buffers[key], expected[key])
+    wrong = dict(buffers, pose=np.zeros(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="observation buffer 'pose'"):
+        env.set_observation_buffers(wrong)
+    env.set_observation_buffers(None)
+    assert env.reset()[0]["pose"] is not buffers["pose"]
+
+
 def test_sensors_can_be_switched_off(env_config) -> None:
     env = make_env(derive_config(env_config, "TASK.SENSORS", ["POSE", "RGB", "MIXED_BINAURAL_PHASE"]))
     observation, _ = env.reset()
