@@ -131,6 +131,9 @@ _C.NAF.PAD_TO_MAX_FRACTION = 0.1  # share of training samples drawn up to max_le
 _C.NAF.DECAY_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of the decay loss added to the MSE (batches.decay_curve_loss: squared dB difference / 10 of the DECAY_LOSS_CURVE curves); plain log-MSE renders early frames ~2.5 dB too quiet -> decay too slow, T60 ~3 % too long; 0 = the paper
 _C.NAF.DECAY_LOSS_CURVE = "energy"  # what the decay loss compares: "energy" = per-frame energy in dB re the GT's loudest frame (level + decay); "schroeder" = normalised backward-integrated decay curve (shape only)
 _C.NAF.DECAY_LOSS_FLOOR_DB = -60.0  # dB; decay curves are clamped below this before comparing (the tail under it does not enter T60/EDT)
+_C.NAF.EDC_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of an extra Schroeder-curve term (squared dB difference / 10, curves clamped at EDC_LOSS_FLOOR_DB, from EDC_LOSS_DOMAIN; batches.waveform_decay_curve_loss / decay_curve_loss "schroeder") on top of the DECAY_LOSS_* term; aims the loss at the -5..-35 dB span T60 reads; 0 = off (the paper)
+_C.NAF.EDC_LOSS_FLOOR_DB = -40.0  # dB; the Schroeder curves of the EDC term are clamped below this (just under T60's -35 dB point)
+_C.NAF.EDC_LOSS_DOMAIN = "waveform"  # where the EDC term's Schroeder curves come from: "waveform" = the waveforms the eval renders (inverse STFT with a uniform random phase, drawn afresh per step and shared by prediction and target; frame-rate curves miss the overlap-add mixing and left seed-0 T60 ~2 % long); "frames" = backward-integrated frame energies (did not help T60)
 _C.NAF.POSITION_JITTER = 0.1  # metres; std of the Gaussian jitter of training positions
 _C.NAF.LR = 5e-4  # AdamW learning rate at the start
 _C.NAF.LR_END = 5e-5  # learning rate at the end (exponential decay over NUM_EPOCHS or MAX_TRAIN_SECONDS)

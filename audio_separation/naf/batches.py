@@ -129,16 +129,67 @@ def decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log
     return ((difference / 10.0) ** 2 * weights).sum() / weights.sum().clamp_min(1.0)
 
 
+EDC_DOMAINS = ("frames", "waveform")
+
+
+def random_phase_waveform(logmag: torch.Tensor, log_eps: float, phase: torch.Tensor, stft_params) -> torch.Tensor:
+    """(B, T, ears, F) log-magnitudes -> (B, ears, (T - 1) * hop) waveforms rebuilt as the eval renders them
+    (phase.waveform_of_logmag "random": zero Nyquist row, the given phase, centred inverse STFT), in torch.
+
+    phase: (B or 1, ears, F + 1, T) radians.
+    """
+    from audio_separation.audio.stft import istft_torch
+
+    magnitude = (torch.exp(logmag) - log_eps).clamp_min(0.0).permute(0, 2, 3, 1)  # (B, ears, F, T)
+    magnitude = torch.cat([magnitude, magnitude.new_zeros(*magnitude.shape[:-2], 1, magnitude.shape[-1])], dim=-2)
+    spectrum = torch.polar(magnitude, phase.to(magnitude.dtype).expand_as(magnitude))
+    return istft_torch(spectrum, stft_params, length=(magnitude.shape[-1] - 1) * stft_params.hop_length)
+
+
+def waveform_decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log_eps: float, mask: torch.Tensor, phase: torch.Tensor,
+                              stft_params, floor_db: float = -40.0) -> torch.Tensor:
+    """Mean squared difference, in units of 10 dB, of the sample-rate Schroeder curves (clamped at floor_db)
+    of the waveforms both (B, T, ears, F) log-magnitudes give with the same phase (random_phase_waveform).
+
+    T60, EDT and C50 are read off exactly this kind of waveform; the frame-rate curves (decay_curve_db)
+    miss how the overlap-add of a random-phase spectrogram spreads and mixes neighbouring frames. Frames
+    past each item's mask are silenced in both before the inverse STFT; samples past the last kept frame
+    centre are left out of the mean.
+    """
+    keep = mask[:, :, None, None].to(pred_logmag.dtype)
+    silence = torch.full_like(pred_logmag, float(np.log(log_eps)))
+    pred_logmag, target_logmag = torch.where(keep > 0, pred_logmag, silence), torch.where(keep > 0, target_logmag, silence)
+    curves = []
+    for logmag in (pred_logmag, target_logmag):
+        energy = random_phase_waveform(logmag, log_eps, phase, stft_params) ** 2  # (B, ears, S)
+        remaining = torch.flip(torch.cumsum(torch.flip(energy, dims=[-1]), dim=-1), dims=[-1])
+        tiny = torch.finfo(remaining.dtype).tiny
+        curves.append((10.0 * (torch.log10(remaining.clamp_min(tiny)) - torch.log10(remaining[..., :1].clamp_min(tiny)))).clamp_min(floor_db))
+    samples = torch.arange(curves[0].shape[-1], device=mask.device)
+    valid = (samples[None] < ((mask.sum(dim=1) - 1).clamp_min(0) * stft_params.hop_length)[:, None]).to(curves[0].dtype)[:, None, :].expand_as(curves[0])
+    return ((((curves[0] - curves[1]) / 10.0) ** 2) * valid).sum() / valid.sum().clamp_min(1.0)
+
+
 def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_item: int, jitter: float, pad_fraction: float, generator: torch.Generator,
-               decay_weight: float = 0.0, decay_floor_db: float = -60.0, decay_curve: str = "energy") -> tuple[torch.Tensor, int]:
+               decay_weight: float = 0.0, decay_floor_db: float = -60.0, decay_curve: str = "energy",
+               edc_weight: float = 0.0, edc_floor_db: float = -40.0, edc_domain: str = "frames", stft_params=None) -> tuple[torch.Tensor, int]:
     """MSE of the frame model over all bins and ears of its frames (+ decay_weight x decay_curve_loss on
-    the de-normalised log-magnitudes); returns (loss, pixel queries).
+    the de-normalised log-magnitudes, + edc_weight x the "schroeder" decay_curve_loss clamped at
+    edc_floor_db, i.e. the part of the Schroeder curve T60 (-5..-35 dB) and EDT read); returns (loss,
+    pixel queries). edc_domain "waveform" takes that Schroeder term on the random-phase waveforms instead
+    (waveform_decay_curve_loss; a fresh uniform phase per step from `generator`, shared by prediction and
+    target; needs stft_params).
 
     frames_per_item 0: every frame below max_len, with frames past each item's limit masked out. The
-    decay term needs every frame of the item, so it requires frames_per_item 0.
+    decay terms need every frame of the item, so they require frames_per_item 0.
     """
-    if decay_weight > 0 and frames_per_item > 0:
-        raise ValueError(f"the decay-curve loss (NAF.DECAY_LOSS_WEIGHT {decay_weight}) needs whole RIRs: set NAF.FRAMES_PER_RIR 0, got {frames_per_item}")
+    if edc_domain not in EDC_DOMAINS:
+        raise ValueError(f"unknown EDC loss domain {edc_domain!r}; choose one of {EDC_DOMAINS}")
+    if edc_weight > 0 and edc_domain == "waveform" and stft_params is None:
+        raise ValueError("the waveform EDC loss needs the scene's stft_params")
+    for name, weight in (("NAF.DECAY_LOSS_WEIGHT", decay_weight), ("NAF.EDC_LOSS_WEIGHT", edc_weight)):
+        if weight > 0 and frames_per_item > 0:
+            raise ValueError(f"the decay-curve loss ({name} {weight}) needs whole RIRs: set NAF.FRAMES_PER_RIR 0, got {frames_per_item}")
     max_len = tensors.target.shape[1]
     limits = _frame_limits(tensors, items, pad_fraction, generator)
     if frames_per_item > 0:
@@ -153,9 +204,14 @@ def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_ite
     squared = ((prediction - target) ** 2).mean(dim=(-2, -1))
     weights = mask.float()
     loss = (squared * weights).sum() / weights.sum().clamp_min(1.0)
-    if decay_weight > 0:
-        def logmag(normalised: torch.Tensor) -> torch.Tensor:
-            return normalised * tensors.scale + tensors.mean
-
-        loss = loss + decay_weight * decay_curve_loss(logmag(prediction), logmag(target), tensors.log_eps, mask, decay_floor_db, decay_curve)
+    if decay_weight > 0 or edc_weight > 0:
+        pred_logmag, target_logmag = prediction * tensors.scale + tensors.mean, target * tensors.scale + tensors.mean
+        if decay_weight > 0:
+            loss = loss + decay_weight * decay_curve_loss(pred_logmag, target_logmag, tensors.log_eps, mask, decay_floor_db, decay_curve)
+        if edc_weight > 0 and edc_domain == "waveform":
+            shape = (items.shape[0], prediction.shape[2], prediction.shape[3] + 1, prediction.shape[1])  # (B, ears, F + 1, T)
+            phase = ((torch.rand(shape, generator=generator) * 2.0 - 1.0) * np.pi).to(prediction.device)
+            loss = loss + edc_weight * waveform_decay_curve_loss(pred_logmag, target_logmag, tensors.log_eps, mask, phase, stft_params, edc_floor_db)
+        elif edc_weight > 0:
+            loss = loss + edc_weight * decay_curve_loss(pred_logmag, target_logmag, tensors.log_eps, mask, edc_floor_db, "schroeder")
     return loss, int(weights.sum().item()) * prediction.shape[-1] * 2

@@ -104,10 +104,12 @@ class NafTrainer(BaseTrainer):
     def _loss(self, model, tensors: SceneTensors, items: torch.Tensor, generator: torch.Generator):
         naf = self.config.NAF
         if naf.MODEL == "pixel":
-            if naf.DECAY_LOSS_WEIGHT > 0:
-                raise ValueError(f"NAF.DECAY_LOSS_WEIGHT {naf.DECAY_LOSS_WEIGHT} needs whole spectrograms per step: use NAF.MODEL frame (or weight 0 for pixel)")
+            for key in ("DECAY_LOSS_WEIGHT", "EDC_LOSS_WEIGHT"):
+                if naf[key] > 0:
+                    raise ValueError(f"NAF.{key} {naf[key]} needs whole spectrograms per step: use NAF.MODEL frame (or weight 0 for pixel)")
             return pixel_loss(model, tensors, items, naf.PIXELS_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
-        return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator, naf.DECAY_LOSS_WEIGHT, naf.DECAY_LOSS_FLOOR_DB, naf.DECAY_LOSS_CURVE)
+        return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator, naf.DECAY_LOSS_WEIGHT, naf.DECAY_LOSS_FLOOR_DB, naf.DECAY_LOSS_CURVE,
+                          naf.EDC_LOSS_WEIGHT, naf.EDC_LOSS_FLOOR_DB, naf.EDC_LOSS_DOMAIN, getattr(self, "_stft_params", None))
 
     def train(self) -> None:
         config, naf = self.config, self.config.NAF
@@ -115,6 +117,7 @@ class NafTrainer(BaseTrainer):
         rank, world_size, main = distributed.get_rank(), distributed.get_world_size(), distributed.is_main()
         seed_everything(derive_seed(config.SEED, rank))
         data = prepare_scene_data(config)
+        self._stft_params = data.params.stft_params
         tensors = SceneTensors.from_data(data, naf.STD_SCALE, device)
         torch.manual_seed(config.SEED)  # identical initial weights on every rank
         model = model_for_scene(config, data).to(device)

@@ -65,11 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"{platform.machine()} {os.cpu_count()} cores, torch CPU"
     report: dict = {"date": date, "machine": machine, "scene": data.scene}
 
+    load_before = os.getloadavg()[0]
     quick, train_seconds = _train_and_eval(QUICKSTART, os.path.join(args.run_dir, "quickstart"), list(args.opts))
-    report["quickstart"] = {**quick, "wall_seconds_train_command": train_seconds}
+    load_after = os.getloadavg()[0]
+    report["quickstart"] = {**quick, "wall_seconds_train_command": train_seconds, "load_average_1min": [load_before, load_after]}
     report["baselines"] = run_baselines(config, data)
     size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
-    rows = [_row(date, data.scene, f"NAF quickstart ({quick['model']}{', decay loss ' + format(quick['decay_loss_weight'], 'g') if quick.get('decay_loss_weight') else ''}, {machine})", quick["naf"], f"{quick['training_seconds']:.0f}", size,
+    losses = f", decay loss {quick['decay_loss_weight']:g}" if quick.get("decay_loss_weight") else ""
+    if config.NAF.MODEL == "frame" and config.NAF.EDC_LOSS_WEIGHT > 0:
+        losses += f" + {config.NAF.EDC_LOSS_DOMAIN} EDC loss {config.NAF.EDC_LOSS_WEIGHT:g}"
+    note = f"{quick['training_epochs']} epochs, seed {config.SEED}, load avg {load_before:.1f} -> {load_after:.1f}"
+    rows = [_row(date, data.scene, f"NAF quickstart ({quick['model']}{losses}, {machine}; {note})", quick["naf"], f"{quick['training_seconds']:.0f}", size,
                  f"{quick['training_queries_per_second']:.3g}", f"{quick['inference_ms_per_binaural_rir']:.1f}")]
     for method, scores in report["baselines"].items():
         label = "mean spectrogram" if method == "mean" else method
