@@ -40,3 +40,18 @@ def test_pick_the_best_checkpoint_then_tabulate_agents(rl_config, tiny_world, se
     assert unheard["comparisons"]["policy refined - still refined"]["si_sdr"]["count"] == 2
     printed = capsys.readouterr().out
     assert "| policy | refined |" in printed and "policy refined - policy passive" in printed
+
+
+def test_quickstart_selection_and_test_configs_cover_enough_episodes_of_the_default_world() -> None:
+    """Checkpoint selection scores every validation episode (50 of 100 left the choice within noise), and
+    the unheard test meets the >= 100 episodes of the quality bar without asking for more than exist."""
+    from audio_separation.config import get_config
+    from audio_separation.world.builder import PRESETS
+
+    available = PRESETS["default"].episodes
+    for name in ("nearTarget.yaml", "nearTarget_unheard.yaml"):
+        config = get_config(os.path.join(ROOT, "configs", "quickstart", "val", name))
+        assert config.EVAL.NUM_EPISODES in (0, available[config.TASK.SPLIT]), name
+    unheard = get_config(os.path.join(ROOT, "configs", "quickstart", "test", "nearTarget_unheard.yaml"))
+    scored = unheard.EVAL.NUM_EPISODES if unheard.EVAL.NUM_EPISODES > 0 else available["testUnheard"]  # 0 = every episode
+    assert unheard.TASK.SPLIT == "testUnheard" and 100 <= scored <= available["testUnheard"]
