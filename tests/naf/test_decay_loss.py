@@ -92,12 +92,15 @@ def test_loss_value_of_a_slower_decay_and_its_gradient_lowers_it(curve) -> None:
     assert float(change[40:].mean()) < float(change[:5].mean())
 
 
-def test_frame_loss_with_decay_term_trains_and_guards(naf_config, naf_scene) -> None:
+def _frame_setup(naf_config, naf_scene, count: int):
+    """A freshly seeded frame model of the tiny scene, its tensors, and its first `count` train items."""
     config = get_config(opts=naf_opts(naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR))
     torch.manual_seed(0)
-    model = model_for_scene(config, naf_scene)
-    tensors = SceneTensors.from_data(naf_scene, config.NAF.STD_SCALE)
-    items = torch.from_numpy(naf_scene.train_indices[:16])
+    return model_for_scene(config, naf_scene), SceneTensors.from_data(naf_scene, config.NAF.STD_SCALE), torch.from_numpy(naf_scene.train_indices[:count])
+
+
+def test_frame_loss_with_decay_term_trains_and_guards(naf_config, naf_scene) -> None:
+    model, tensors, items = _frame_setup(naf_config, naf_scene, 16)
     # de-normalising the targets gives back the stored log-magnitudes
     item = int(items[0])
     np.testing.assert_allclose((tensors.target[item] * tensors.scale + tensors.mean).permute(1, 2, 0).numpy(), naf_scene.logmag[item], atol=1e-4)
@@ -133,11 +136,7 @@ def test_pixel_model_refuses_the_decay_term(naf_config, naf_scene, tmp_path) -> 
 
 
 def test_edc_term_adds_the_clamped_schroeder_loss_and_guards(naf_config, naf_scene) -> None:
-    config = get_config(opts=naf_opts(naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR))
-    torch.manual_seed(0)
-    model = model_for_scene(config, naf_scene)
-    tensors = SceneTensors.from_data(naf_scene, config.NAF.STD_SCALE)
-    items = torch.from_numpy(naf_scene.train_indices[:8])
+    model, tensors, items = _frame_setup(naf_config, naf_scene, 8)
     with torch.no_grad():
         plain = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(5))[0]
         energy = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(5), decay_weight=1.0)[0]
@@ -213,11 +212,7 @@ def test_random_phase_waveform_matches_the_eval_renderer_and_its_curve_loss_trai
 
 
 def test_frame_loss_waveform_domain_adds_a_term_and_guards(naf_config, naf_scene) -> None:
-    config = get_config(opts=naf_opts(naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR))
-    torch.manual_seed(0)
-    model = model_for_scene(config, naf_scene)
-    tensors = SceneTensors.from_data(naf_scene, config.NAF.STD_SCALE)
-    items = torch.from_numpy(naf_scene.train_indices[:4])
+    model, tensors, items = _frame_setup(naf_config, naf_scene, 4)
     params = naf_scene.params.stft_params
     with torch.no_grad():
         plain = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1))[0]
