@@ -101,7 +101,7 @@ def inference_milliseconds(model, data: NafSceneData, device, repeats: int = 10)
 class NafTrainer(BaseTrainer):
     """Per-scene NAF training and evaluation (see the module docstring)."""
 
-    def _loss(self, model, tensors: SceneTensors, items: torch.Tensor, generator: torch.Generator):
+    def _loss(self, model, tensors: SceneTensors, items: torch.Tensor, generator: torch.Generator, stft_params):
         naf = self.config.NAF
         if naf.MODEL == "pixel":
             for key in ("DECAY_LOSS_WEIGHT", "EDC_LOSS_WEIGHT"):
@@ -109,7 +109,7 @@ class NafTrainer(BaseTrainer):
                     raise ValueError(f"NAF.{key} {naf[key]} needs whole spectrograms per step: use NAF.MODEL frame (or weight 0 for pixel)")
             return pixel_loss(model, tensors, items, naf.PIXELS_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
         return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator, naf.DECAY_LOSS_WEIGHT, naf.DECAY_LOSS_FLOOR_DB, naf.DECAY_LOSS_CURVE,
-                          naf.EDC_LOSS_WEIGHT, naf.EDC_LOSS_FLOOR_DB, naf.EDC_LOSS_DOMAIN, getattr(self, "_stft_params", None))
+                          naf.EDC_LOSS_WEIGHT, naf.EDC_LOSS_FLOOR_DB, naf.EDC_LOSS_DOMAIN, stft_params)
 
     def train(self) -> None:
         config, naf = self.config, self.config.NAF
@@ -117,7 +117,6 @@ class NafTrainer(BaseTrainer):
         rank, world_size, main = distributed.get_rank(), distributed.get_world_size(), distributed.is_main()
         seed_everything(derive_seed(config.SEED, rank))
         data = prepare_scene_data(config)
-        self._stft_params = data.params.stft_params
         tensors = SceneTensors.from_data(data, naf.STD_SCALE, device)
         torch.manual_seed(config.SEED)  # identical initial weights on every rank
         model = model_for_scene(config, data).to(device)
@@ -159,7 +158,7 @@ class NafTrainer(BaseTrainer):
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(config, progress)
                 items = train_items[order[start : start + naf.BATCH_RIRS].to(device)]
-                loss, queries = self._loss(trained, tensors, items, generator)
+                loss, queries = self._loss(trained, tensors, items, generator, data.params.stft_params)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

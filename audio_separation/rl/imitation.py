@@ -25,7 +25,7 @@ from torch import nn
 from yacs.config import CfgNode
 
 from audio_separation.models.policy import ActorCritic
-from audio_separation.rl.ppo import _step
+from audio_separation.rl.ppo import reduce_clip_step
 from audio_separation.rl.rollout_storage import RolloutStorage
 
 
@@ -75,7 +75,7 @@ class ImitationLearner:
             loss, stats = imitation_loss(self.policy, storage, self.value_loss_coef)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            _step(self.optimizer, self.policy, self.max_grad_norm)
+            reduce_clip_step(self.optimizer, self.policy, self.max_grad_norm)
             for name, value in stats.items():
                 totals[name] = totals.get(name, 0.0) + value / epochs
         return totals

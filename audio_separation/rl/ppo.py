@@ -65,7 +65,7 @@ class PPO:
                 loss = settings.VALUE_LOSS_COEF * value_loss + action_loss - settings.ENTROPY_COEF * entropy
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                _step(self.optimizer, self.policy, settings.MAX_GRAD_NORM)
+                reduce_clip_step(self.optimizer, self.policy, settings.MAX_GRAD_NORM)
                 totals["value_loss"] += float(value_loss.detach())
                 totals["action_loss"] += float(action_loss.detach())
                 totals["entropy"] += float(entropy.detach())
@@ -91,12 +91,12 @@ class MemoryLearner:
             loss = torch.nn.functional.l1_loss(refined, queries.targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            _step(self.optimizer, self.memory, settings.MAX_GRAD_NORM)
+            reduce_clip_step(self.optimizer, self.memory, settings.MAX_GRAD_NORM)
             total += float(loss.detach())
         return {"memory_l1": total / max(int(settings.EPOCHS), 1)}
 
 
-def _step(optimizer: torch.optim.Optimizer, module: nn.Module, max_grad_norm: float) -> None:
+def reduce_clip_step(optimizer: torch.optim.Optimizer, module: nn.Module, max_grad_norm: float) -> None:
     """Average gradients over workers, clip, step."""
     all_reduce_gradients(module.parameters())
     if max_grad_norm > 0:

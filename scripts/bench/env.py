@@ -40,6 +40,7 @@ from audio_separation.audio.mixing import chunk_spectrum, convolution_fft_length
 from audio_separation.audio.stft import StftParams, stft  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.env import make_env, make_vector_env  # noqa: E402
+from audio_separation.env.grouped_vector import default_num_workers, split_into_groups  # noqa: E402
 from benchmarks_file import append_row  # noqa: E402  (scripts/bench is on sys.path when run as a script)
 
 SECTION = "Env throughput (scripts/bench/env.py)"
@@ -170,7 +171,6 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
     the best of two."""
     envs = make_vector_env(config, vector_env_type=kind)
     count = envs.num_envs
-    groups = len(getattr(envs, "groups", [])) or None
     actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))
     rates = []
     for _ in range(3):
@@ -180,7 +180,6 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
             envs.step(step_actions)
         rates.append(count * steps_per_env / (time.perf_counter() - started))
     envs.close()
-    run_vector.last_groups = groups
     return rates[0], max(rates[1:])
 
 
@@ -236,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             config.merge_from_list(["NUM_PROCESSES", str(args.grouped_envs), "ENV.COPY_OBSERVATIONS", "False"])
             config.freeze()
             grouped[name] = run_vector(config, "grouped", args.vector_steps)[1]
-        grouped["processes"] = run_vector.last_groups
+        grouped["processes"] = len(split_into_groups(args.grouped_envs, int(exact.ENV.NUM_WORKERS) or default_num_workers(args.grouped_envs)))
 
     cold, warm = single["passes"][0], max(single["passes"][1:])
     reference = single["reference_steps_per_second"]
