@@ -170,6 +170,16 @@ def stft(signal: np.ndarray, params: StftParams) -> np.ndarray:
         raise ValueError("stft expects a real signal, got a complex array")
     x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
     params.num_frames(x.shape[-1])  # raises if too short
+    if _torch_fft_applies(x.dtype, params.fft_size) and params.center and params.pad_mode == "constant" and x.flags.writeable and min(x.strides) >= 0:
+        windowed = _windowed_frames_torch(x, params)  # (torch.from_numpy takes neither read-only nor reversed arrays)
+    else:
+        windowed = _windowed_frames_numpy(x, params)
+    spectrum = _rfft(windowed)[..., : params.num_freq_bins]
+    return np.ascontiguousarray(np.swapaxes(spectrum, -1, -2)).astype(np.complex64, copy=False)
+
+
+def _windowed_frames_numpy(x: np.ndarray, params: StftParams) -> np.ndarray:
+    """Centre-padded frames (..., frames, fft_size), frame t from sample t * hop, times the window."""
     if params.center and params.pad_mode == "constant":  # zero padding without np.pad's overhead
         pad = params.pad_amount
         padded = np.zeros(x.shape[:-1] + (x.shape[-1] + 2 * pad,), dtype=x.dtype)
@@ -185,9 +195,23 @@ def stft(signal: np.ndarray, params: StftParams) -> np.ndarray:
         strides=x.strides[:-1] + (x.strides[-1] * params.hop_length, x.strides[-1]),
         writeable=False,
     )
-    windowed = frames * _cached_window(params, x.dtype.name)
-    spectrum = _rfft(windowed)[..., : params.num_freq_bins]
-    return np.ascontiguousarray(np.swapaxes(spectrum, -1, -2)).astype(np.complex64, copy=False)
+    return frames * _cached_window(params, x.dtype.name)
+
+
+def _windowed_frames_torch(x: np.ndarray, params: StftParams) -> np.ndarray:
+    """The same zero-padded, windowed frames as _windowed_frames_numpy (the same float multiplications,
+    so the same numbers), made by torch's pad / unfold / multiply, for torch's FFT (_torch_fft_applies):
+    ~0.03 ms (warm caches) less for an env step's 4 x 16000 samples at the fast STFT. Not for scipy's
+    FFT (the exact STFT), where it measured slower."""
+    signal = torch.nn.functional.pad(torch.from_numpy(x), (params.pad_amount, params.pad_amount))
+    frames = signal.unfold(-1, params.fft_size, params.hop_length)  # (..., frames, fft_size) view
+    return (frames * _cached_torch_window(params, x.dtype.name)).numpy()
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_torch_window(params: StftParams, dtype_name: str) -> torch.Tensor:
+    """params.window() as a torch tensor of the given dtype, computed once per (params, dtype)."""
+    return torch.from_numpy(params.window().astype(dtype_name))
 
 
 def _rfft(frames: np.ndarray) -> np.ndarray:
@@ -196,10 +220,14 @@ def _rfft(frames: np.ndarray) -> np.ndarray:
     For float32 frames of a power-of-two length (the fast STFT's 1024) torch's FFT is ~2x faster still,
     used when torch runs single-threaded (env worker processes, RL.NUM_THREADS 1), where it cannot
     compete with other processes for cores; the results agree to float32 rounding."""
-    length = frames.shape[-1]
-    if frames.dtype == np.float32 and length >= 256 and length & (length - 1) == 0 and torch.get_num_threads() == 1:
+    if _torch_fft_applies(frames.dtype, frames.shape[-1]):
         return torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(frames)), dim=-1).numpy()
     return scipy.fft.rfft(frames, axis=-1)
+
+
+def _torch_fft_applies(dtype: np.dtype, length: int) -> bool:
+    """Whether torch computes the STFT's FFT (and then its framing too): float32, a power-of-two length, torch single-threaded."""
+    return dtype == np.float32 and length >= 256 and length & (length - 1) == 0 and torch.get_num_threads() == 1
 
 
 def magnitude_phase(signal: np.ndarray, params: StftParams) -> tuple[np.ndarray, np.ndarray]:

@@ -150,7 +150,8 @@ class AudioSeparationEnv(gym.Env):
         views_started = time.perf_counter()
         if "RGB" in self.sensors or "DEPTH" in self.sensors:
             rgb, depth = simulator.render_views()
-            where = f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
+            def where() -> str:  # formatted only for an error message
+                return f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
             observation.update(view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where, buffers))
         views_done = time.perf_counter()
         self.timings["audio"] += views_started - audio_started

@@ -17,6 +17,8 @@ source 0 is the target.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from gymnasium import spaces
 
@@ -106,8 +108,14 @@ def audio_observations(sensors: list[str], audio: RenderedAudio, out: dict[str, 
     if "MIXED_BINAURAL_PHASE" in sensors:
         put("mixed_binaural_phase", audio.mixture, _phase)
     if "GT_MONO" in sensors:
-        put("gt_mono_magnitude", audio.mono_magnitude)
-        put("gt_mono_phase", audio.mono_phase)
+        frequency, frames = audio.mono[0][0].shape
+        shape = (frequency, frames, len(audio.mono))
+        magnitude = out["gt_mono_magnitude"] if "gt_mono_magnitude" in out else np.empty(shape, dtype=np.float32)
+        phase = out["gt_mono_phase"] if "gt_mono_phase" in out else np.empty(shape, dtype=np.float32)
+        for index, (_, mono_phase) in enumerate(audio.mono):  # plane by plane from the cache (see _channels_last)
+            audio.write_mono_magnitude(index, magnitude[..., index])
+            phase[..., index] = mono_phase
+        observations.update(gt_mono_magnitude=magnitude, gt_mono_phase=phase)
     if "GT_BINAURAL" in sensors:
         if audio.source_binaural is None:
             raise ValueError("GT_BINAURAL needs the sources' binaural STFTs (render with with_source_binaural=True)")
@@ -116,10 +124,11 @@ def audio_observations(sensors: list[str], audio: RenderedAudio, out: dict[str, 
     return observations
 
 
-def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, resolution: int, where: str,
+def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, resolution: int, where: str | Callable[[], str],
                       out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """rgb/depth of the configured sensors, checked against the declared resolution (fresh arrays, or
-    copied into out's arrays when given)."""
+    copied into out's arrays when given). where names the view in error messages; a callable is called
+    only for one (the env formatted its path every step: ~5 us)."""
     out = out or {}
     observations: dict[str, np.ndarray] = {}
 
@@ -132,11 +141,15 @@ def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, re
 
     if "RGB" in sensors:
         if rgb.shape != (resolution, resolution, 3) or rgb.dtype != np.uint8:
-            raise ValueError(f"{where}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)")
+            raise ValueError(f"{_name(where)}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)")
         put("rgb", rgb)
     if "DEPTH" in sensors:
         depth = depth.reshape(depth.shape[0], depth.shape[1], 1) if depth.ndim == 2 else depth
         if depth.shape != (resolution, resolution, 1):
-            raise ValueError(f"{where}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)")
+            raise ValueError(f"{_name(where)}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)")
         put("depth", depth)
     return observations
+
+
+def _name(where: str | Callable[[], str]) -> str:
+    return where() if callable(where) else where

@@ -8,6 +8,9 @@ import torch
 
 from audio_separation.audio.stft import (
     StftParams,
+    _rfft,
+    _windowed_frames_numpy,
+    _windowed_frames_torch,
     istft,
     istft_torch,
     magnitude_phase,
@@ -163,6 +166,25 @@ def test_fast_stft_same_with_either_fft_backend(fast_params: StftParams, noise: 
     expected = librosa.stft(noise[0].astype(np.float64), n_fft=1024, hop_length=512, center=True, pad_mode="constant")[:, :512]
     assert spectrum.dtype == np.complex64 and spectrum.shape == (noise.shape[1], 512, 32)
     assert _relative_error(spectrum, expected) < 1e-5
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_torch_framing_gives_the_numpy_framing_bit_for_bit(params: StftParams, fast_params: StftParams, noise: np.ndarray, fast: bool) -> None:
+    # single-threaded torch pads, frames and windows the fast STFT's frames (stft._windowed_frames_torch):
+    # the same multiplications as the numpy code, so the same bits (float32 and float64, strided input
+    # too), and the STFT is what numpy framing + the same FFT gives
+    chosen = fast_params if fast else params
+    for signal in (noise[:, :, 100:].astype(np.float32)[:, ::2], noise[0, 0].astype(np.float64)):
+        np.testing.assert_array_equal(_windowed_frames_torch(signal, chosen), _windowed_frames_numpy(signal, chosen))
+    signal = noise[:, :, 100:].astype(np.float32)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spectrum = stft(signal, chosen)
+        expected = np.swapaxes(_rfft(_windowed_frames_numpy(signal, chosen))[..., : chosen.num_freq_bins], -1, -2)
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(spectrum, expected)
 
 
 def test_fast_round_trip_of_band_limited_signal(fast_params: StftParams) -> None:

@@ -107,6 +107,22 @@ def test_mixture_equals_direct_convolution(env_config, tiny_config, crop) -> Non
     np.testing.assert_allclose(observation["gt_mono_magnitude"][..., 1], mono[1], atol=1e-5)
 
 
+def test_rendered_audio_and_the_observations_agree_bit_for_bit(env_config) -> None:
+    env = make_env(env_config)
+    run_episode(env, [MOVE_FORWARD, TURN_LEFT])
+    observation = env._observe()
+    audio = env.simulator.render_audio(with_source_binaural=True)
+    count = len(audio.mono)
+    # the mixture is summed source by source: exactly the mean the spec describes, np.add.reduce order
+    np.testing.assert_array_equal(audio.mixture, np.add.reduce(audio.source_binaural, axis=0) * np.float32(1.0 / count))
+    np.testing.assert_array_equal(observation["mixed_binaural_magnitude"], np.moveaxis(np.log1p(np.abs(audio.mixture)), 0, -1))
+    # gt_mono is written plane by plane from the clip-second cache; the (N, F, T) properties hold the same numbers
+    np.testing.assert_array_equal(observation["gt_mono_magnitude"], np.moveaxis(audio.mono_magnitude, 0, -1))
+    np.testing.assert_array_equal(observation["gt_mono_phase"], np.moveaxis(audio.mono_phase, 0, -1))
+    np.testing.assert_array_equal(audio.mono_magnitude[0], audio.mono[0][0] * np.float32(audio.target_mono_scale))
+    assert not audio.mono[0][0].flags.writeable and not audio.mono[0][1].flags.writeable  # the cache's own arrays
+
+
 def test_causal_crop_option(env_config) -> None:
     causal_env = make_env(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", "causal"))
     same = run_episode(make_env(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", "same")), [MOVE_FORWARD])[0][-1]
@@ -163,6 +179,14 @@ def test_sensors_can_be_switched_off(env_config) -> None:
     assert set(observation) == {"depth"} and only_views.simulator.renderer.rir_spectra.misses == 0
     with pytest.raises(ValueError, match="unknown sensors"):
         make_env(derive_config(env_config, "TASK.SENSORS", ["SMELL"]))
+
+
+def test_a_view_of_the_wrong_resolution_is_named(env_config) -> None:
+    # the view's file, node and heading are formatted only for this message (sensors.view_observations)
+    resolution = int(env_config.WORLD.VIEW_RESOLUTION) + 1
+    env = make_env(derive_config(env_config, "WORLD.VIEW_RESOLUTION", resolution, "TASK.SENSORS", ["RGB"]))
+    with pytest.raises(ValueError, match=r"\(node \d+, heading \d+\): rgb view is .* expected \(%d, %d, 3\)" % (resolution, resolution)):
+        env.reset()
 
 
 def test_int16_quirk_and_fast_stft(env_config) -> None:

@@ -1,11 +1,14 @@
 """GroupedVectorEnv: several envs per worker process, the same results as SyncVectorEnv."""
 from __future__ import annotations
 
+import multiprocessing
+import time
+
 import numpy as np
 import pytest
 
 from audio_separation.env import make_vector_env
-from audio_separation.env.grouped_vector import GroupedVectorEnv, WorkerError, split_into_groups
+from audio_separation.env.grouped_vector import GroupedVectorEnv, WorkerError, _wait_for_message, split_into_groups
 from tests.env.conftest import derive_config
 
 SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "POSE", "RGB"]
@@ -17,6 +20,17 @@ def test_split_into_groups() -> None:
     assert split_into_groups(4, 1) == [range(0, 4)]
     with pytest.raises(ValueError):
         split_into_groups(0, 1)
+
+
+def test_wait_for_message_polls_for_a_bounded_time() -> None:
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    started = time.perf_counter()
+    _wait_for_message(receiving, 0.02)  # nothing comes: gives up after its budget, leaving recv to block
+    assert 0.02 <= time.perf_counter() - started < 1.0 and not receiving.poll()
+    sending.send("step")
+    started = time.perf_counter()
+    _wait_for_message(receiving, 10.0)  # a message is there: returns at once
+    assert time.perf_counter() - started < 1.0 and receiving.recv() == "step"
 
 
 def _trace(envs, actions: np.ndarray) -> list:
@@ -83,6 +97,30 @@ def test_grouped_copy_false_reuses_buffers_and_attributes(env_config) -> None:
         assert observations["pose"][0][3] == 1.0  # env 0 untouched (t = 1)
         with pytest.raises(ValueError, match="expected 2 actions"):
             envs.step(np.array([0]))
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_final_observations_come_through_shared_memory(env_config, copy: bool) -> None:
+    # env 0 ends in this process, env 1 in a worker: both final observations are read from the final rows
+    # (views of them with COPY_OBSERVATIONS False, copies otherwise); their values against sync are checked
+    # in test_grouped_matches_sync_with_uneven_groups
+    config = derive_config(env_config, "NUM_PROCESSES", 2, "ENV.NUM_WORKERS", 2, "ENV.MULTIPROCESSING_CONTEXT", "fork",
+                           "ENV.COPY_OBSERVATIONS", copy, "TASK.SENSORS", SENSORS)
+    envs = make_vector_env(config, vector_env_type="grouped")
+    try:
+        envs.reset(seed=0)
+        for _ in range(int(env_config.TASK.MAX_EPISODE_STEPS) - 1):
+            observations, _, terminated, _, infos = envs.step(np.array([0, 1]))
+        assert terminated.all() and list(infos["_final_obs"]) == [True, True]
+        for index in range(2):
+            final = infos["final_obs"][index]
+            assert set(final) == set(observations)
+            for key, value in final.items():
+                assert np.shares_memory(value, envs._final_observations[key]) != copy
+            assert final["pose"][3] == env_config.TASK.MAX_EPISODE_STEPS - 1  # t of the episode's last observation
+            assert observations["pose"][index][3] == 0.0  # the next episode's first one
     finally:
         envs.close()
 
