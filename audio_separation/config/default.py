@@ -216,6 +216,7 @@ _C.RL.MEMORY.NUM_LAYERS = 2  # pre-LayerNorm transformer encoder layers
 _C.RL.MEMORY.NUM_HEADS = 8  # attention heads (must divide d_model)
 _C.RL.MEMORY.FFN_SIZE = 1024  # feed-forward width of each layer
 _C.RL.MEMORY.DROPOUT = 0.0  # transformer dropout
+_C.RL.MEMORY.NEGATIVE_SLOPE = 0.0  # activation of the memory's CNNs (not in the spec): 0 = ReLU; > 0 = LeakyReLU of this slope (few-channel ReLU memories lose units for good early in training)
 _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned correction (starts as the passive estimate); False: direct prediction (spec)
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout

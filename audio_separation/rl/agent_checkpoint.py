@@ -36,6 +36,7 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
         raise ValueError("RL.POLICY.USE_RGB is True but TASK.SENSORS lacks RGB")
     optional = {"interaural_bands": int(policy.INTERAURAL_BANDS), "previous_action_size": int(policy.PREVIOUS_ACTION_SIZE)}
     optional = {key: value for key, value in optional.items() if value > 0}  # absent when off: older checkpoints stay valid
+    memory_optional = {"negative_slope": float(memory.NEGATIVE_SLOPE)} if memory.NEGATIVE_SLOPE > 0 else {}
     return {
         "policy": {
             "num_freq_bins": int(audio.NUM_FREQ_BINS),
@@ -55,6 +56,7 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
             "ffn_size": int(memory.FFN_SIZE),
             "dropout": float(memory.DROPOUT),
             "predict_residual": bool(memory.PREDICT_RESIDUAL),
+            **memory_optional,
         },
     }
 
