@@ -170,11 +170,12 @@ def stft(signal: np.ndarray, params: StftParams) -> np.ndarray:
         raise ValueError("stft expects a real signal, got a complex array")
     x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
     params.num_frames(x.shape[-1])  # raises if too short
-    if _torch_fft_applies(x.dtype, params.fft_size) and params.center and params.pad_mode == "constant" and x.flags.writeable and min(x.strides) >= 0:
-        windowed = _windowed_frames_torch(x, params)  # (torch.from_numpy takes neither read-only nor reversed arrays)
+    use_torch = _torch_fft_applies(x.dtype, params.fft_size)  # decided once per call (it asks torch for its thread count)
+    if use_torch and params.center and params.pad_mode == "constant" and x.flags.writeable and min(x.strides) >= 0:
+        # (torch.from_numpy takes neither read-only nor reversed arrays); the frames stay torch tensors
+        spectrum = torch.fft.rfft(_windowed_frames_torch(x, params), dim=-1).numpy()[..., : params.num_freq_bins]
     else:
-        windowed = _windowed_frames_numpy(x, params)
-    spectrum = _rfft(windowed)[..., : params.num_freq_bins]
+        spectrum = _rfft(_windowed_frames_numpy(x, params), use_torch)[..., : params.num_freq_bins]
     return np.ascontiguousarray(np.swapaxes(spectrum, -1, -2)).astype(np.complex64, copy=False)
 
 
@@ -198,14 +199,14 @@ def _windowed_frames_numpy(x: np.ndarray, params: StftParams) -> np.ndarray:
     return frames * _cached_window(params, x.dtype.name)
 
 
-def _windowed_frames_torch(x: np.ndarray, params: StftParams) -> np.ndarray:
+def _windowed_frames_torch(x: np.ndarray, params: StftParams) -> torch.Tensor:
     """The same zero-padded, windowed frames as _windowed_frames_numpy (the same float multiplications,
     so the same numbers), made by torch's pad / unfold / multiply, for torch's FFT (_torch_fft_applies):
     ~0.03 ms (warm caches) less for an env step's 4 x 16000 samples at the fast STFT. Not for scipy's
     FFT (the exact STFT), where it measured slower."""
     signal = torch.nn.functional.pad(torch.from_numpy(x), (params.pad_amount, params.pad_amount))
     frames = signal.unfold(-1, params.fft_size, params.hop_length)  # (..., frames, fft_size) view
-    return (frames * _cached_torch_window(params, x.dtype.name)).numpy()
+    return frames * _cached_torch_window(params, x.dtype.name)
 
 
 @functools.lru_cache(maxsize=16)
@@ -214,13 +215,16 @@ def _cached_torch_window(params: StftParams, dtype_name: str) -> torch.Tensor:
     return torch.from_numpy(params.window().astype(dtype_name))
 
 
-def _rfft(frames: np.ndarray) -> np.ndarray:
+def _rfft(frames: np.ndarray, use_torch: bool | None = None) -> np.ndarray:
     """Real FFT over the last axis. scipy's pocketfft transforms float32 in single precision (numpy's
     upcasts to double: ~4x slower at the paper's odd size 1023, which dominates the env's step time).
     For float32 frames of a power-of-two length (the fast STFT's 1024) torch's FFT is ~2x faster still,
     used when torch runs single-threaded (env worker processes, RL.NUM_THREADS 1), where it cannot
-    compete with other processes for cores; the results agree to float32 rounding."""
-    if _torch_fft_applies(frames.dtype, frames.shape[-1]):
+    compete with other processes for cores; the results agree to float32 rounding. use_torch: the
+    caller's _torch_fft_applies answer (None = ask here)."""
+    if use_torch is None:
+        use_torch = _torch_fft_applies(frames.dtype, frames.shape[-1])
+    if use_torch:
         return torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(frames)), dim=-1).numpy()
     return scipy.fft.rfft(frames, axis=-1)
 
