@@ -55,7 +55,7 @@ def _wait_for_message(pipe, seconds: float) -> None:
     on the benchmark machine) waking it again costs a VM exit and an interrupt per message. Measured
     with scripts/bench/env.py on the otherwise idle 2-core machine: the grouped env's overhead over its
     envs' own steps fell from ~0.46 to ~0.22 ms per vector step (4 envs, fast STFT: 1662 -> 1791
-    steps/s). Under load the vCPUs seldom idle and it gains little."""
+    steps/s). Not measured under load (the vCPUs seldom idle there; the loop yields the core)."""
     deadline = time.perf_counter() + seconds
     while not pipe.poll(0):
         if time.perf_counter() >= deadline:
