@@ -3,6 +3,7 @@
 
 Dispatches through the trainer registry on the config's TRAINER_NAME. Never reads stdin.
 """
+
 from __future__ import annotations
 
 import argparse

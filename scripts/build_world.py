@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Build a procedural acoustic world in the SoundSpaces layout.
 
-    python scripts/build_world.py --preset default --output-dir data/worlds/default --seed 0
+python scripts/build_world.py --preset default --output-dir data/worlds/default --seed 0
 """
+
 from __future__ import annotations
 
 import argparse

@@ -14,6 +14,7 @@ differences on the same episodes (trained minus baseline, refined minus passive)
 95 % intervals: a difference whose interval lies above 0 is a win. Writes <model-dir>/separation_quality.json
 and .md, and prints the markdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,9 @@ def checkpoint_for(model_dir: str, clips: str) -> str:
     return latest
 
 
-def compute(model_dir: str, configs: dict[str, str], agents: list[str], opts: list[str], parallel: int = 1) -> dict[str, Any]:
+def compute(
+    model_dir: str, configs: dict[str, str], agents: list[str], opts: list[str], parallel: int = 1
+) -> dict[str, Any]:
     jobs, keys = [], []
     for clips, config in configs.items():
         checkpoint = checkpoint_for(model_dir, clips)
@@ -55,7 +58,10 @@ def compute(model_dir: str, configs: dict[str, str], agents: list[str], opts: li
     results: dict[str, Any] = {"clips": {}}
     for clips in configs:
         per_agent = {agent: summaries[(clips, agent)] for agent in agents}
-        episodes = {agent: json.load(open(os.path.join(summary["results_dir"], "per_episode.json"))) for agent, summary in per_agent.items()}
+        episodes = {
+            agent: json.load(open(os.path.join(summary["results_dir"], "per_episode.json")))
+            for agent, summary in per_agent.items()
+        }
         comparisons = {}
         if TRAINED in agents:
             comparisons["policy refined - policy passive"] = _paired_self(episodes[TRAINED])
@@ -63,12 +69,21 @@ def compute(model_dir: str, configs: dict[str, str], agents: list[str], opts: li
                 if agent != TRAINED:
                     for estimate in ("refined", "passive"):
                         comparisons[f"policy {estimate} - {agent} {estimate}"] = {
-                            metric: paired_difference(episodes[TRAINED], episodes[agent], estimate, metric) for metric in ("si_sdr", "stft_distance")
+                            metric: paired_difference(episodes[TRAINED], episodes[agent], estimate, metric)
+                            for metric in ("si_sdr", "stft_distance")
                         }
         results["clips"][clips] = {
             "split": per_agent[agents[0]]["split"],
             "checkpoint": per_agent[agents[0]]["checkpoint"],
-            "agents": {agent: {"metrics": s["metrics"], "num_episodes": s["num_episodes"], "reached_target_fraction": s["reached_target_fraction"], "results_dir": s["results_dir"]} for agent, s in per_agent.items()},
+            "agents": {
+                agent: {
+                    "metrics": s["metrics"],
+                    "num_episodes": s["num_episodes"],
+                    "reached_target_fraction": s["reached_target_fraction"],
+                    "results_dir": s["results_dir"],
+                }
+                for agent, s in per_agent.items()
+            },
             "comparisons": comparisons,
         }
     with open(os.path.join(model_dir, "separation_quality.json"), "w") as handle:
@@ -82,7 +97,9 @@ def compute(model_dir: str, configs: dict[str, str], agents: list[str], opts: li
 def _paired_self(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     """refined - passive of the same agent on the same episodes."""
     as_passive = [{"episode_id": e["episode_id"], "mean": {"refined": e["mean"]["passive"]}} for e in episodes]
-    return {metric: paired_difference(episodes, as_passive, "refined", metric) for metric in ("si_sdr", "stft_distance")}
+    return {
+        metric: paired_difference(episodes, as_passive, "refined", metric) for metric in ("si_sdr", "stft_distance")
+    }
 
 
 def _interval(summary: dict[str, Any], digits: int = 2) -> str:
@@ -96,20 +113,39 @@ def _interval(summary: dict[str, Any], digits: int = 2) -> str:
 def to_markdown(results: dict[str, Any]) -> str:
     lines = []
     for clips, block in results["clips"].items():
-        lines += [f"### {clips} clips ({block['split']}, checkpoint {os.path.basename(block['checkpoint'])})", "",
-                  "| agent | estimate | SI-SDR dB [95 % CI] | SI-SDRi dB | STFT distance [95 % CI] | mixture SI-SDR dB | episodes | reached target |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"### {clips} clips ({block['split']}, checkpoint {os.path.basename(block['checkpoint'])})",
+            "",
+            "| agent | estimate | SI-SDR dB [95 % CI] | SI-SDRi dB | STFT distance [95 % CI] | mixture SI-SDR dB | episodes | reached target |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for agent, entry in block["agents"].items():
             for estimate in ("passive", "refined"):
                 metrics = entry["metrics"][estimate]
-                lines.append(f"| {agent} | {estimate} | {_interval(metrics['si_sdr'])} | {_interval(metrics['si_sdr_improvement'])} | "
-                             f"{_interval(metrics['stft_distance'], 4)} | {_interval(metrics['input_si_sdr'])} | {entry['num_episodes']} | {entry['reached_target_fraction']:.0%} |")
+                lines.append(
+                    f"| {agent} | {estimate} | {_interval(metrics['si_sdr'])} | {_interval(metrics['si_sdr_improvement'])} | "
+                    f"{_interval(metrics['stft_distance'], 4)} | {_interval(metrics['input_si_sdr'])} | {entry['num_episodes']} | {entry['reached_target_fraction']:.0%} |"
+                )
         if block["comparisons"]:
-            lines += ["", "| paired difference (same episodes) | SI-SDR dB [95 % CI] | STFT distance [95 % CI] | SI-SDR verdict |", "|---|---|---|---|"]
+            lines += [
+                "",
+                "| paired difference (same episodes) | SI-SDR dB [95 % CI] | STFT distance [95 % CI] | SI-SDR verdict |",
+                "|---|---|---|---|",
+            ]
             for name, difference in block["comparisons"].items():
                 si_sdr = difference["si_sdr"]
-                verdict = "n/a" if si_sdr["ci95_low"] is None else ("better" if si_sdr["ci95_low"] > 0 else ("worse" if si_sdr["ci95_high"] < 0 else "not significant"))
-                lines.append(f"| {name} | {_interval(si_sdr)} | {_interval(difference['stft_distance'], 4)} | {verdict} |")
+                verdict = (
+                    "n/a"
+                    if si_sdr["ci95_low"] is None
+                    else (
+                        "better"
+                        if si_sdr["ci95_low"] > 0
+                        else ("worse" if si_sdr["ci95_high"] < 0 else "not significant")
+                    )
+                )
+                lines.append(
+                    f"| {name} | {_interval(si_sdr)} | {_interval(difference['stft_distance'], 4)} | {verdict} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -118,13 +154,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--heard-config", required=True, help="eval config of the test split with heard clips (test)")
-    parser.add_argument("--unheard-config", required=True, help="eval config of the test split with unheard clips (testUnheard)")
-    parser.add_argument("--agents", type=lambda text: [name for name in text.split(",") if name], default=[TRAINED, "random", "still"],
-                        help="comma-separated: 'policy' (the trained agent) and baselines random, still, approach (default policy,random,still)")
+    parser.add_argument(
+        "--unheard-config", required=True, help="eval config of the test split with unheard clips (testUnheard)"
+    )
+    parser.add_argument(
+        "--agents",
+        type=lambda text: [name for name in text.split(",") if name],
+        default=[TRAINED, "random", "still"],
+        help="comma-separated: 'policy' (the trained agent) and baselines random, still, approach (default policy,random,still)",
+    )
     parser.add_argument("--parallel", type=int, default=1, help="evaluations run at once, each in its own process")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides as KEY VALUE pairs")
     args = parser.parse_args(argv)
-    results = compute(args.model_dir, {"heard": args.heard_config, "unheard": args.unheard_config}, args.agents, args.opts, args.parallel)
+    results = compute(
+        args.model_dir,
+        {"heard": args.heard_config, "unheard": args.unheard_config},
+        args.agents,
+        args.opts,
+        args.parallel,
+    )
     print(to_markdown(results))
     print(f"wrote {os.path.join(args.model_dir, 'separation_quality.json')} and .md")
     return 0

@@ -12,6 +12,7 @@ scores a separator instead: f(observations of all envs at one step) -> (envs, F,
 Episodes are taken in split order (ENV.SHUFFLE_EPISODES is turned off), the split's scenes shared
 among NUM_PROCESSES envs as in training.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,8 @@ import importlib
 import json
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +39,16 @@ REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS", "POSE
 Estimator = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
-def evaluate(config, agent_name: str, num_episodes: int, output_dir: str, estimator: Estimator | None = None,
-             estimator_name: str = "mixture", quirk_n_fft_1022: bool = False, progress: bool = True) -> dict[str, Any]:
+def evaluate(
+    config,
+    agent_name: str,
+    num_episodes: int,
+    output_dir: str,
+    estimator: Estimator | None = None,
+    estimator_name: str = "mixture",
+    quirk_n_fft_1022: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Run `num_episodes` episodes with the agent, score every step, write the JSON files; returns the aggregate."""
     from tqdm import tqdm
 
@@ -64,12 +74,19 @@ def evaluate(config, agent_name: str, num_episodes: int, output_dir: str, estima
     summary = {
         "agent": agent_name,
         "estimate": estimator_name,
-        "note": "no separator: the estimate is the mixture, so si_sdr == input_si_sdr" if estimator is None else "estimate from the given estimator",
+        "note": "no separator: the estimate is the mixture, so si_sdr == input_si_sdr"
+        if estimator is None
+        else "estimate from the given estimator",
         "split": config.TASK.SPLIT,
         "data_root": config.WORLD.DATA_ROOT,
         "num_episodes": len(episodes),
         "num_envs": count,
-        "stft": {"n_fft": params.n_fft, "hop_length": params.hop_length, "fast": params.fast, "quirk_n_fft_1022": quirk_n_fft_1022},
+        "stft": {
+            "n_fft": params.n_fft,
+            "hop_length": params.hop_length,
+            "fast": params.fast,
+            "quirk_n_fft_1022": quirk_n_fft_1022,
+        },
         "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes])),
         "metrics": aggregate(episodes),
     }
@@ -86,7 +103,9 @@ def _run_round(envs, agents, estimator, params, length, target_rms, quirk) -> li
     per_env_info = [_info_of(infos, index) for index in range(count)]
     for agent, info in zip(agents, per_env_info):
         agent.reset(info)
-    trajectories = [[{"step": 0, "node": info["node"], "heading": info["heading"], "action": None}] for info in per_env_info]
+    trajectories = [
+        [{"step": 0, "node": info["node"], "heading": info["heading"], "action": None}] for info in per_env_info
+    ]
     predictions, targets, phases, mixtures = [], [], [], []
     while True:
         mixture = mixture_mono_estimate(observations["mixed_binaural_magnitude"], target_rms)
@@ -96,25 +115,40 @@ def _run_round(envs, agents, estimator, params, length, target_rms, quirk) -> li
         phases.append(observations["gt_mono_phase"][..., 0])
         if all(_ended(trajectory) for trajectory in trajectories):
             break
-        actions = np.array([agent.act(_observation_of(observations, index), info) for index, (agent, info) in enumerate(zip(agents, per_env_info))])
+        actions = np.array(
+            [
+                agent.act(_observation_of(observations, index), info)
+                for index, (agent, info) in enumerate(zip(agents, per_env_info))
+            ]
+        )
         observations, _, terminated, truncated, infos = envs.step(actions)
         per_env_info = [_info_of(infos, index) for index in range(count)]
         for index, info in enumerate(per_env_info):
-            trajectories[index].append({"step": info["step"], "node": info["node"], "heading": info["heading"], "action": int(actions[index]), "done": bool(terminated[index] or truncated[index])})
+            trajectories[index].append(
+                {
+                    "step": info["step"],
+                    "node": info["node"],
+                    "heading": info["heading"],
+                    "action": int(actions[index]),
+                    "done": bool(terminated[index] or truncated[index]),
+                }
+            )
     episodes = []
     for index in range(count):
         stacked = [np.stack([step[index] for step in series]) for series in (predictions, targets, phases, mixtures)]
         metrics = step_metrics(*stacked, params=params, length=length, quirk_n_fft_1022=quirk)
         info = per_env_info[index]
-        episodes.append({
-            "episode_id": info["episode_id"],
-            "scene": info["scene"],
-            "target_node": info["target_node"],
-            "reached_target": trajectories[index][-1]["node"] == info["target_node"],
-            "trajectory": trajectories[index],
-            "per_step": metrics,
-            "mean": {name: float(np.mean(values)) for name, values in metrics.items()},
-        })
+        episodes.append(
+            {
+                "episode_id": info["episode_id"],
+                "scene": info["scene"],
+                "target_node": info["target_node"],
+                "reached_target": trajectories[index][-1]["node"] == info["target_node"],
+                "trajectory": trajectories[index],
+                "per_step": metrics,
+                "mean": {name: float(np.mean(values)) for name, values in metrics.items()},
+            }
+        )
     return episodes
 
 
@@ -155,15 +189,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent", required=True, choices=AGENTS)
     parser.add_argument("--episodes", type=int, required=True)
     parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--estimator", default=None, help="package.module:function returning (envs, F, T) target mono magnitudes")
-    parser.add_argument("--quirk-n-fft-1022", action="store_true", help="invert with the original's n_fft 1022 (QUIRK) for SI-SDR")
+    parser.add_argument(
+        "--estimator", default=None, help="package.module:function returning (envs, F, T) target mono magnitudes"
+    )
+    parser.add_argument(
+        "--quirk-n-fft-1022", action="store_true", help="invert with the original's n_fft 1022 (QUIRK) for SI-SDR"
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides as KEY VALUE pairs")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
     try:
-        config = get_config(args.exp_config, [*args.opts, "ENV.SHUFFLE_EPISODES", "False", "ENV.AUTORESET_MODE", "disabled", "ENV.COPY_OBSERVATIONS", "True"], run_type="eval")
+        config = get_config(
+            args.exp_config,
+            [
+                *args.opts,
+                "ENV.SHUFFLE_EPISODES",
+                "False",
+                "ENV.AUTORESET_MODE",
+                "disabled",
+                "ENV.COPY_OBSERVATIONS",
+                "True",
+            ],
+            run_type="eval",
+        )
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -172,11 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: TASK.SENSORS lacks {missing}, which the evaluation needs", file=sys.stderr)
         return 2
     estimator = load_estimator(args.estimator) if args.estimator else None
-    summary = evaluate(config, args.agent, args.episodes, args.output_dir, estimator=estimator,
-                       estimator_name=args.estimator or "mixture", quirk_n_fft_1022=args.quirk_n_fft_1022, progress=not args.no_progress)
+    summary = evaluate(
+        config,
+        args.agent,
+        args.episodes,
+        args.output_dir,
+        estimator=estimator,
+        estimator_name=args.estimator or "mixture",
+        quirk_n_fft_1022=args.quirk_n_fft_1022,
+        progress=not args.no_progress,
+    )
     for name, values in summary["metrics"].items():
         print(f"{name}: {values['mean']:.4f}  (95% interval {values['ci95_low']}, {values['ci95_high']})")
-    print(f"reached target: {summary['reached_target_fraction']:.2%}; wrote {args.output_dir}/per_episode.json and aggregate.json")
+    print(
+        f"reached target: {summary['reached_target_fraction']:.2%}; wrote {args.output_dir}/per_episode.json and aggregate.json"
+    )
     return 0
 
 

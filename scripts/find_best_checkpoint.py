@@ -11,6 +11,7 @@ Every ckpt.N.pth in <model-dir>/data is evaluated on both validation splits (res
 <model-dir>/data/best_ckpt_val_heard.pth and best_ckpt_val_unheard.pth, and the choice with every
 candidate's score is written to <model-dir>/best_checkpoints.json (read by compute_separation_quality.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,17 @@ def find_best(model_dir: str, configs: dict[str, str], opts: list[str], parallel
     summaries = run_jobs(jobs, parallel)
     chosen = {}
     for index, clips in enumerate(configs):
-        scored = summaries[index * len(checkpoints):(index + 1) * len(checkpoints)]
-        candidates = [{"checkpoint": s["checkpoint"], "update": s["update"], "split": s["split"],
-                       "stft_distance": s["metrics"]["refined"]["stft_distance"]["mean"], "si_sdr": s["metrics"]["refined"]["si_sdr"]["mean"]} for s in scored]
+        scored = summaries[index * len(checkpoints) : (index + 1) * len(checkpoints)]
+        candidates = [
+            {
+                "checkpoint": s["checkpoint"],
+                "update": s["update"],
+                "split": s["split"],
+                "stft_distance": s["metrics"]["refined"]["stft_distance"]["mean"],
+                "si_sdr": s["metrics"]["refined"]["si_sdr"]["mean"],
+            }
+            for s in scored
+        ]
         best = min(candidates, key=lambda candidate: candidate["stft_distance"])
         copy = os.path.join(folder, best_checkpoint_name(clips))
         shutil.copyfile(best["checkpoint"], copy)
@@ -56,15 +65,23 @@ def find_best(model_dir: str, configs: dict[str, str], opts: list[str], parallel
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--heard-config", required=True, help="eval config of the validation split with heard clips (val)")
-    parser.add_argument("--unheard-config", required=True, help="eval config of the validation split with unheard clips (valUnheard)")
+    parser.add_argument(
+        "--heard-config", required=True, help="eval config of the validation split with heard clips (val)"
+    )
+    parser.add_argument(
+        "--unheard-config", required=True, help="eval config of the validation split with unheard clips (valUnheard)"
+    )
     parser.add_argument("--parallel", type=int, default=1, help="evaluations run at once, each in its own process")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides as KEY VALUE pairs")
     args = parser.parse_args(argv)
-    chosen = find_best(args.model_dir, {"heard": args.heard_config, "unheard": args.unheard_config}, args.opts, args.parallel)
+    chosen = find_best(
+        args.model_dir, {"heard": args.heard_config, "unheard": args.unheard_config}, args.opts, args.parallel
+    )
     for clips, best in chosen.items():
         scores = ", ".join(f"update {c['update']}: {c['stft_distance']:.4f}" for c in best["candidates"])
-        print(f"{clips}: best {os.path.basename(best['checkpoint'])} (refined STFT distance {best['stft_distance']:.4f} on {best['split']}) -> {best['copy']}  [{scores}]")
+        print(
+            f"{clips}: best {os.path.basename(best['checkpoint'])} (refined STFT distance {best['stft_distance']:.4f} on {best['split']}) -> {best['copy']}  [{scores}]"
+        )
     return 0
 
 

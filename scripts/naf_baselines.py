@@ -4,6 +4,7 @@
 
     python scripts/naf_baselines.py --exp-config configs/quickstart/naf.yaml --output runs/naf_baselines.json [KEY VALUE ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     ensure_scene_data(config)
     results = run_baselines(config, load_scene_data(config), args.methods)
     for method, scores in results.items():
-        print(f"{method:8s} spectral {scores['spectral_error']:.4f}  T60 {scores['t60_error_percent']:.2f} % ({scores['t60_failures']} failed)  "
-              f"C50 {scores['c50_error_db']:.3f} dB  EDT {scores['edt_error_seconds']:.4f} s" + (f"  {scores['bytes_per_rir']:.0f} B/RIR" if "bytes_per_rir" in scores else ""))
+        print(
+            f"{method:8s} spectral {scores['spectral_error']:.4f}  T60 {scores['t60_error_percent']:.2f} % ({scores['t60_failures']} failed)  "
+            f"C50 {scores['c50_error_db']:.3f} dB  EDT {scores['edt_error_seconds']:.4f} s"
+            + (f"  {scores['bytes_per_rir']:.0f} B/RIR" if "bytes_per_rir" in scores else "")
+        )
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w") as handle:

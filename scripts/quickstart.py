@@ -12,6 +12,7 @@ heard and unheard test episodes and print the table with 95 % intervals
 (scripts/compute_separation_quality.py; runs/quickstart/rl/separation_quality.md, and per-episode wavs,
 PNGs and an index.html under runs/quickstart/rl/eval/).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,17 +25,70 @@ sys.path.insert(0, ROOT)
 from main import main as run_main  # noqa: E402
 
 STAGES = [
-    ["--exp-config", "configs/quickstart/world.yaml", "--run-type", "train", "--model-dir", "runs/quickstart/world", "--overwrite"],
-    ["--exp-config", "configs/quickstart/pretrain_passive.yaml", "--run-type", "train", "--model-dir", "runs/quickstart/passive", "--overwrite"],
-    ["--exp-config", "configs/quickstart/pretrain_passive.yaml", "--run-type", "eval", "--model-dir", "runs/quickstart/passive"],
-    ["--exp-config", "configs/quickstart/train/nearTarget.yaml", "--run-type", "train", "--model-dir", "runs/quickstart/rl", "--overwrite"],
+    [
+        "--exp-config",
+        "configs/quickstart/world.yaml",
+        "--run-type",
+        "train",
+        "--model-dir",
+        "runs/quickstart/world",
+        "--overwrite",
+    ],
+    [
+        "--exp-config",
+        "configs/quickstart/pretrain_passive.yaml",
+        "--run-type",
+        "train",
+        "--model-dir",
+        "runs/quickstart/passive",
+        "--overwrite",
+    ],
+    [
+        "--exp-config",
+        "configs/quickstart/pretrain_passive.yaml",
+        "--run-type",
+        "eval",
+        "--model-dir",
+        "runs/quickstart/passive",
+    ],
+    [
+        "--exp-config",
+        "configs/quickstart/train/nearTarget.yaml",
+        "--run-type",
+        "train",
+        "--model-dir",
+        "runs/quickstart/rl",
+        "--overwrite",
+    ],
 ]
 RL_DIR = "runs/quickstart/rl"
 SCRIPT_STAGES = [  # after the main.py stages; each runs 2 evaluations at once (one per core)
-    ("find_best_checkpoint", ["--model-dir", RL_DIR, "--heard-config", "configs/quickstart/val/nearTarget.yaml",
-                              "--unheard-config", "configs/quickstart/val/nearTarget_unheard.yaml", "--parallel", "2"]),
-    ("compute_separation_quality", ["--model-dir", RL_DIR, "--heard-config", "configs/quickstart/test/nearTarget.yaml",
-                                    "--unheard-config", "configs/quickstart/test/nearTarget_unheard.yaml", "--parallel", "2"]),
+    (
+        "find_best_checkpoint",
+        [
+            "--model-dir",
+            RL_DIR,
+            "--heard-config",
+            "configs/quickstart/val/nearTarget.yaml",
+            "--unheard-config",
+            "configs/quickstart/val/nearTarget_unheard.yaml",
+            "--parallel",
+            "2",
+        ],
+    ),
+    (
+        "compute_separation_quality",
+        [
+            "--model-dir",
+            RL_DIR,
+            "--heard-config",
+            "configs/quickstart/test/nearTarget.yaml",
+            "--unheard-config",
+            "configs/quickstart/test/nearTarget_unheard.yaml",
+            "--parallel",
+            "2",
+        ],
+    ),
 ]
 
 

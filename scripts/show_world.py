@@ -4,6 +4,7 @@ and its energy-decay curve, and example egocentric views — so a person can see
 
     python scripts/show_world.py --world data/worlds/default --output-dir outputs/world_pngs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,19 @@ def draw_scene(layout: SoundSpacesLayout, scene: str, path: str, sample_rate: in
         with open(layout.floorplan_path(scene)) as handle:
             plan = FloorPlan.from_json(handle.read())
         for room in plan.rooms:
-            plan_axes.add_patch(plt.Rectangle((room.x0, room.y0), room.width, room.depth, color=np.array(room.wall_color) / 255, alpha=0.35))
-            plan_axes.text((room.x0 + room.x1) / 2, room.y1 - 0.3, f"{room.kind}\nT60 {room.target_t60:.2f} s", ha="center", va="top", fontsize=8)
+            plan_axes.add_patch(
+                plt.Rectangle(
+                    (room.x0, room.y0), room.width, room.depth, color=np.array(room.wall_color) / 255, alpha=0.35
+                )
+            )
+            plan_axes.text(
+                (room.x0 + room.x1) / 2,
+                room.y1 - 0.3,
+                f"{room.kind}\nT60 {room.target_t60:.2f} s",
+                ha="center",
+                va="top",
+                fontsize=8,
+            )
         for start, end, _ in plan.wall_segments():
             plan_axes.plot([start[0], end[0]], [start[1], end[1]], color="black", linewidth=2.5)
     for u, v in graph.edges():
@@ -51,8 +63,17 @@ def draw_scene(layout: SoundSpacesLayout, scene: str, path: str, sample_rate: in
     nodes = sorted(points)
     receiver = nodes[0]
     source = max(nodes, key=lambda n: np.linalg.norm(points[n][:2] - points[receiver][:2]))
-    plan_axes.scatter(*points[receiver][:2], marker="^", s=120, color="tab:green", zorder=4, label=f"listener (node {receiver}, heading 0)")
-    plan_axes.scatter(*points[source][:2], marker="*", s=180, color="tab:red", zorder=4, label=f"source (node {source})")
+    plan_axes.scatter(
+        *points[receiver][:2],
+        marker="^",
+        s=120,
+        color="tab:green",
+        zorder=4,
+        label=f"listener (node {receiver}, heading 0)",
+    )
+    plan_axes.scatter(
+        *points[source][:2], marker="*", s=180, color="tab:red", zorder=4, label=f"source (node {source})"
+    )
     plan_axes.set_aspect("equal")
     plan_axes.legend(loc="lower right", fontsize=8)
     plan_axes.set_title(f"{scene}: {len(points)} nodes, {graph.number_of_edges()} edges")

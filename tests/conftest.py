@@ -1,4 +1,5 @@
 """Shared fixtures: the tiny procedural world, built once per test session."""
+
 from __future__ import annotations
 
 import pytest

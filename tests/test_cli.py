@@ -1,4 +1,5 @@
 """main.py and get_config: dispatch, loud config errors, model-dir safety."""
+
 from __future__ import annotations
 
 import json
@@ -37,12 +38,23 @@ def test_cli_world_trainer_and_model_dir_safety(tiny_world, tmp_path, capsys):
     root, _ = tiny_world
     opts = ["WORLD.DATA_ROOT", root, "WORLD.BUILD_IF_MISSING", "False"]
     model_dir = str(tmp_path / "run")
-    assert cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "train", "--model-dir", model_dir, *opts]) == 0
+    assert (
+        cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "train", "--model-dir", model_dir, *opts])
+        == 0
+    )
     assert "apartment_00" in capsys.readouterr().out
     assert os.path.isfile(os.path.join(model_dir, "train.log"))
     with pytest.raises(SystemExit, match="not empty"):
         cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "train", "--model-dir", model_dir, *opts])
-    assert cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "eval", "--model-dir", model_dir, *opts]) == 0
+    assert (
+        cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "eval", "--model-dir", model_dir, *opts])
+        == 0
+    )
     with open(os.path.join(model_dir, "world_check.json")) as handle:
         assert len(json.load(handle)) == 3
-    assert cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "train", "--model-dir", model_dir, "BAD.KEY", "1"]) == 2
+    assert (
+        cli.main(
+            ["--exp-config", "configs/world_tiny.yaml", "--run-type", "train", "--model-dir", model_dir, "BAD.KEY", "1"]
+        )
+        == 2
+    )

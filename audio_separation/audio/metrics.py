@@ -17,6 +17,7 @@ Room acoustics (NAF "Testing"), pinned here because library versions differ:
 Impulse responses are (..., samples): one channel per row; the error functions read (..., channels,
 samples) with channels = ears, or a single (samples,) channel.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,9 +55,7 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray, eps: float = 1e-8) -> An
         raise ValueError(f"si_sdr needs signals with samples on the last axis, got shape {estimate.shape}")
     estimate = estimate - estimate.mean(axis=-1, keepdims=True)
     reference = reference - reference.mean(axis=-1, keepdims=True)
-    scale = np.sum(reference * estimate, axis=-1, keepdims=True) / (
-        np.sum(reference**2, axis=-1, keepdims=True) + eps
-    )
+    scale = np.sum(reference * estimate, axis=-1, keepdims=True) / (np.sum(reference**2, axis=-1, keepdims=True) + eps)
     target = scale * reference
     distortion = estimate - target
     ratio = (np.sum(target**2, axis=-1) + eps) / (np.sum(distortion**2, axis=-1) + eps)
@@ -65,14 +64,10 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray, eps: float = 1e-8) -> An
 
 def si_sdr_improvement(estimate: np.ndarray, mixture: np.ndarray, reference: np.ndarray) -> Any:
     """SI-SDR of the estimate minus SI-SDR of the mixture, both against the reference (dB)."""
-    return _as_result(
-        np.asarray(si_sdr(estimate, reference)) - np.asarray(si_sdr(mixture, reference))
-    )
+    return _as_result(np.asarray(si_sdr(estimate, reference)) - np.asarray(si_sdr(mixture, reference)))
 
 
-def stft_distance(
-    predicted_magnitude: np.ndarray, target_magnitude: np.ndarray, phase: np.ndarray
-) -> Any:
+def stft_distance(predicted_magnitude: np.ndarray, target_magnitude: np.ndarray, phase: np.ndarray) -> Any:
     """Mean over real and imaginary parts of the squared STFT difference, both with the GT phase.
 
     Equals 0.5 * mean((M_hat - M)^2) (no square root): an all-zero estimate of a target with RMS 1.2
@@ -120,9 +115,7 @@ def separation_metrics(
     _same_shape(phase, target, "gt_phase", "gt_mono_magnitude")
 
     def waveform(magnitude: np.ndarray) -> np.ndarray:
-        return reconstruct_waveform(
-            magnitude, phase, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022
-        )
+        return reconstruct_waveform(magnitude, phase, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022)
 
     predicted_wave, target_wave, mixture_wave = waveform(predicted), waveform(target), waveform(mixture)
     output_si_sdr = np.asarray(si_sdr(predicted_wave, target_wave))
@@ -213,9 +206,7 @@ def _per_channel(pred_ir: np.ndarray, gt_ir: np.ndarray) -> tuple[np.ndarray, np
     if gt.ndim == 1:
         gt = gt[None]
     if pred.shape[:-1] != gt.shape[:-1]:
-        raise ValueError(
-            f"pred_ir and gt_ir must have the same (..., channels) shape, got {pred.shape} and {gt.shape}"
-        )
+        raise ValueError(f"pred_ir and gt_ir must have the same (..., channels) shape, got {pred.shape} and {gt.shape}")
     return pred, gt
 
 

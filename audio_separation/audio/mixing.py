@@ -24,9 +24,10 @@ all of those is exact; for "same" it is ~25 % shorter than the full length (2400
 Shapes: chunks are (..., samples); RIRs are (samples, 2) as stored (ears last) and their spectra
 (2, bins) (ears first); rendered binaural signals are (sources, 2, samples).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.fft
@@ -50,7 +51,7 @@ def clip_chunk(clip: np.ndarray, second: int, samples_per_second: int) -> np.nda
     start = int(second) * int(samples_per_second)
     if second < 0 or start + samples_per_second > clip.shape[-1]:
         raise ValueError(f"second {second} is outside a clip of {clip.shape[-1] / samples_per_second:.2f} s")
-    return clip[..., start:start + samples_per_second]
+    return clip[..., start : start + samples_per_second]
 
 
 CROPS = ("same", "causal")
@@ -70,7 +71,9 @@ def convolution_fft_length(chunk_length: int, rir_length: int, crop: str = "caus
     """Smallest fast real-FFT length whose circular convolution is exact on the cropped window."""
     full = int(chunk_length) + int(rir_length) - 1
     start = crop_start(chunk_length, rir_length, crop)
-    needed = max(start + int(chunk_length), full - start, int(chunk_length), int(rir_length))  # spectra hold whole signals
+    needed = max(
+        start + int(chunk_length), full - start, int(chunk_length), int(rir_length)
+    )  # spectra hold whole signals
     return scipy.fft.next_fast_len(needed, real=True)
 
 
@@ -108,18 +111,22 @@ def convolve_from_spectra(
     (S, 2, chunk_length).
     """
     if fft_length < convolution_fft_length(chunk_length, rir_length, crop):
-        raise ValueError(f"FFT length {fft_length} is too short for {chunk_length}-sample chunks, {rir_length}-sample RIRs and the {crop!r} crop")
+        raise ValueError(
+            f"FFT length {fft_length} is too short for {chunk_length}-sample chunks, {rir_length}-sample RIRs and the {crop!r} crop"
+        )
     bins = fft_length // 2 + 1
     if len(chunk_spectra) != len(rir_spectra):
         raise ValueError(f"{len(chunk_spectra)} chunk spectra for {len(rir_spectra)} RIR spectra")
     product = np.empty((len(rir_spectra), 2, bins), dtype=np.complex64)
     for index, (chunk, rir) in enumerate(zip(chunk_spectra, rir_spectra)):
         if chunk.shape != (bins,) or rir.shape != (2, bins):
-            raise ValueError(f"source {index}: expected a chunk spectrum ({bins},) and a RIR spectrum (2, {bins}), got {chunk.shape} and {rir.shape}")
+            raise ValueError(
+                f"source {index}: expected a chunk spectrum ({bins},) and a RIR spectrum (2, {bins}), got {chunk.shape} and {rir.shape}"
+            )
         np.multiply(rir, chunk, out=product[index])
     start = crop_start(chunk_length, rir_length, crop)
     # complex64 in -> float32 out; the crop is a view into the longer inverse-FFT buffer
-    return scipy.fft.irfft(product, n=fft_length, axis=-1, overwrite_x=True)[..., start:start + chunk_length]
+    return scipy.fft.irfft(product, n=fft_length, axis=-1, overwrite_x=True)[..., start : start + chunk_length]
 
 
 def convolve(chunks: np.ndarray, rirs: np.ndarray, crop: str = "causal") -> np.ndarray:
@@ -127,10 +134,14 @@ def convolve(chunks: np.ndarray, rirs: np.ndarray, crop: str = "causal") -> np.n
     chunks = np.asarray(chunks, dtype=np.float32)
     rirs = np.asarray(rirs, dtype=np.float32)
     if chunks.ndim != 2 or rirs.ndim != 3 or rirs.shape[0] != chunks.shape[0]:
-        raise ValueError(f"expected chunks (S, samples) and RIRs (S, rir_samples, 2), got {chunks.shape} and {rirs.shape}")
+        raise ValueError(
+            f"expected chunks (S, samples) and RIRs (S, rir_samples, 2), got {chunks.shape} and {rirs.shape}"
+        )
     fft_length = convolution_fft_length(chunks.shape[1], rirs.shape[1], crop)
     rir_spectra = np.stack([rir_spectrum(rir, fft_length) for rir in rirs])
-    return convolve_from_spectra(chunk_spectrum(chunks, fft_length), rir_spectra, fft_length, chunks.shape[1], rirs.shape[1], crop)
+    return convolve_from_spectra(
+        chunk_spectrum(chunks, fft_length), rir_spectra, fft_length, chunks.shape[1], rirs.shape[1], crop
+    )
 
 
 def int16_roundtrip(signal: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ must be evaluated with the same one.
 Layout everywhere: time on the LAST axis of waveforms; spectrograms are (..., freq, frames); any leading
 dimensions are a batch.
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,18 +51,14 @@ class StftParams:
         if self.n_fft < 2:
             raise ValueError(f"StftParams.n_fft must be >= 2, got {self.n_fft}")
         if self.win_length > self.n_fft:
-            raise ValueError(
-                f"StftParams.win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})"
-            )
+            raise ValueError(f"StftParams.win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})")
         if self.pad_mode not in _PAD_MODES:
             raise ValueError(f"StftParams.pad_mode must be one of {_PAD_MODES}, got {self.pad_mode!r}")
         if self.fast and self.n_fft % 2 == 0:
-            raise ValueError(
-                f"the fast STFT needs an odd n_fft (1023 -> a 1024-point FFT), got n_fft {self.n_fft}"
-            )
+            raise ValueError(f"the fast STFT needs an odd n_fft (1023 -> a 1024-point FFT), got n_fft {self.n_fft}")
 
     @classmethod
-    def from_config(cls, audio_cfg: Any) -> "StftParams":
+    def from_config(cls, audio_cfg: Any) -> StftParams:
         """Parameters from the config's AUDIO node (the whole config is accepted too).
 
         Reads N_FFT, HOP_LENGTH, WIN_LENGTH, CENTER, PAD_MODE, FAST_STFT and checks the derived keys
@@ -136,7 +133,7 @@ class StftParams:
         hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / length)  # periodic Hann (fftbins=True)
         window = np.zeros(self.fft_size, dtype=np.float64)
         left = (self.fft_size - length) // 2
-        window[left:left + length] = hann
+        window[left : left + length] = hann
         return window
 
 
@@ -170,7 +167,9 @@ def stft(signal: np.ndarray, params: StftParams) -> np.ndarray:
         raise ValueError("stft expects a real signal, got a complex array")
     x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
     params.num_frames(x.shape[-1])  # raises if too short
-    use_torch = _torch_fft_applies(x.dtype, params.fft_size)  # decided once per call (it asks torch for its thread count)
+    use_torch = _torch_fft_applies(
+        x.dtype, params.fft_size
+    )  # decided once per call (it asks torch for its thread count)
     if use_torch and params.center and params.pad_mode == "constant" and x.flags.writeable and min(x.strides) >= 0:
         # (torch.from_numpy takes neither read-only nor reversed arrays); the frames stay torch tensors
         spectrum = torch.fft.rfft(_windowed_frames_torch(x, params), dim=-1).numpy()[..., : params.num_freq_bins]
@@ -184,7 +183,7 @@ def _windowed_frames_numpy(x: np.ndarray, params: StftParams) -> np.ndarray:
     if params.center and params.pad_mode == "constant":  # zero padding without np.pad's overhead
         pad = params.pad_amount
         padded = np.zeros(x.shape[:-1] + (x.shape[-1] + 2 * pad,), dtype=x.dtype)
-        padded[..., pad:pad + x.shape[-1]] = x
+        padded[..., pad : pad + x.shape[-1]] = x
         x = padded
     elif params.center:
         widths = [(0, 0)] * (x.ndim - 1) + [(params.pad_amount, params.pad_amount)]
@@ -260,8 +259,7 @@ def istft(spec: np.ndarray, params: StftParams, length: int | None = None) -> np
     """
     spectrum = np.asarray(spec)
     _check_spectrogram(spectrum.shape, params)
-    spectrum = spectrum.astype(np.complex64 if spectrum.dtype == np.complex64 else np.complex128,
-                               copy=False)
+    spectrum = spectrum.astype(np.complex64 if spectrum.dtype == np.complex64 else np.complex128, copy=False)
     real_dtype = np.float32 if spectrum.dtype == np.complex64 else np.float64
     num_frames = spectrum.shape[-1]
     fft_size, hop = params.fft_size, params.hop_length
@@ -275,8 +273,8 @@ def istft(spec: np.ndarray, params: StftParams, length: int | None = None) -> np
     squared_window = window**2
     for frame in range(num_frames):
         start = frame * hop
-        signal[..., start:start + fft_size] += frames[..., :, frame]
-        envelope[start:start + fft_size] += squared_window
+        signal[..., start : start + fft_size] += frames[..., :, frame]
+        envelope[start : start + fft_size] += squared_window
     covered = envelope > np.finfo(np.float64).tiny
     signal[..., covered] /= envelope[covered]
 

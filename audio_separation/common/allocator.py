@@ -10,6 +10,7 @@ raising M_TRIM_THRESHOLD keeps the freed heap top mapped for the next step.
 This changes nothing but speed; it is process-wide, applies to glibc (Linux) only and is a no-op
 elsewhere. Set ENV.KEEP_FREED_MEMORY False to leave the allocator alone.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,7 +42,9 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    _applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    _applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
     if not _applied:
         logger.debug("mallopt refused the allocator thresholds; env steps will be slower")
     return _applied

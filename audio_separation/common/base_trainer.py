@@ -1,4 +1,5 @@
 """The interface every registered trainer implements: built from a frozen config, then train() or eval()."""
+
 from __future__ import annotations
 
 from yacs.config import CfgNode

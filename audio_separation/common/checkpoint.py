@@ -5,6 +5,7 @@ state dicts, the RNG states of python, numpy and torch, and the trainer's counte
 temporary file in the same folder and renamed into place, so a crash never leaves a half-written
 ckpt.<N>.pth behind (habitat naming: <model-dir>/data/ckpt.<N>.pth).
 """
+
 from __future__ import annotations
 
 import os
@@ -141,7 +142,9 @@ def checkpoint_to_evaluate(requested: str, default_folder: str, preferred_name: 
         return preferred
     path = latest_checkpoint(folder)
     if path is None:
-        raise FileNotFoundError(f"no {preferred_name or 'checkpoint'} or ckpt.<N>.pth to evaluate in {folder!r} (train first, or set EVAL_CKPT_PATH_DIR)")
+        raise FileNotFoundError(
+            f"no {preferred_name or 'checkpoint'} or ckpt.<N>.pth to evaluate in {folder!r} (train first, or set EVAL_CKPT_PATH_DIR)"
+        )
     return path
 
 

@@ -3,6 +3,7 @@
 One process per device. On CPU the gloo backend is used; with CUDA, NCCL and one GPU per local rank.
 Every helper works unchanged in a plain single process (no torchrun): rank 0 of world size 1.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -93,7 +94,7 @@ def all_reduce_gradients(parameters) -> None:
     offset = 0
     for parameter in parameters:
         count = parameter.numel()
-        parameter.grad = flat[offset:offset + count].view_as(parameter).clone()
+        parameter.grad = flat[offset : offset + count].view_as(parameter).clone()
         offset += count
 
 

@@ -1,4 +1,5 @@
 """A plain-text log file per run (<model-dir>/train.log) mirrored to stderr."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,9 @@ def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> log
     previous run's file handler (several runs in one process, e.g. the quickstart, each log to their own file)."""
     logger.setLevel(level)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers):
+    if not any(
+        isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers
+    ):
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)
         logger.addHandler(stream)

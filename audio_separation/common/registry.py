@@ -4,13 +4,14 @@ A new trainer is added with `@registry.register_trainer(name="x")` in its own mo
 needs editing. Modules that register are imported lazily by name through `_KNOWN_MODULES` so that
 `main.py` never imports torch-heavy code it does not need.
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Dict, Type
+from collections.abc import Callable
 
 # Where each built-in registered name lives (imported on first lookup). Add a line when adding one.
-_KNOWN_MODULES: Dict[str, Dict[str, str]] = {
+_KNOWN_MODULES: dict[str, dict[str, str]] = {
     "trainer": {
         "world": "audio_separation.world.trainer",
         "naf": "audio_separation.naf.trainer",
@@ -29,10 +30,10 @@ class Registry:
     """Name -> class maps for each kind of pluggable component."""
 
     def __init__(self) -> None:
-        self._maps: Dict[str, Dict[str, type]] = {"trainer": {}, "env": {}, "policy": {}}
+        self._maps: dict[str, dict[str, type]] = {"trainer": {}, "env": {}, "policy": {}}
 
-    def _register(self, kind: str, name: str | None) -> Callable[[Type], Type]:
-        def wrap(cls: Type) -> Type:
+    def _register(self, kind: str, name: str | None) -> Callable[[type], type]:
+        def wrap(cls: type) -> type:
             key = name or cls.__name__
             existing = self._maps[kind].get(key)
             if existing is not None and existing is not cls:
@@ -42,13 +43,13 @@ class Registry:
 
         return wrap
 
-    def register_trainer(self, name: str | None = None) -> Callable[[Type], Type]:
+    def register_trainer(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("trainer", name)
 
-    def register_env(self, name: str | None = None) -> Callable[[Type], Type]:
+    def register_env(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("env", name)
 
-    def register_policy(self, name: str | None = None) -> Callable[[Type], Type]:
+    def register_policy(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("policy", name)
 
     def _get(self, kind: str, name: str) -> type:

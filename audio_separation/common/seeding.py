@@ -1,4 +1,5 @@
 """Deterministic seeding: one global seed, derived per process rank and env index."""
+
 from __future__ import annotations
 
 import random

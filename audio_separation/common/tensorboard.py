@@ -1,5 +1,6 @@
 """A tensorboard SummaryWriter that degrades to a no-op (with one warning) when tensorboard is absent,
 and is a no-op on every rank but the main one."""
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,7 @@ class NullWriter:
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
 
-    def __enter__(self) -> "NullWriter":
+    def __enter__(self) -> NullWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

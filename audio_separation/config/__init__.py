@@ -1,8 +1,9 @@
 """Configuration: yacs defaults plus get_config (experiment yaml + KEY VALUE overrides)."""
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from yacs.config import CfgNode
 
@@ -68,7 +69,9 @@ def _check(config: CfgNode) -> None:
             f"{audio.HOP_LENGTH} (expected {1 + step_samples // audio.HOP_LENGTH})"
         )
     if config.TASK.NUM_SOUNDS_IN_MIX < 2:
-        raise ConfigError(f"TASK.NUM_SOUNDS_IN_MIX must be >= 2 (target + distractor), got {config.TASK.NUM_SOUNDS_IN_MIX}")
+        raise ConfigError(
+            f"TASK.NUM_SOUNDS_IN_MIX must be >= 2 (target + distractor), got {config.TASK.NUM_SOUNDS_IN_MIX}"
+        )
     if config.RUN_TYPE not in ("train", "eval"):
         raise ConfigError(f"RUN_TYPE must be 'train' or 'eval', got {config.RUN_TYPE!r}")
 

@@ -3,6 +3,7 @@
 Every key carries a one-line comment (what it is, its unit, where it matters). Experiment yamls under
 configs/ override these; unknown keys and ill-typed values are rejected by get_config.
 """
+
 from __future__ import annotations
 
 from yacs.config import CfgNode as CN
@@ -78,11 +79,19 @@ _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET
 # ----------------------------------------------------------------------------------------------------
 _C.ENV = CN()
 _C.ENV.VECTOR_ENV_TYPE = "async"  # "async" (one process per env), "grouped" (ENV.NUM_WORKERS processes, several envs each; fastest when envs > cores) or "sync" (one process, debugging)
-_C.ENV.NUM_WORKERS = 0  # "grouped" only: groups of envs, each stepped by one process (0 = one per available core, at most one per env)
-_C.ENV.STEP_IN_MAIN_PROCESS = True  # "grouped" only: the calling process steps the first group itself (NUM_WORKERS - 1 worker processes)
+_C.ENV.NUM_WORKERS = (
+    0  # "grouped" only: groups of envs, each stepped by one process (0 = one per available core, at most one per env)
+)
+_C.ENV.STEP_IN_MAIN_PROCESS = (
+    True  # "grouped" only: the calling process steps the first group itself (NUM_WORKERS - 1 worker processes)
+)
 _C.ENV.MULTIPROCESSING_CONTEXT = "spawn"  # start method of async env processes: "spawn", "forkserver" or "fork"
-_C.ENV.AUTORESET_MODE = "same_step"  # vector env autoreset: "same_step" (final obs in info, habitat style) or "next_step"
-_C.ENV.COPY_OBSERVATIONS = True  # vector envs return fresh arrays each step; False reuses buffers (~15 % faster async, overwritten next step)
+_C.ENV.AUTORESET_MODE = (
+    "same_step"  # vector env autoreset: "same_step" (final obs in info, habitat style) or "next_step"
+)
+_C.ENV.COPY_OBSERVATIONS = (
+    True  # vector envs return fresh arrays each step; False reuses buffers (~15 % faster async, overwritten next step)
+)
 _C.ENV.SHUFFLE_EPISODES = True  # each env visits its episodes in a seeded random order per pass (False: file order)
 _C.ENV.MAX_EPISODES_PER_ENV = 0  # keep only the first N episodes of each env's share (0 = all)
 _C.ENV.RIR_SPECTRA_CACHE_SIZE = 4096  # RIR spectra kept per env (LRU); <= 190 KB each for 1-s RIRs (<= 0.8 GB per env)
@@ -130,9 +139,13 @@ _C.NAF.FRAMES_PER_RIR = 0  # frame model: random frames per RIR per step (0 = ev
 _C.NAF.PAD_TO_MAX_FRACTION = 0.1  # share of training samples drawn up to max_len (silence past the RIR end)
 _C.NAF.DECAY_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of the decay loss added to the MSE (batches.decay_curve_loss: squared dB difference / 10 of the DECAY_LOSS_CURVE curves); plain log-MSE renders early frames ~2.5 dB too quiet -> decay too slow, T60 ~3 % too long; 0 = the paper
 _C.NAF.DECAY_LOSS_CURVE = "energy"  # what the decay loss compares: "energy" = per-frame energy in dB re the GT's loudest frame (level + decay); "schroeder" = normalised backward-integrated decay curve (shape only)
-_C.NAF.DECAY_LOSS_FLOOR_DB = -60.0  # dB; decay curves are clamped below this before comparing (the tail under it does not enter T60/EDT)
+_C.NAF.DECAY_LOSS_FLOOR_DB = (
+    -60.0
+)  # dB; decay curves are clamped below this before comparing (the tail under it does not enter T60/EDT)
 _C.NAF.EDC_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of an extra Schroeder-curve term (squared dB difference / 10, curves clamped at EDC_LOSS_FLOOR_DB, from EDC_LOSS_DOMAIN; batches.waveform_decay_curve_loss / decay_curve_loss "schroeder") on top of the DECAY_LOSS_* term; aims the loss at the -5..-35 dB span T60 reads; 0 = off (the paper)
-_C.NAF.EDC_LOSS_FLOOR_DB = -40.0  # dB; the Schroeder curves of the EDC term are clamped below this (just under T60's -35 dB point)
+_C.NAF.EDC_LOSS_FLOOR_DB = (
+    -40.0
+)  # dB; the Schroeder curves of the EDC term are clamped below this (just under T60's -35 dB point)
 _C.NAF.EDC_LOSS_DOMAIN = "waveform"  # where the EDC term's Schroeder curves come from: "waveform" = the waveforms the eval renders (inverse STFT with a uniform random phase, drawn afresh per step and shared by prediction and target; frame-rate curves miss the overlap-add mixing and left seed-0 T60 ~2 % long); "frames" = backward-integrated frame energies (did not help T60)
 _C.NAF.POSITION_JITTER = 0.1  # metres; std of the Gaussian jitter of training positions
 _C.NAF.LR = 5e-4  # AdamW learning rate at the start
@@ -141,7 +154,11 @@ _C.NAF.GRID_WEIGHT_DECAY = 1e-2  # AdamW weight decay of the grid features (0 on
 _C.NAF.MAX_TRAIN_SECONDS = 0.0  # wall-clock training budget in seconds (0 = none; NUM_EPOCHS still caps)
 _C.NAF.EVAL_BATCH_RIRS = 8  # RIRs predicted at once during evaluation
 _C.NAF.EVAL_MAX_ITEMS = 0  # evaluate only the first N held-out items (0 = all)
-_C.NAF.PHASE_METHODS = ["random", "minimum", "griffin_lim"]  # waveform reconstructions scored at eval ("random" = the paper's)
+_C.NAF.PHASE_METHODS = [
+    "random",
+    "minimum",
+    "griffin_lim",
+]  # waveform reconstructions scored at eval ("random" = the paper's)
 _C.NAF.PHASE_SEED = 0  # seed of the shared uniform random phase (prediction and ground truth share it)
 _C.NAF.GRIFFIN_LIM_ITERATIONS = 32  # iterations of the Griffin-Lim phase option
 _C.NAF.EVAL_PLOTS = True  # eval also writes the loudness / t-SNE / probe PNGs (needs the floor plan)
@@ -152,8 +169,12 @@ _C.NAF.VIS_EMITTER_NODE = -1  # node index of the emitter in the maps (-1 = the 
 # Model: network sizes (audio_separation/models/). Paper sizes by default; smaller widths for CPU.
 # ----------------------------------------------------------------------------------------------------
 _C.MODEL = CN()
-_C.MODEL.SEPARATOR_WIDTH = 1.0  # channel factor of both separator U-Nets (1.0 = paper: 64..512 channels, 33.5 M parameters together)
-_C.MODEL.SEPARATOR_MASK_ACTIVATION = "none"  # QUIRK: "none" = the original's unbounded linear mask; "sigmoid" = N x sigmoid, N = TASK.NUM_SOUNDS_IN_MIX
+_C.MODEL.SEPARATOR_WIDTH = (
+    1.0  # channel factor of both separator U-Nets (1.0 = paper: 64..512 channels, 33.5 M parameters together)
+)
+_C.MODEL.SEPARATOR_MASK_ACTIVATION = (
+    "none"  # QUIRK: "none" = the original's unbounded linear mask; "sigmoid" = N x sigmoid, N = TASK.NUM_SOUNDS_IN_MIX
+)
 
 # ----------------------------------------------------------------------------------------------------
 # Passive pretraining of the separators (audio_separation/pretrain/, trainer "passive"). Paper values
@@ -165,11 +186,15 @@ _C.PASSIVE.BATCH_SIZE = 128  # training items per optimisation step (paper: 128)
 _C.PASSIVE.LR = 5e-4  # Adam learning rate (paper), constant
 _C.PASSIVE.ADAM_EPS = 1e-5  # Adam epsilon (paper)
 _C.PASSIVE.GRAD_CLIP_NORM = 0.0  # QUIRK: global grad-norm clip after backward; 0 = off, the original's effective behaviour (its clip ran before backward)
-_C.PASSIVE.ITEMS_PER_EPOCH = 0  # training items per epoch (0 = one per train datapoint); classes, clips, seconds are drawn afresh per item
+_C.PASSIVE.ITEMS_PER_EPOCH = (
+    0  # training items per epoch (0 = one per train datapoint); classes, clips, seconds are drawn afresh per item
+)
 _C.PASSIVE.MAX_TRAIN_SECONDS = 0.0  # wall-clock training budget in seconds (0 = none; NUM_EPOCHS still caps); a cut epoch still validates and saves
 _C.PASSIVE.VAL_SEED = 0  # seed of the fixed draws (classes, clips, seconds) of val / nonoverlapping_val during training
 _C.PASSIVE.VAL_MAX_ITEMS = 0  # validate on the first N items of each validation split (0 = all)
-_C.PASSIVE.EVAL_SEED = 1  # seed of the draws --run-type eval scores (not VAL_SEED: checkpoint selection must not pick its own test items)
+_C.PASSIVE.EVAL_SEED = (
+    1  # seed of the draws --run-type eval scores (not VAL_SEED: checkpoint selection must not pick its own test items)
+)
 _C.PASSIVE.EVAL_DRAWS_PER_DATAPOINT = 2  # eval scores every validation datapoint this many times with independent draws
 _C.PASSIVE.EVAL_CHECKPOINT = "best_ckpt_nonoverlapping_val.pth"  # eval: file in CHECKPOINT_FOLDER scored when EVAL_CKPT_PATH_DIR is empty (falls back to the latest ckpt.N.pth)
 _C.PASSIVE.EVAL_BATCH_SIZE = 64  # items per forward pass in validation and eval
@@ -186,7 +211,9 @@ _C.RL = CN()
 _C.RL.SEPARATOR_CHECKPOINT = ""  # passive checkpoint (trainer "passive", e.g. <dir>/data/best_ckpt_nonoverlapping_val.pth) whose separators are used frozen; required
 _C.RL.REWARD = "negative_error"  # "negative_error": -MSE(refined current estimate, GT) / RMS^2 (paper; all-zero estimate = -1); "improvement": nMSE_t - nMSE_t+1 (Move2Hear)
 _C.RL.ZERO_TERMINAL_REWARD = False  # QUIRK: the original gives 0 on the terminal transition; here that transition leads to a scored step (t = 19), so it is rewarded by default
-_C.RL.NUM_THREADS = 0  # torch intra-op threads per worker (0 = torch's default; set 1 when several workers share few cores)
+_C.RL.NUM_THREADS = (
+    0  # torch intra-op threads per worker (0 = torch's default; set 1 when several workers share few cores)
+)
 _C.RL.PPO = CN()
 _C.RL.PPO.PPO_EPOCH = 4  # passes over each rollout per update
 _C.RL.PPO.NUM_MINI_BATCH = 1  # mini-batches (of whole env sequences) per pass; must divide NUM_PROCESSES
@@ -198,7 +225,9 @@ _C.RL.PPO.EPS = 1e-5  # Adam epsilon of both optimizers
 _C.RL.PPO.MAX_GRAD_NORM = 0.5  # global gradient-norm clip of the policy
 _C.RL.PPO.GAMMA = 0.99  # discount
 _C.RL.PPO.TAU = 0.95  # GAE lambda
-_C.RL.PPO.USE_LINEAR_CLIP_DECAY = True  # clip = CLIP_PARAM x (1 - update / NUM_UPDATES), counting only PPO updates (after RL.IMITATION.UPDATES)
+_C.RL.PPO.USE_LINEAR_CLIP_DECAY = (
+    True  # clip = CLIP_PARAM x (1 - update / NUM_UPDATES), counting only PPO updates (after RL.IMITATION.UPDATES)
+)
 _C.RL.PPO.USE_LINEAR_LR_DECAY = True  # both learning rates x (1 - update / NUM_UPDATES); the policy's over the PPO updates only, the memory's over all
 _C.RL.PPO.USE_NORMALIZED_ADVANTAGE = True  # standardise advantages over the rollout (per worker)
 _C.RL.PPO.USE_CLIPPED_VALUE_LOSS = True  # clip the value update around the rollout's values (habitat PPO)
@@ -206,11 +235,15 @@ _C.RL.POLICY = CN()
 _C.RL.POLICY.HIDDEN_SIZE = 512  # GRU state size (paper 512)
 _C.RL.POLICY.EMBEDDING_SIZE = 512  # output size of each encoder (RGB, binaural, mono; paper 512)
 _C.RL.POLICY.USE_RGB = True  # encode the RGB view (needs "RGB" in TASK.SENSORS)
-_C.RL.POLICY.PREVIOUS_ACTION_SIZE = 0  # > 0: the GRU also gets an embedding (this size) of the agent's own previous action (habitat-style); 0 = paper
+_C.RL.POLICY.PREVIOUS_ACTION_SIZE = (
+    0  # > 0: the GRU also gets an embedding (this size) of the agent's own previous action (habitat-style); 0 = paper
+)
 _C.RL.POLICY.INTERAURAL_BANDS = 0  # > 0: also encode the binaural estimate's per-band interaural level difference + level (this many bands; must divide AUDIO.NUM_FREQ_BINS); 0 = paper
 _C.RL.MEMORY = CN()
 _C.RL.MEMORY.CAPACITY = 20  # entries in the memory window, current included (paper: 19 past + current)
-_C.RL.MEMORY.REFINEMENT_WINDOW = 14  # past tokens in the memory loss; the final estimate of step s is made at step min(s + this, last)
+_C.RL.MEMORY.REFINEMENT_WINDOW = (
+    14  # past tokens in the memory loss; the final estimate of step s is made at step min(s + this, last)
+)
 _C.RL.MEMORY.ENCODER_CHANNELS = 16  # channels of the entry CNN; d_model = this x (T/4)^2 (paper 16 -> 1024)
 _C.RL.MEMORY.NUM_LAYERS = 2  # pre-LayerNorm transformer encoder layers
 _C.RL.MEMORY.NUM_HEADS = 8  # attention heads (must divide d_model)
@@ -224,9 +257,15 @@ _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
 _C.RL.IMITATION = CN()  # imitation warm start of the policy before PPO (rl/imitation.py); off in the paper settings
 _C.RL.IMITATION.UPDATES = 0  # the first N of NUM_UPDATES updates are DAgger steps on the expert's labels instead of PPO (0 = pure PPO, the paper)
 _C.RL.IMITATION.EXPERT = "approach"  # labelling expert, a baseline agent of env/baseline_agents.py; its privileged info (target node) only makes labels
-_C.RL.IMITATION.EXPERT_PROBABILITY_START = 1.0  # DAgger beta at the first imitation update: chance per step that the expert's action is executed
-_C.RL.IMITATION.EXPERT_PROBABILITY_END = 0.0  # beta at the last imitation update (linear in between); 0 = the policy acts alone by then
-_C.RL.IMITATION.LR = 1e-3  # Adam learning rate of the policy during imitation (PPO's optimizer; PPO's LR and its decay take over after)
+_C.RL.IMITATION.EXPERT_PROBABILITY_START = (
+    1.0  # DAgger beta at the first imitation update: chance per step that the expert's action is executed
+)
+_C.RL.IMITATION.EXPERT_PROBABILITY_END = (
+    0.0  # beta at the last imitation update (linear in between); 0 = the policy acts alone by then
+)
+_C.RL.IMITATION.LR = (
+    1e-3  # Adam learning rate of the policy during imitation (PPO's optimizer; PPO's LR and its decay take over after)
+)
 _C.RL.IMITATION.EPOCHS = 2  # cross-entropy + value steps per imitation rollout
 _C.RL.DDPPO = CN()
 _C.RL.DDPPO.BACKEND = ""  # torch.distributed backend under torchrun ("" = nccl with CUDA, gloo on CPU)
@@ -243,7 +282,9 @@ _C.EVAL.OUTPUT_DIR = ""  # results folder (default <MODEL_DIR>/eval/<split>/<age
 _C.EVAL.MEDIA_EPISODES = 10  # episodes that get wavs, a PNG and an mp4 (0 = none, -1 = all)
 _C.EVAL.WRITE_VIDEO = True  # write an mp4 of the views with the binaural mixture (needs ffmpeg on PATH)
 _C.EVAL.ESTIMATE_PHASE = "target"  # phase of the separated wav: "target" (GT phase, as the metrics) or "mixture" (mean of the ears' mixture phase)
-_C.EVAL.POLL_SECONDS = 0.0  # folder mode: > 0 keeps polling for new ckpt.N.pth every N s (habitat); 0 evaluates those present and stops
+_C.EVAL.POLL_SECONDS = (
+    0.0  # folder mode: > 0 keeps polling for new ckpt.N.pth every N s (habitat); 0 evaluates those present and stops
+)
 _C.EVAL.QUIRK_N_FFT_1022 = False  # QUIRK: invert with the original's n_fft 1022 for SI-SDR
 
 

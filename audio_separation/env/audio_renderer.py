@@ -8,12 +8,14 @@ STFT of the binaural signals. The STFT is linear, so the mixture's STFT is the m
 binaural STFTs when those are computed anyway (GT_BINAURAL on); otherwise the mixture waveform is
 transformed directly.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +73,14 @@ class LruCache:
 class SceneRirs:
     """A scene's binaural RIRs by (receiver, source, heading): the packed cache or the wav files."""
 
-    def __init__(self, layout: SoundSpacesLayout, scene: str, packed: PackedSceneRIRs | None, sample_rate: int, allow_missing: bool) -> None:
+    def __init__(
+        self,
+        layout: SoundSpacesLayout,
+        scene: str,
+        packed: PackedSceneRIRs | None,
+        sample_rate: int,
+        allow_missing: bool,
+    ) -> None:
         self.layout, self.scene, self.packed = layout, scene, packed
         self.sample_rate, self.allow_missing = sample_rate, allow_missing
         self.missing = 0
@@ -91,7 +100,11 @@ class SceneRirs:
                 raise
             self.missing += 1
             if self.missing == 1:
-                logger.warning("%s: missing RIR %s read as silence (WORLD.ALLOW_MISSING_RIRS); further ones are counted in SceneRirs.missing", self.scene, path)
+                logger.warning(
+                    "%s: missing RIR %s read as silence (WORLD.ALLOW_MISSING_RIRS); further ones are counted in SceneRirs.missing",
+                    self.scene,
+                    path,
+                )
             return np.zeros((1, 2), dtype=np.float32)
 
 
@@ -117,7 +130,9 @@ class RenderedAudio:
 
     mixture: np.ndarray  # complex64 (2, F, T): STFT of the binaural mixture (mean over sources)
     source_binaural: np.ndarray | None  # complex64 (N, 2, F, T): STFT of each source's binaural signal
-    mono: list[tuple[np.ndarray, np.ndarray]]  # per source the cached (|STFT|, phase in radians) of its dry chunk, float32 (F, T), read-only
+    mono: list[
+        tuple[np.ndarray, np.ndarray]
+    ]  # per source the cached (|STFT|, phase in radians) of its dry chunk, float32 (F, T), read-only
     target_mono_scale: float  # factor applied to the target's mono magnitude (its RMS becomes AUDIO.TARGET_MONO_RMS)
 
     def write_mono_magnitude(self, index: int, out: np.ndarray) -> np.ndarray:
@@ -163,12 +178,14 @@ class BinauralRenderer:
         self.use_int16_roundtrip = use_int16_roundtrip
         self.target_mono_rms = target_mono_rms
         self.clips = ClipLibrary(sample_rate)
-        self.rir_spectra = LruCache(rir_cache_size)  # (scene, heading, receiver, source) -> (spectrum, rir length, fft length)
+        self.rir_spectra = LruCache(
+            rir_cache_size
+        )  # (scene, heading, receiver, source) -> (spectrum, rir length, fft length)
         self.chunk_spectra = LruCache(clip_second_cache_size)  # (path, second, fft length) -> (bins,) complex64
         self.mono_stfts = LruCache(clip_second_cache_size)  # (path, second) -> (magnitude, phase, rms)
 
     @classmethod
-    def from_config(cls, config) -> "BinauralRenderer":
+    def from_config(cls, config) -> BinauralRenderer:
         """The renderer the config's AUDIO and ENV sections describe (env and passive dataset alike); keeps
         freed memory in this process when ENV.KEEP_FREED_MEMORY (common/allocator.py)."""
         audio = config.AUDIO
@@ -198,16 +215,21 @@ class BinauralRenderer:
 
     def _mono_stft(self, path: str, second: int) -> tuple[np.ndarray, np.ndarray, float]:
         """(magnitude, phase, RMS of the magnitude) of a dry clip second."""
+
         def compute() -> tuple[np.ndarray, np.ndarray, float]:
             spectrum = stft(self.chunk(path, second), self.params)
             magnitude = np.abs(spectrum).astype(np.float32)
             phase = np.angle(spectrum).astype(np.float32)
-            magnitude.flags.writeable = phase.flags.writeable = False  # shared by every step that hears this clip second
+            magnitude.flags.writeable = phase.flags.writeable = (
+                False  # shared by every step that hears this clip second
+            )
             return magnitude, phase, rms(magnitude)
 
         return self.mono_stfts.get((path, second), compute)
 
-    def binaural_sources(self, rirs: SceneRirs, receiver: int, heading: int, sources: list[tuple[str, int, int]]) -> np.ndarray:
+    def binaural_sources(
+        self, rirs: SceneRirs, receiver: int, heading: int, sources: list[tuple[str, int, int]]
+    ) -> np.ndarray:
         """Each source's cropped (AUDIO.CONVOLUTION_CROP) binaural signal, float32 (N, 2, samples); sources are
         (clip path, clip second, source node). Sources with equal RIR lengths share one inverse FFT."""
         entries = [self._rir_spectrum(rirs, receiver, node, heading) for _, _, node in sources]
@@ -217,11 +239,23 @@ class BinauralRenderer:
         parts = []
         for (rir_length, fft_length), indices in groups.items():
             chunk_spectra = [
-                self.chunk_spectra.get((sources[i][0], sources[i][1], fft_length), lambda i=i: chunk_spectrum(self.chunk(sources[i][0], sources[i][1]), fft_length))
+                self.chunk_spectra.get(
+                    (sources[i][0], sources[i][1], fft_length),
+                    lambda i=i, fft_length=fft_length: chunk_spectrum(
+                        self.chunk(sources[i][0], sources[i][1]), fft_length
+                    ),
+                )
                 for i in indices
             ]
             rir_spectra = [entries[i][0] for i in indices]
-            parts.append((indices, convolve_from_spectra(chunk_spectra, rir_spectra, fft_length, self.step_samples, rir_length, self.crop)))
+            parts.append(
+                (
+                    indices,
+                    convolve_from_spectra(
+                        chunk_spectra, rir_spectra, fft_length, self.step_samples, rir_length, self.crop
+                    ),
+                )
+            )
         if len(parts) == 1:
             output = parts[0][1]
         else:
@@ -232,7 +266,14 @@ class BinauralRenderer:
             output = int16_roundtrip(output)
         return output
 
-    def render(self, rirs: SceneRirs, receiver: int, heading: int, sources: list[tuple[str, int, int]], with_source_binaural: bool) -> RenderedAudio:
+    def render(
+        self,
+        rirs: SceneRirs,
+        receiver: int,
+        heading: int,
+        sources: list[tuple[str, int, int]],
+        with_source_binaural: bool,
+    ) -> RenderedAudio:
         """The step's spectrograms; the mixture is the MEAN of the sources' binaural signals."""
         binaural = self.binaural_sources(rirs, receiver, heading, sources)
         if with_source_binaural:
@@ -247,4 +288,9 @@ class BinauralRenderer:
             mixture = stft(np.add.reduce(binaural, axis=0) * np.float32(1.0 / len(sources)), self.params)
         mono = [self._mono_stft(path, second) for path, second, _ in sources]
         scale = rms_factor(mono[0][2], self.target_mono_rms)  # the target is rescaled to RMS AUDIO.TARGET_MONO_RMS
-        return RenderedAudio(mixture=mixture, source_binaural=source_binaural, mono=[(magnitude, phase) for magnitude, phase, _ in mono], target_mono_scale=scale)
+        return RenderedAudio(
+            mixture=mixture,
+            source_binaural=source_binaural,
+            mono=[(magnitude, phase) for magnitude, phase, _ in mono],
+            target_mono_scale=scale,
+        )

@@ -9,6 +9,7 @@ observations = 20 s of audio, and MAX_EPISODE_STEPS - 1 actions.
 The reward is 0: the separation reward needs the separator's estimate and is computed by the RL trainer
 from gt_mono_magnitude. Actions: 0 MOVE_FORWARD, 1 TURN_LEFT, 2 TURN_RIGHT (env/navigation.py).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,9 +22,21 @@ from yacs.config import CfgNode
 
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
-from audio_separation.env.episode_set import EpisodeIterator, episodes_for_env, load_split, resolve_all, split_uses_heard_clips
+from audio_separation.env.episode_set import (
+    EpisodeIterator,
+    episodes_for_env,
+    load_split,
+    resolve_all,
+    split_uses_heard_clips,
+)
 from audio_separation.env.navigation import ACTION_NAMES
-from audio_separation.env.sensors import AUDIO_SENSORS, audio_observations, check_sensors, observation_space, view_observations
+from audio_separation.env.sensors import (
+    AUDIO_SENSORS,
+    audio_observations,
+    check_sensors,
+    observation_space,
+    view_observations,
+)
 from audio_separation.env.simulator import Simulator
 from audio_separation.world.builder import ensure_world
 from audio_separation.world.soundspaces import read_sound_classes
@@ -146,13 +159,19 @@ class AudioSeparationEnv(gym.Env):
         observation: dict[str, np.ndarray] = {}
         audio_started = time.perf_counter()
         if self._with_audio:
-            observation.update(audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural), buffers))
+            observation.update(
+                audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural), buffers)
+            )
         views_started = time.perf_counter()
         if "RGB" in self.sensors or "DEPTH" in self.sensors:
             rgb, depth = simulator.render_views()
+
             def where() -> str:  # formatted only for an error message
                 return f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
-            observation.update(view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where, buffers))
+
+            observation.update(
+                view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where, buffers)
+            )
         views_done = time.perf_counter()
         self.timings["audio"] += views_started - audio_started
         self.timings["views"] += views_done - views_started

@@ -10,6 +10,7 @@
 An agent sees one env's observation and info (the env's info carries scene, node, heading and
 target_node) and returns an action. Agents are built by name with make_agent.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -81,7 +82,11 @@ def optimal_actions(navigation: SceneNavigation, node: int, heading: int, target
     target, every action that stays on it (the turns, and forward where a wall blocks it). Used as the
     set of correct labels for imitation (rl/imitation.py): the expert is indifferent between them."""
     if node == target:
-        return [action for action in (MOVE_FORWARD, TURN_LEFT, TURN_RIGHT) if navigation.step(node, heading, action)[0] == target]
+        return [
+            action
+            for action in (MOVE_FORWARD, TURN_LEFT, TURN_RIGHT)
+            if navigation.step(node, heading, action)[0] == target
+        ]
     costs = {}
     for action in (MOVE_FORWARD, TURN_LEFT, TURN_RIGHT):
         following = navigation.step(node, heading, action)
@@ -111,17 +116,23 @@ class ApproachAgent:
 
     def optimal_actions(self, info: dict[str, Any]) -> list[int]:
         """The actions as good as act()'s in the state `info` describes (see optimal_actions)."""
-        return optimal_actions(self.navigation(str(info["scene"])), int(info["node"]), int(info["heading"]), int(info["target_node"]))
+        return optimal_actions(
+            self.navigation(str(info["scene"])), int(info["node"]), int(info["heading"]), int(info["target_node"])
+        )
 
     def act(self, observation: dict[str, np.ndarray], info: dict[str, Any]) -> int:
-        plan = shortest_actions(self.navigation(str(info["scene"])), int(info["node"]), int(info["heading"]), int(info["target_node"]))
+        plan = shortest_actions(
+            self.navigation(str(info["scene"])), int(info["node"]), int(info["heading"]), int(info["target_node"])
+        )
         return plan[0] if plan else self._still.act(observation, info)
 
 
 AGENTS = ("random", "still", "approach")
 
 
-def make_agent(name: str, config: CfgNode, layout: SoundSpacesLayout, seed: int) -> RandomAgent | StillAgent | ApproachAgent:
+def make_agent(
+    name: str, config: CfgNode, layout: SoundSpacesLayout, seed: int
+) -> RandomAgent | StillAgent | ApproachAgent:
     """A baseline agent by name (one per env; seed only matters for `random`)."""
     if name == "random":
         return RandomAgent(seed)

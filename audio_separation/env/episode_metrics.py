@@ -5,6 +5,7 @@ mixture magnitudes (expm1 of the mixed_binaural_magnitude observation) rescaled 
 of the ground-truth target (AUDIO.TARGET_MONO_RMS): the STFT distance then compares spectral content,
 not level (the mixture is a mean of reverberant sources and far quieter than the dry target).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,9 @@ def step_metrics(
     quirk_n_fft_1022: bool = False,
 ) -> dict[str, list[float]]:
     """Metrics of every step of an episode: inputs are (steps, F, T); returns name -> list over steps."""
-    values = separation_metrics(predicted, target, target_phase, mixture, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022)
+    values = separation_metrics(
+        predicted, target, target_phase, mixture, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022
+    )
     return {name: [float(v) for v in np.atleast_1d(values[name])] for name in METRIC_NAMES}
 
 

@@ -7,12 +7,13 @@ when present; otherwise nodes are looked up from start_position / goals[i].posit
 the start_rotation quaternion, so real SoundSpaces episodes work unchanged. Every problem raises an
 EpisodeError naming the episode, the scene and what is missing.
 """
+
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import soundfile
@@ -62,8 +63,12 @@ def load_split(layout: SoundSpacesLayout, version: str, split: str) -> list[dict
         return read_episodes(layout, version, split)
     except EmptySplitError:
         folder = os.path.dirname(layout.episode_content_path(version, split, "_"))
-        names = sorted(name for name in os.listdir(folder) if name.endswith(".json.gz")) if os.path.isdir(folder) else []
-        episodes = [episode for name in names for episode in read_json_gz(os.path.join(folder, name)).get("episodes", [])]
+        names = (
+            sorted(name for name in os.listdir(folder) if name.endswith(".json.gz")) if os.path.isdir(folder) else []
+        )
+        episodes = [
+            episode for name in names for episode in read_json_gz(os.path.join(folder, name)).get("episodes", [])
+        ]
         if not episodes:
             raise
         return episodes
@@ -83,9 +88,11 @@ def episodes_for_env(episodes: list[dict], env_index: int, num_envs: int) -> lis
     scene = scenes[env_index % len(scenes)]
     sharers = list(range(env_index % len(scenes), num_envs, len(scenes)))
     of_scene = [episode for episode in episodes if scene_of_episode(episode) == scene]
-    share = of_scene[sharers.index(env_index)::len(sharers)]
+    share = of_scene[sharers.index(env_index) :: len(sharers)]
     if not share:
-        raise EmptySplitError(f"env {env_index} of {num_envs} gets no episodes: scene {scene!r} has {len(of_scene)} episodes shared by {len(sharers)} envs; use fewer envs")
+        raise EmptySplitError(
+            f"env {env_index} of {num_envs} gets no episodes: scene {scene!r} has {len(of_scene)} episodes shared by {len(sharers)} envs; use fewer envs"
+        )
     return share
 
 
@@ -108,7 +115,9 @@ def resolve_episode(
     def node_of(explicit: int | None, position: list[float] | None, what: str) -> int:
         if explicit is not None:
             if not navigation.has_node(int(explicit)):
-                raise EpisodeError(f"{where}: {what} node {explicit} is not in the scene graph {layout.graph_path(scene)}")
+                raise EpisodeError(
+                    f"{where}: {what} node {explicit} is not in the scene graph {layout.graph_path(scene)}"
+                )
             return int(explicit)
         if position is None:
             raise EpisodeError(f"{where}: {what} has neither a node index nor a position")
@@ -120,7 +129,9 @@ def resolve_episode(
     goals = episode.get("goals") or []
     info = episode.get("info") or []
     if len(goals) < num_sources or len(info) < num_sources:
-        raise EpisodeError(f"{where}: has {len(goals)} goals and {len(info)} info entries; TASK.NUM_SOUNDS_IN_MIX needs {num_sources}")
+        raise EpisodeError(
+            f"{where}: has {len(goals)} goals and {len(info)} info entries; TASK.NUM_SOUNDS_IN_MIX needs {num_sources}"
+        )
     start_node = node_of(episode.get("start_node"), episode.get("start_position"), "start")
     goal_nodes = episode.get("goal_nodes") or [None] * len(goals)
     source_nodes = tuple(node_of(goal_nodes[i], goals[i].get("position"), f"source {i}") for i in range(num_sources))
@@ -143,7 +154,9 @@ def resolve_episode(
             raise EpisodeError(f"{where}: sound {entry['sound']!r} of source {i} not found at {path}")
         seconds = clip_seconds(path) if clip_seconds is not None else None
         if int(entry["start_idx"]) < 0 or (seconds is not None and int(entry["start_idx"]) >= seconds):
-            raise EpisodeError(f"{where}: start_idx {entry['start_idx']} of sound {entry['sound']!r} is outside its {seconds} whole seconds")
+            raise EpisodeError(
+                f"{where}: start_idx {entry['start_idx']} of sound {entry['sound']!r} is outside its {seconds} whole seconds"
+            )
         paths.append(path)
         starts.append(int(entry["start_idx"]))
     if "target_label" not in info[0]:
@@ -211,6 +224,8 @@ def resolve_all(
         try:
             navigation = navigation_of(scene)
         except WorldDataError as error:
-            raise EpisodeError(f"episode {episode.get('episode_id', '?')!r} names scene {scene!r}, which cannot be loaded: {error}") from None
+            raise EpisodeError(
+                f"episode {episode.get('episode_id', '?')!r} names scene {scene!r}, which cannot be loaded: {error}"
+            ) from None
         resolved.append(resolve_episode(episode, navigation, **resolve_arguments))
     return resolved

@@ -18,6 +18,7 @@ same seeds (an int seeds env i with seed + i), the same info dicts (key + "_key"
 config, seeds and actions give identical observations whichever vectorisation runs them. An error in a
 worker is raised in the parent with the worker's message.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -25,8 +26,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from copy import deepcopy
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -111,7 +113,9 @@ class GroupedVectorEnv(VectorEnv):
         probe = env_fns[0]()  # the spaces, as gymnasium's AsyncVectorEnv finds them (kept as env 0 if stepped here)
         self.single_observation_space = probe.observation_space
         self.single_action_space = probe.action_space
-        self.metadata.update({key: value for key, value in getattr(probe, "metadata", {}).items() if key != "autoreset_mode"})
+        self.metadata.update(
+            {key: value for key, value in getattr(probe, "metadata", {}).items() if key != "autoreset_mode"}
+        )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
@@ -119,7 +123,9 @@ class GroupedVectorEnv(VectorEnv):
         self._shared = create_shared_memory(self.single_observation_space, n=self.num_envs, ctx=ctx)
         self._observations = read_from_shared_memory(self.single_observation_space, self._shared, n=self.num_envs)
         self._final_shared = create_shared_memory(self.single_observation_space, n=self.num_envs, ctx=ctx)
-        self._final_observations = read_from_shared_memory(self.single_observation_space, self._final_shared, n=self.num_envs)
+        self._final_observations = read_from_shared_memory(
+            self.single_observation_space, self._final_shared, n=self.num_envs
+        )
         remote = self.groups[1:] if step_in_main_process else self.groups
         if not step_in_main_process:
             probe.close()
@@ -129,8 +135,17 @@ class GroupedVectorEnv(VectorEnv):
             process = ctx.Process(
                 target=_worker,
                 name=f"GroupedVectorEnv-worker-{group.start}-{group.stop - 1}",
-                args=([env_fns[i] for i in group], group.start, self.num_envs, self.single_observation_space, (self._shared, self._final_shared), child,
-                      autoreset_mode, keep_freed, self.spin_seconds),
+                args=(
+                    [env_fns[i] for i in group],
+                    group.start,
+                    self.num_envs,
+                    self.single_observation_space,
+                    (self._shared, self._final_shared),
+                    child,
+                    autoreset_mode,
+                    keep_freed,
+                    self.spin_seconds,
+                ),
                 daemon=True,
             )
             process.start()
@@ -145,7 +160,14 @@ class GroupedVectorEnv(VectorEnv):
             except Exception:
                 self.close(terminate=True)
                 raise
-            self.local = EnvGroup(envs, 0, self.num_envs, self.single_observation_space, (self._shared, self._final_shared), autoreset_mode)
+            self.local = EnvGroup(
+                envs,
+                0,
+                self.num_envs,
+                self.single_observation_space,
+                (self._shared, self._final_shared),
+                autoreset_mode,
+            )
         self._receive_all()  # each worker reports its envs built (or the error that stopped it)
 
     # ------------------------------------------------------------------------------------------ protocol
@@ -207,14 +229,24 @@ class GroupedVectorEnv(VectorEnv):
         else:
             seeds = list(seed)
         if len(seeds) != self.num_envs:
-            raise ValueError(f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}.")
+            raise ValueError(
+                f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}."
+            )
         options = dict(options) if options else None
         mask = None
         if options is not None and "reset_mask" in options:
             mask = np.asarray(options.pop("reset_mask"))
             if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True value, got {mask!r}")
-        results = self._run("reset", [([seeds[i] for i in group], options, None if mask is None else mask[group.start:group.stop]) for group in self.groups])
+                raise ValueError(
+                    f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True value, got {mask!r}"
+                )
+        results = self._run(
+            "reset",
+            [
+                ([seeds[i] for i in group], options, None if mask is None else mask[group.start : group.stop])
+                for group in self.groups
+            ],
+        )
         infos = self._merge_infos(results)  # every group has written its rows once it answers
         return self._observations_out(), infos
 
@@ -222,7 +254,7 @@ class GroupedVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         if actions.shape[:1] != (self.num_envs,):
             raise ValueError(f"expected {self.num_envs} actions, got an array of shape {actions.shape}")
-        results = self._run("step", [actions[group.start:group.stop] for group in self.groups])
+        results = self._run("step", [actions[group.start : group.stop] for group in self.groups])
         rewards = np.concatenate([result[0] for result in results])
         terminations = np.concatenate([result[1] for result in results])
         truncations = np.concatenate([result[2] for result in results])
@@ -231,7 +263,9 @@ class GroupedVectorEnv(VectorEnv):
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         """Call (or read, if not callable) `name` on every env, in env order."""
-        return tuple(value for values in self._run("call", [(name, args, kwargs)] * len(self.groups)) for value in values)
+        return tuple(
+            value for values in self._run("call", [(name, args, kwargs)] * len(self.groups)) for value in values
+        )
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
         return self.call(name)
@@ -276,7 +310,9 @@ class EnvGroup:
     """Envs offset .. offset + len(envs) - 1 of a vector, stepped one after another (SyncVectorEnv's
     autoreset rules), their observations written into the shared-memory rows of the batch."""
 
-    def __init__(self, envs: list[gym.Env], offset: int, total: int, space, shared: tuple, autoreset_mode: AutoresetMode) -> None:
+    def __init__(
+        self, envs: list[gym.Env], offset: int, total: int, space, shared: tuple, autoreset_mode: AutoresetMode
+    ) -> None:
         """shared: the (observations, final observations) shared-memory batches of all `total` envs."""
         self.envs, self.offset, self.space = envs, offset, space
         self.shared, final_shared = shared
@@ -285,13 +321,19 @@ class EnvGroup:
         rows = read_from_shared_memory(space, self.shared, n=total)  # views of the whole batch
         final_rows = read_from_shared_memory(space, final_shared, n=total)
         self.direct = []  # envs that write their observations straight into their rows
-        self.final_rows: list[dict[str, np.ndarray] | None] = []  # where a direct env's last observation of an episode goes
+        self.final_rows: list[
+            dict[str, np.ndarray] | None
+        ] = []  # where a direct env's last observation of an episode goes
         for index, env in enumerate(envs):
-            direct = not isinstance(env, gym.Wrapper) and hasattr(env, "set_observation_buffers") and isinstance(rows, dict)
+            direct = (
+                not isinstance(env, gym.Wrapper) and hasattr(env, "set_observation_buffers") and isinstance(rows, dict)
+            )
             if direct:
                 env.set_observation_buffers({key: value[offset + index] for key, value in rows.items()})
             self.direct.append(direct)
-            self.final_rows.append({key: value[offset + index] for key, value in final_rows.items()} if direct else None)
+            self.final_rows.append(
+                {key: value[offset + index] for key, value in final_rows.items()} if direct else None
+            )
 
     def _publish(self, index: int, observation) -> None:
         if not self.direct[index]:
@@ -327,11 +369,15 @@ class EnvGroup:
                 observation, info = env.reset()
             else:
                 if self.autoreset_mode == AutoresetMode.DISABLED and self.needs_autoreset[index]:
-                    raise RuntimeError(f"env {self.offset + index} stepped after its episode ended with AUTORESET_MODE disabled; reset it first")
+                    raise RuntimeError(
+                        f"env {self.offset + index} stepped after its episode ended with AUTORESET_MODE disabled; reset it first"
+                    )
                 observation, rewards[index], terminations[index], truncations[index], info = env.step(action)
                 if self.autoreset_mode == AutoresetMode.SAME_STEP and (terminations[index] or truncations[index]):
                     final = observation
-                    if self.direct[index]:  # reset overwrites the rows: keep it in the final rows, the parent reads it there
+                    if self.direct[
+                        index
+                    ]:  # reset overwrites the rows: keep it in the final rows, the parent reads it there
                         for key, row in self.final_rows[index].items():
                             np.copyto(row, observation[key])
                         final = FINAL_OBS_IN_SHARED_MEMORY
@@ -359,8 +405,20 @@ class EnvGroup:
         self.envs = []
 
 
-def _worker(env_fns, offset: int, total: int, space, shared: tuple, pipe, autoreset_mode: AutoresetMode, keep_freed: bool, spin_seconds: float) -> None:
-    torch.set_num_threads(1)  # a worker steps envs one after another; its FFTs must not fight the other groups for cores
+def _worker(
+    env_fns,
+    offset: int,
+    total: int,
+    space,
+    shared: tuple,
+    pipe,
+    autoreset_mode: AutoresetMode,
+    keep_freed: bool,
+    spin_seconds: float,
+) -> None:
+    torch.set_num_threads(
+        1
+    )  # a worker steps envs one after another; its FFTs must not fight the other groups for cores
     if keep_freed:
         keep_freed_memory()
     try:

@@ -5,6 +5,7 @@ heading 0 faces -Z and turning left adds 90 degrees. MOVE_FORWARD goes to the ne
 is within +-45 degrees of the facing direction (exact diagonals included; the smallest angular difference
 wins, then the smallest node index); without one the agent stays.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,7 +94,11 @@ class SceneNavigation:
         self.nodes = sorted(int(node) for node in self.graph.nodes())
         self.points = np.array([self.graph.nodes[node]["point"] for node in self.nodes], dtype=np.float64)
         self._index = {node: i for i, node in enumerate(self.nodes)}
-        self._forward = {(node, heading): int(forward_neighbour(self.graph, node, heading)) for node in self.nodes for heading in self.headings}
+        self._forward = {
+            (node, heading): int(forward_neighbour(self.graph, node, heading))
+            for node in self.nodes
+            for heading in self.headings
+        }
 
     def step(self, node: int, heading: int, action: int) -> tuple[int, int]:
         """The pose after an action."""
@@ -106,7 +111,9 @@ class SceneNavigation:
         distances = np.linalg.norm(self.points - np.asarray(position, dtype=np.float64)[None, :], axis=1)
         index = int(np.argmin(distances))
         if distances[index] > tolerance:
-            raise ValueError(f"position {list(position)} is {distances[index]:.3f} m from the nearest node {self.nodes[index]} (tolerance {tolerance} m)")
+            raise ValueError(
+                f"position {list(position)} is {distances[index]:.3f} m from the nearest node {self.nodes[index]} (tolerance {tolerance} m)"
+            )
         return self.nodes[index]
 
     def has_node(self, node: int) -> bool:

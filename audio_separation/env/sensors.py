@@ -15,9 +15,10 @@ source 0 is the target.
     RGB                       rgb                       (H, W, 3) uint8
     DEPTH                     depth                     (H, W, 1)   float32 in [0, 1] (depth / WORLD.DEPTH_MAX)
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from gymnasium import spaces
@@ -47,7 +48,9 @@ def check_sensors(sensors: list[str]) -> list[str]:
     return list(sensors)
 
 
-def observation_space(sensors: list[str], num_freq_bins: int, num_frames: int, num_sources: int, num_classes: int, view_resolution: int) -> spaces.Dict:
+def observation_space(
+    sensors: list[str], num_freq_bins: int, num_frames: int, num_sources: int, num_classes: int, view_resolution: int
+) -> spaces.Dict:
     """The Dict space of the configured sensors."""
     infinity = np.float32(np.inf)
 
@@ -95,7 +98,9 @@ def _log1p_magnitude(spectrum: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def audio_observations(sensors: list[str], audio: RenderedAudio, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def audio_observations(
+    sensors: list[str], audio: RenderedAudio, out: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """The audio keys of the configured sensors from a rendered step (written into out's arrays when given)."""
     out = out or {}
     observations: dict[str, np.ndarray] = {}
@@ -124,8 +129,14 @@ def audio_observations(sensors: list[str], audio: RenderedAudio, out: dict[str, 
     return observations
 
 
-def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, resolution: int, where: str | Callable[[], str],
-                      out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def view_observations(
+    sensors: list[str],
+    rgb: np.ndarray,
+    depth: np.ndarray,
+    resolution: int,
+    where: str | Callable[[], str],
+    out: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """rgb/depth of the configured sensors, checked against the declared resolution (fresh arrays, or
     copied into out's arrays when given). where names the view in error messages; a callable is called
     only for one (the env formatted its path every step: ~5 us)."""
@@ -141,12 +152,16 @@ def view_observations(sensors: list[str], rgb: np.ndarray, depth: np.ndarray, re
 
     if "RGB" in sensors:
         if rgb.shape != (resolution, resolution, 3) or rgb.dtype != np.uint8:
-            raise ValueError(f"{_name(where)}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)")
+            raise ValueError(
+                f"{_name(where)}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)"
+            )
         put("rgb", rgb)
     if "DEPTH" in sensors:
         depth = depth.reshape(depth.shape[0], depth.shape[1], 1) if depth.ndim == 2 else depth
         if depth.shape != (resolution, resolution, 1):
-            raise ValueError(f"{_name(where)}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)")
+            raise ValueError(
+                f"{_name(where)}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)"
+            )
         put("depth", depth)
     return observations
 

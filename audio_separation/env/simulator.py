@@ -4,6 +4,7 @@ State: scene, node, heading and step t (0 at reset). Observation t hears second 
 source i (audio/mixing.clip_second: wrapping at the clip's last whole second). Scene data (graph,
 RIRs, views) is loaded lazily on first use and kept for the env's lifetime (an env holds few scenes).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,7 +60,9 @@ class Simulator:
             try:
                 graph = read_graph(path)
             except MissingSceneError:
-                raise MissingSceneError(f"scene {name!r} not found: no graph at {path} (WORLD.DATA_ROOT={self.layout.root}, WORLD.DATASET={self.layout.dataset})") from None
+                raise MissingSceneError(
+                    f"scene {name!r} not found: no graph at {path} (WORLD.DATA_ROOT={self.layout.root}, WORLD.DATASET={self.layout.dataset})"
+                ) from None
             self._scenes[name] = SceneData(navigation=SceneNavigation(graph, self.headings))
         return self._scenes[name]
 
@@ -71,9 +74,17 @@ class Simulator:
             world = self.config.WORLD
             packed = None
             if world.USE_PACKED_CACHE:
-                packed = load_packed_cache(self.layout, name, self.headings, int(world.RIR_SAMPLE_RATE), allow_missing=bool(world.ALLOW_MISSING_RIRS))
+                packed = load_packed_cache(
+                    self.layout,
+                    name,
+                    self.headings,
+                    int(world.RIR_SAMPLE_RATE),
+                    allow_missing=bool(world.ALLOW_MISSING_RIRS),
+                )
             if int(world.RIR_SAMPLE_RATE) != int(self.config.AUDIO.SAMPLE_RATE):
-                raise WorldDataError(f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz")
+                raise WorldDataError(
+                    f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz"
+                )
             data.rirs = SceneRirs(self.layout, name, packed, int(world.RIR_SAMPLE_RATE), bool(world.ALLOW_MISSING_RIRS))
         return data.rirs
 
@@ -94,27 +105,36 @@ class Simulator:
         self._clip_seconds = [self.renderer.clips.num_seconds(path) for path in episode.sound_paths]
         for path, start, seconds in zip(episode.sound_paths, episode.start_seconds, self._clip_seconds):
             if start >= seconds:
-                raise WorldDataError(f"episode {episode.episode_id!r}: start_idx {start} is beyond the {seconds} whole seconds of {path}")
+                raise WorldDataError(
+                    f"episode {episode.episode_id!r}: start_idx {start} is beyond the {seconds} whole seconds of {path}"
+                )
 
     def act(self, action: int) -> None:
         """Apply an action and advance time by one step."""
         if self.episode is None:
             raise RuntimeError("Simulator.act before start")
         if action not in range(len(ACTION_NAMES)):
-            raise ValueError(f"unknown action {action!r}; expected 0..{len(ACTION_NAMES) - 1} ({', '.join(ACTION_NAMES)})")
+            raise ValueError(
+                f"unknown action {action!r}; expected 0..{len(ACTION_NAMES) - 1} ({', '.join(ACTION_NAMES)})"
+            )
         self.node, self.heading = self.navigation(self.episode.scene).step(self.node, self.heading, int(action))
         self.step_index += 1
 
     def clip_seconds(self) -> list[int]:
         """The clip second each source plays at the current step."""
         assert self.episode is not None
-        return [clip_second(start, self.step_index, seconds) for start, seconds in zip(self.episode.start_seconds, self._clip_seconds)]
+        return [
+            clip_second(start, self.step_index, seconds)
+            for start, seconds in zip(self.episode.start_seconds, self._clip_seconds)
+        ]
 
     def render_audio(self, with_source_binaural: bool) -> RenderedAudio:
         assert self.episode is not None
         data = self.scene(self.episode.scene)
         sources = list(zip(self.episode.sound_paths, self.clip_seconds(), self.episode.source_nodes))
-        return self.renderer.render(self._scene_rirs(data, self.episode.scene), self.node, self.heading, sources, with_source_binaural)
+        return self.renderer.render(
+            self._scene_rirs(data, self.episode.scene), self.node, self.heading, sources, with_source_binaural
+        )
 
     def render_views(self) -> tuple[np.ndarray, np.ndarray]:
         """(rgb uint8 HxWx3, depth float32 HxWx1) at the current node and heading: the cached arrays
@@ -123,7 +143,9 @@ class Simulator:
         views = self._scene_views(self.scene(self.episode.scene), self.episode.scene)
         entry = views.get((self.node, self.heading))
         if entry is None:
-            raise MissingObservationError(f"{self.layout.observations_path(self.episode.scene)}: no view for node {self.node}, heading {self.heading}")
+            raise MissingObservationError(
+                f"{self.layout.observations_path(self.episode.scene)}: no view for node {self.node}, heading {self.heading}"
+            )
         return entry["rgb"], entry["depth"]
 
     def pose(self) -> np.ndarray:

@@ -4,6 +4,7 @@ Every env gets its share of the split's scenes (episode_set.episodes_for_env ove
 NUM_PROCESSES envs) and its own seed derive_seed(SEED, rank, env_index), so a given (config, rank,
 env index) always sees the same episodes in the same order, whichever vectorisation runs it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,10 +18,16 @@ from audio_separation.common.registry import registry
 from audio_separation.env.grouped_vector import GroupedVectorEnv
 from audio_separation.world.builder import ensure_world
 
-_AUTORESET_MODES = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP, "disabled": AutoresetMode.DISABLED}
+_AUTORESET_MODES = {
+    "same_step": AutoresetMode.SAME_STEP,
+    "next_step": AutoresetMode.NEXT_STEP,
+    "disabled": AutoresetMode.DISABLED,
+}
 
 
-def make_env(config: CfgNode, env_index: int = 0, num_envs: int = 1, rank: int = 0, world_size: int = 1, **env_arguments) -> gym.Env:
+def make_env(
+    config: CfgNode, env_index: int = 0, num_envs: int = 1, rank: int = 0, world_size: int = 1, **env_arguments
+) -> gym.Env:
     """The registered env named by config.ENV_NAME, for env `env_index` of `num_envs` on process `rank`
     (env_arguments, e.g. episodes= or seed=, go to the env class)."""
     env_class = registry.get_env(config.ENV_NAME)
@@ -49,7 +56,9 @@ def make_vector_env(
         raise ValueError(f"need at least one env, got NUM_PROCESSES={count}")
     mode_name = str(config.ENV.AUTORESET_MODE).lower()
     if mode_name not in _AUTORESET_MODES:
-        raise ValueError(f"ENV.AUTORESET_MODE must be one of {sorted(_AUTORESET_MODES)}, got {config.ENV.AUTORESET_MODE!r}")
+        raise ValueError(
+            f"ENV.AUTORESET_MODE must be one of {sorted(_AUTORESET_MODES)}, got {config.ENV.AUTORESET_MODE!r}"
+        )
     if config.ENV.KEEP_FREED_MEMORY:  # this process batches (and copies) every env's observations
         keep_freed_memory()
     ensure_world(config)  # build a missing procedural world once here, not in every env process at once
@@ -64,7 +73,13 @@ def make_vector_env(
         workers = int(config.ENV.NUM_WORKERS)
         if workers < 0:
             raise ValueError(f"ENV.NUM_WORKERS must be >= 0 (0 = one per core), got {workers}")
-        return GroupedVectorEnv(factories, num_workers=workers, context=config.ENV.MULTIPROCESSING_CONTEXT, copy=copy,
-                                autoreset_mode=mode, keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
-                                step_in_main_process=bool(config.ENV.STEP_IN_MAIN_PROCESS))
+        return GroupedVectorEnv(
+            factories,
+            num_workers=workers,
+            context=config.ENV.MULTIPROCESSING_CONTEXT,
+            copy=copy,
+            autoreset_mode=mode,
+            keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
+            step_in_main_process=bool(config.ENV.STEP_IN_MAIN_PROCESS),
+        )
     raise ValueError(f"vector env type must be 'sync', 'async' or 'grouped', got {kind!r} (ENV.VECTOR_ENV_TYPE)")

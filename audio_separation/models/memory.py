@@ -23,6 +23,7 @@ ReLU units die early in RL training (measured: 2 of 4 skip and 2 of 4 up-samplin
 by update 300, and the memory then stays at the passive estimate); negative_slope > 0 uses LeakyReLU,
 whose units cannot die.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,9 @@ def final_estimate_source(step: int, episode_length: int, refinement_window: int
 def step_encoding(steps: torch.Tensor, d_model: int) -> torch.Tensor:
     """Sinusoidal encoding (Vaswani et al.) of integer step indices: (...,) -> (..., d_model)."""
     half = d_model // 2
-    frequencies = torch.exp(-math.log(10000.0) * torch.arange(half, device=steps.device, dtype=torch.float32) / max(half, 1))
+    frequencies = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=steps.device, dtype=torch.float32) / max(half, 1)
+    )
     angles = steps.to(torch.float32)[..., None] * frequencies
     encoding = torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
     if d_model % 2:
@@ -92,19 +95,31 @@ class TransformerMemory(nn.Module):
     ) -> None:
         super().__init__()
         if num_freq_bins % num_frames or num_frames % 4:
-            raise ValueError(f"memory needs F divisible by T and T divisible by 4, got F={num_freq_bins}, T={num_frames}")
+            raise ValueError(
+                f"memory needs F divisible by T and T divisible by 4, got F={num_freq_bins}, T={num_frames}"
+            )
         squares = num_freq_bins // num_frames
         self.channels = int(channels)
         self.grid = num_frames // 4  # token grid side (8 for 32 frames)
         self.d_model = self.channels * self.grid * self.grid
         if self.d_model % num_heads:
-            raise ValueError(f"d_model {self.d_model} (= {channels} channels x {self.grid}^2) is not divisible by {num_heads} heads")
+            raise ValueError(
+                f"d_model {self.d_model} (= {channels} channels x {self.grid}^2) is not divisible by {num_heads} heads"
+            )
         self.predict_residual = bool(predict_residual)
-        activation = (lambda: nn.LeakyReLU(negative_slope, inplace=True)) if negative_slope > 0 else (lambda: nn.ReLU(inplace=True))
+        activation = (
+            (lambda: nn.LeakyReLU(negative_slope, inplace=True))
+            if negative_slope > 0
+            else (lambda: nn.ReLU(inplace=True))
+        )
         self.encode_half = nn.Sequential(nn.Conv2d(squares, channels, kernel_size=2, stride=2), activation())
         self.encode_quarter = nn.Sequential(nn.Conv2d(channels, channels, kernel_size=2, stride=2), activation())
-        layer = nn.TransformerEncoderLayer(self.d_model, num_heads, ffn_size, dropout, batch_first=True, norm_first=True)
-        self.transformer = nn.TransformerEncoder(layer, num_layers, norm=nn.LayerNorm(self.d_model), enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            self.d_model, num_heads, ffn_size, dropout, batch_first=True, norm_first=True
+        )
+        self.transformer = nn.TransformerEncoder(
+            layer, num_layers, norm=nn.LayerNorm(self.d_model), enable_nested_tensor=False
+        )
         self.decode_half = nn.Sequential(nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2), activation())
         self.decode_full = nn.ConvTranspose2d(2 * channels, squares, kernel_size=2, stride=2)
         if self.predict_residual:

@@ -19,6 +19,7 @@ settings): in the log1p domain of the audio CNN the level difference between the
 which side the target is, is ~0.01 against spectrogram values ~0.1-3, so a small CNN trained on ~20 k
 steps does not pick it up; in the log-energy domain it is ~1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,12 +43,17 @@ class RgbEncoder(nn.Module):
     def __init__(self, resolution: int, out_size: int) -> None:
         super().__init__()
         self.cnn = nn.Sequential(
-            nn.Conv2d(3, 32, kernel_size=8, stride=4), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(64, 32, kernel_size=3, stride=1), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 32, kernel_size=8, stride=4),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(64, 32, kernel_size=3, stride=1),
+            nn.ReLU(inplace=True),
             nn.Flatten(),
         )
-        self.linear = nn.Sequential(nn.Linear(_flat_size(self.cnn, (3, resolution, resolution)), out_size), nn.ReLU(inplace=True))
+        self.linear = nn.Sequential(
+            nn.Linear(_flat_size(self.cnn, (3, resolution, resolution)), out_size), nn.ReLU(inplace=True)
+        )
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         return self.linear(self.cnn(rgb.permute(0, 3, 1, 2).float() / 255.0))
@@ -60,12 +66,17 @@ class SpectrogramEncoder(nn.Module):
         super().__init__()
         sliced_channels = channels * (num_freq_bins // num_frames)
         self.cnn = nn.Sequential(
-            nn.Conv2d(sliced_channels, 32, kernel_size=4, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(64, 32, kernel_size=3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(sliced_channels, 32, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(64, 32, kernel_size=3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
             nn.Flatten(),
         )
-        self.linear = nn.Sequential(nn.Linear(_flat_size(self.cnn, (sliced_channels, num_frames, num_frames)), out_size), nn.ReLU(inplace=True))
+        self.linear = nn.Sequential(
+            nn.Linear(_flat_size(self.cnn, (sliced_channels, num_frames, num_frames)), out_size), nn.ReLU(inplace=True)
+        )
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         return self.linear(self.cnn(slice_frequencies(torch.log1p(magnitude.clamp(min=0.0)))))
@@ -84,7 +95,12 @@ class InterauralEncoder(nn.Module):
 
     def features(self, magnitude: torch.Tensor) -> torch.Tensor:
         batch, bins, frames, _ = magnitude.shape
-        energy = magnitude.clamp(min=0.0).pow(2).reshape(batch, self.num_bands, bins // self.num_bands, frames, 2).mean(dim=(2, 3))
+        energy = (
+            magnitude.clamp(min=0.0)
+            .pow(2)
+            .reshape(batch, self.num_bands, bins // self.num_bands, frames, 2)
+            .mean(dim=(2, 3))
+        )
         level = torch.log(energy + 1e-6)  # (B, K, 2)
         return torch.cat([level[..., 0] - level[..., 1], level.mean(dim=-1) / 10.0], dim=1)
 
@@ -122,9 +138,13 @@ class ActorCritic(nn.Module):
         self.rgb_encoder = RgbEncoder(view_resolution, embedding_size) if self.use_rgb else None
         self.binaural_encoder = SpectrogramEncoder(num_freq_bins, num_frames, 2, embedding_size)
         self.mono_encoder = SpectrogramEncoder(num_freq_bins, num_frames, 1, embedding_size)
-        self.interaural_encoder = InterauralEncoder(num_freq_bins, interaural_bands, embedding_size) if interaural_bands > 0 else None
+        self.interaural_encoder = (
+            InterauralEncoder(num_freq_bins, interaural_bands, embedding_size) if interaural_bands > 0 else None
+        )
         num_encoders = 2 + int(self.use_rgb) + int(self.interaural_encoder is not None)
-        self.previous_action_embedding = nn.Embedding(num_actions + 1, previous_action_size) if previous_action_size > 0 else None
+        self.previous_action_embedding = (
+            nn.Embedding(num_actions + 1, previous_action_size) if previous_action_size > 0 else None
+        )
         self.gru = nn.GRU(embedding_size * num_encoders + max(int(previous_action_size), 0), hidden_size)
         self.actor = nn.Linear(hidden_size, num_actions)
         self.critic = nn.Linear(hidden_size, 1)
@@ -154,7 +174,9 @@ class ActorCritic(nn.Module):
         return torch.cat(parts, dim=1)
 
     def _heads(self, core: torch.Tensor, hidden: torch.Tensor) -> PolicyOutput:
-        return PolicyOutput(torch.distributions.Categorical(logits=self.actor(core)), self.critic(core).squeeze(-1), hidden)
+        return PolicyOutput(
+            torch.distributions.Categorical(logits=self.actor(core)), self.critic(core).squeeze(-1), hidden
+        )
 
     def step(self, inputs: dict[str, torch.Tensor], hidden: torch.Tensor) -> PolicyOutput:
         """One step for N envs: inputs of batch N, hidden (1, N, H) (zeros at an episode's start)."""

@@ -19,6 +19,7 @@ sources while the ground truth is the target's own binaural signal, the ideal ma
 target dominates. mask_activation "none" keeps the original; "sigmoid" bounds it to [0, N] as
 N x sigmoid(x) (N = number of sources in the mix).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@
   --cvbr / opusdec --float; ffmpeg AAC-LC at 24 kb/s), reporting bytes per RIR. The external tools are
   required; a missing one raises MissingToolError naming the Debian package to install.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,9 @@ def require_tool(program: str, package: str) -> str:
     """Path of `program`, or MissingToolError naming it and the Debian package that provides it."""
     path = shutil.which(program)
     if path is None:
-        raise MissingToolError(f"'{program}' is not installed (needed by the codec baseline): apt-get install -y {package}")
+        raise MissingToolError(
+            f"'{program}' is not installed (needed by the codec baseline): apt-get install -y {package}"
+        )
     return path
 
 
@@ -76,7 +79,14 @@ def interpolation_predictions(data: NafSceneData, indices: np.ndarray, method: s
             interpolator = LinearNDInterpolator(Delaunay(points, qhull_options="QJ"), values[rows], fill_value=0.0)
         for item, wave in zip(queries, interpolator(coordinates[queries])):
             predictions[int(item)] = wave.reshape(2, length)
-    return [_fit_frames(logmag_of_waveform(predictions[int(i)].astype(np.float32), data.params), int(data.lengths[i]), data.params.log_eps) for i in indices]
+    return [
+        _fit_frames(
+            logmag_of_waveform(predictions[int(i)].astype(np.float32), data.params),
+            int(data.lengths[i]),
+            data.params.log_eps,
+        )
+        for i in indices
+    ]
 
 
 def codec_roundtrip(waveform: np.ndarray, sample_rate: int, codec: str, folder: str) -> tuple[np.ndarray, int]:
@@ -99,10 +109,32 @@ def codec_roundtrip(waveform: np.ndarray, sample_rate: int, codec: str, folder: 
     else:
         encoded, decoded_path = os.path.join(folder, "coded.m4a"), os.path.join(folder, "decoded.raw")
         _run([tools["ffmpeg"], "-y", "-loglevel", "error", "-i", source, "-c:a", "aac", "-b:a", "24k", encoded])
-        _run([tools["ffmpeg"], "-y", "-loglevel", "error", "-i", encoded, "-f", "f32le", "-acodec", "pcm_f32le", "-ar", str(sample_rate), "-ac", "2", decoded_path])
+        _run(
+            [
+                tools["ffmpeg"],
+                "-y",
+                "-loglevel",
+                "error",
+                "-i",
+                encoded,
+                "-f",
+                "f32le",
+                "-acodec",
+                "pcm_f32le",
+                "-ar",
+                str(sample_rate),
+                "-ac",
+                "2",
+                decoded_path,
+            ]
+        )
         decoded = np.fromfile(decoded_path, dtype=np.float32).reshape(-1, 2).T
     samples = waveform.shape[-1]
-    decoded = decoded[:, :samples] if decoded.shape[-1] >= samples else np.pad(decoded, ((0, 0), (0, samples - decoded.shape[-1])))
+    decoded = (
+        decoded[:, :samples]
+        if decoded.shape[-1] >= samples
+        else np.pad(decoded, ((0, 0), (0, samples - decoded.shape[-1])))
+    )
     return decoded * (peak / 0.99), os.path.getsize(encoded) + 4
 
 
@@ -118,6 +150,12 @@ def codec_predictions(data: NafSceneData, indices: np.ndarray, codec: str) -> tu
     with tempfile.TemporaryDirectory(prefix=f"naf_{codec}_") as folder:
         for item, wave in zip(indices, data.waveforms(indices)):
             decoded, size = codec_roundtrip(wave, data.params.sample_rate, codec, folder)
-            predictions.append(_fit_frames(logmag_of_waveform(decoded.astype(np.float32), data.params), int(data.lengths[item]), data.params.log_eps))
+            predictions.append(
+                _fit_frames(
+                    logmag_of_waveform(decoded.astype(np.float32), data.params),
+                    int(data.lengths[item]),
+                    data.params.log_eps,
+                )
+            )
             sizes.append(size)
     return predictions, float(np.mean(sizes))

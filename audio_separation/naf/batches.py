@@ -1,4 +1,5 @@
 """Training tensors of a scene and the random batches both NAF models train on (paper recipe)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ class SceneTensors:
     log_eps: float  # feature = log(|X| + log_eps)
 
     @classmethod
-    def from_data(cls, data: NafSceneData, std_scale: float, device: torch.device | str = "cpu") -> "SceneTensors":
+    def from_data(cls, data: NafSceneData, std_scale: float, device: torch.device | str = "cpu") -> SceneTensors:
         normalised = (data.logmag - data.mean) / (std_scale * data.std)  # (N, 2, F, T)
 
         def per_frame(stat: np.ndarray) -> torch.Tensor:  # (F, T) -> (T, 1, F)
@@ -48,19 +49,33 @@ def denormalise(prediction: np.ndarray, data: NafSceneData, std_scale: float) ->
     return prediction * (std_scale * data.std[:, :frames]) + data.mean[:, :frames]
 
 
-def _frame_limits(tensors: SceneTensors, items: torch.Tensor, pad_fraction: float, generator: torch.Generator) -> torch.Tensor:
+def _frame_limits(
+    tensors: SceneTensors, items: torch.Tensor, pad_fraction: float, generator: torch.Generator
+) -> torch.Tensor:
     """Per item, frames may be drawn below its own length, or below max_len for a pad_fraction share."""
     max_len = tensors.target.shape[1]
     padded = torch.rand(items.shape[0], generator=generator) < pad_fraction
-    return torch.where(padded.to(items.device), torch.full_like(tensors.lengths[items], max_len), tensors.lengths[items])
+    return torch.where(
+        padded.to(items.device), torch.full_like(tensors.lengths[items], max_len), tensors.lengths[items]
+    )
 
 
-def jittered_positions(tensors: SceneTensors, items: torch.Tensor, jitter: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def jittered_positions(
+    tensors: SceneTensors, items: torch.Tensor, jitter: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     noise = torch.randn(2, items.shape[0], 2, generator=generator).to(tensors.listener_xy.device) * jitter
     return tensors.listener_xy[items] + noise[0], tensors.emitter_xy[items] + noise[1]
 
 
-def pixel_loss(model, tensors: SceneTensors, items: torch.Tensor, pixels: int, jitter: float, pad_fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+def pixel_loss(
+    model,
+    tensors: SceneTensors,
+    items: torch.Tensor,
+    pixels: int,
+    jitter: float,
+    pad_fraction: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, int]:
     """MSE of the pixel model at `pixels` random (t, f) per item, both ears; returns (loss, queries)."""
     limits = _frame_limits(tensors, items, pad_fraction, generator)
     frames = (torch.rand(items.shape[0], pixels, generator=generator).to(limits.device) * limits[:, None]).long()
@@ -85,7 +100,9 @@ def frame_energy(logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None
     return energy if mask is None else energy * mask[..., None].to(energy.dtype)
 
 
-def decay_curve_db(logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None = None, floor_db: float = -60.0) -> torch.Tensor:
+def decay_curve_db(
+    logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None = None, floor_db: float = -60.0
+) -> torch.Tensor:
     """Frame-rate Schroeder energy decay curve of (B, T, ears, F) log-magnitudes: (B, T, ears) in dB.
 
     Backward-integrated frame_energy, 0 dB at the first frame, clamped below at floor_db.
@@ -97,15 +114,27 @@ def decay_curve_db(logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | No
     return decay.clamp_min(floor_db)
 
 
-def energy_envelope_db(logmag: torch.Tensor, log_eps: float, reference: torch.Tensor, mask: torch.Tensor | None = None, floor_db: float = -60.0) -> torch.Tensor:
+def energy_envelope_db(
+    logmag: torch.Tensor,
+    log_eps: float,
+    reference: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    floor_db: float = -60.0,
+) -> torch.Tensor:
     """frame_energy in dB relative to reference (B, 1, ears), clamped below at floor_db: (B, T, ears)."""
     energy = frame_energy(logmag, log_eps, mask)
     tiny = torch.finfo(energy.dtype).tiny
     return (10.0 * (torch.log10(energy.clamp_min(tiny)) - torch.log10(reference.clamp_min(tiny)))).clamp_min(floor_db)
 
 
-def decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log_eps: float, mask: torch.Tensor | None = None,
-                     floor_db: float = -60.0, curve: str = "energy") -> torch.Tensor:
+def decay_curve_loss(
+    pred_logmag: torch.Tensor,
+    target_logmag: torch.Tensor,
+    log_eps: float,
+    mask: torch.Tensor | None = None,
+    floor_db: float = -60.0,
+    curve: str = "energy",
+) -> torch.Tensor:
     """Mean squared difference, in units of 10 dB, of the decay curves of (B, T, ears, F) log-magnitudes.
 
     curve "schroeder": decay_curve_db (scale-free: only the shape of the decay counts);
@@ -117,7 +146,10 @@ def decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log
     long). This term scores the frame energies that T60, EDT and C50 read.
     """
     if curve == "schroeder":
-        predicted, target = decay_curve_db(pred_logmag, log_eps, mask, floor_db), decay_curve_db(target_logmag, log_eps, mask, floor_db)
+        predicted, target = (
+            decay_curve_db(pred_logmag, log_eps, mask, floor_db),
+            decay_curve_db(target_logmag, log_eps, mask, floor_db),
+        )
     elif curve == "energy":
         reference = frame_energy(target_logmag, log_eps, mask).amax(dim=1, keepdim=True).detach()
         predicted = energy_envelope_db(pred_logmag, log_eps, reference, mask, floor_db)
@@ -125,7 +157,9 @@ def decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log
     else:
         raise ValueError(f"unknown decay curve {curve!r}; choose one of {DECAY_CURVES}")
     difference = predicted - target
-    weights = torch.ones_like(difference) if mask is None else mask[..., None].to(difference.dtype).expand_as(difference)
+    weights = (
+        torch.ones_like(difference) if mask is None else mask[..., None].to(difference.dtype).expand_as(difference)
+    )
     return ((difference / 10.0) ** 2 * weights).sum() / weights.sum().clamp_min(1.0)
 
 
@@ -146,8 +180,15 @@ def random_phase_waveform(logmag: torch.Tensor, log_eps: float, phase: torch.Ten
     return istft_torch(spectrum, stft_params, length=(magnitude.shape[-1] - 1) * stft_params.hop_length)
 
 
-def waveform_decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Tensor, log_eps: float, mask: torch.Tensor, phase: torch.Tensor,
-                              stft_params, floor_db: float = -40.0) -> torch.Tensor:
+def waveform_decay_curve_loss(
+    pred_logmag: torch.Tensor,
+    target_logmag: torch.Tensor,
+    log_eps: float,
+    mask: torch.Tensor,
+    phase: torch.Tensor,
+    stft_params,
+    floor_db: float = -40.0,
+) -> torch.Tensor:
     """Mean squared difference, in units of 10 dB, of the sample-rate Schroeder curves (clamped at floor_db)
     of the waveforms both (B, T, ears, F) log-magnitudes give with the same phase (random_phase_waveform).
 
@@ -158,21 +199,45 @@ def waveform_decay_curve_loss(pred_logmag: torch.Tensor, target_logmag: torch.Te
     """
     keep = mask[:, :, None, None].to(pred_logmag.dtype)
     silence = torch.full_like(pred_logmag, float(np.log(log_eps)))
-    pred_logmag, target_logmag = torch.where(keep > 0, pred_logmag, silence), torch.where(keep > 0, target_logmag, silence)
+    pred_logmag, target_logmag = (
+        torch.where(keep > 0, pred_logmag, silence),
+        torch.where(keep > 0, target_logmag, silence),
+    )
     curves = []
     for logmag in (pred_logmag, target_logmag):
         energy = random_phase_waveform(logmag, log_eps, phase, stft_params) ** 2  # (B, ears, S)
         remaining = torch.flip(torch.cumsum(torch.flip(energy, dims=[-1]), dim=-1), dims=[-1])
         tiny = torch.finfo(remaining.dtype).tiny
-        curves.append((10.0 * (torch.log10(remaining.clamp_min(tiny)) - torch.log10(remaining[..., :1].clamp_min(tiny)))).clamp_min(floor_db))
+        curves.append(
+            (
+                10.0 * (torch.log10(remaining.clamp_min(tiny)) - torch.log10(remaining[..., :1].clamp_min(tiny)))
+            ).clamp_min(floor_db)
+        )
     samples = torch.arange(curves[0].shape[-1], device=mask.device)
-    valid = (samples[None] < ((mask.sum(dim=1) - 1).clamp_min(0) * stft_params.hop_length)[:, None]).to(curves[0].dtype)[:, None, :].expand_as(curves[0])
+    valid = (
+        (samples[None] < ((mask.sum(dim=1) - 1).clamp_min(0) * stft_params.hop_length)[:, None])
+        .to(curves[0].dtype)[:, None, :]
+        .expand_as(curves[0])
+    )
     return ((((curves[0] - curves[1]) / 10.0) ** 2) * valid).sum() / valid.sum().clamp_min(1.0)
 
 
-def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_item: int, jitter: float, pad_fraction: float, generator: torch.Generator,
-               decay_weight: float = 0.0, decay_floor_db: float = -60.0, decay_curve: str = "energy",
-               edc_weight: float = 0.0, edc_floor_db: float = -40.0, edc_domain: str = "frames", stft_params=None) -> tuple[torch.Tensor, int]:
+def frame_loss(
+    model,
+    tensors: SceneTensors,
+    items: torch.Tensor,
+    frames_per_item: int,
+    jitter: float,
+    pad_fraction: float,
+    generator: torch.Generator,
+    decay_weight: float = 0.0,
+    decay_floor_db: float = -60.0,
+    decay_curve: str = "energy",
+    edc_weight: float = 0.0,
+    edc_floor_db: float = -40.0,
+    edc_domain: str = "frames",
+    stft_params=None,
+) -> tuple[torch.Tensor, int]:
     """MSE of the frame model over all bins and ears of its frames (+ decay_weight x decay_curve_loss on
     the de-normalised log-magnitudes, + edc_weight x the "schroeder" decay_curve_loss clamped at
     edc_floor_db, i.e. the part of the Schroeder curve T60 (-5..-35 dB) and EDT read); returns (loss,
@@ -189,11 +254,15 @@ def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_ite
         raise ValueError("the waveform EDC loss needs the scene's stft_params")
     for name, weight in (("NAF.DECAY_LOSS_WEIGHT", decay_weight), ("NAF.EDC_LOSS_WEIGHT", edc_weight)):
         if weight > 0 and frames_per_item > 0:
-            raise ValueError(f"the decay-curve loss ({name} {weight}) needs whole RIRs: set NAF.FRAMES_PER_RIR 0, got {frames_per_item}")
+            raise ValueError(
+                f"the decay-curve loss ({name} {weight}) needs whole RIRs: set NAF.FRAMES_PER_RIR 0, got {frames_per_item}"
+            )
     max_len = tensors.target.shape[1]
     limits = _frame_limits(tensors, items, pad_fraction, generator)
     if frames_per_item > 0:
-        frames = (torch.rand(items.shape[0], frames_per_item, generator=generator).to(limits.device) * limits[:, None]).long()
+        frames = (
+            torch.rand(items.shape[0], frames_per_item, generator=generator).to(limits.device) * limits[:, None]
+        ).long()
         mask = torch.ones_like(frames, dtype=torch.bool)
     else:
         frames = torch.arange(max_len, device=limits.device)[None].expand(items.shape[0], -1)
@@ -207,11 +276,22 @@ def frame_loss(model, tensors: SceneTensors, items: torch.Tensor, frames_per_ite
     if decay_weight > 0 or edc_weight > 0:
         pred_logmag, target_logmag = prediction * tensors.scale + tensors.mean, target * tensors.scale + tensors.mean
         if decay_weight > 0:
-            loss = loss + decay_weight * decay_curve_loss(pred_logmag, target_logmag, tensors.log_eps, mask, decay_floor_db, decay_curve)
+            loss = loss + decay_weight * decay_curve_loss(
+                pred_logmag, target_logmag, tensors.log_eps, mask, decay_floor_db, decay_curve
+            )
         if edc_weight > 0 and edc_domain == "waveform":
-            shape = (items.shape[0], prediction.shape[2], prediction.shape[3] + 1, prediction.shape[1])  # (B, ears, F + 1, T)
+            shape = (
+                items.shape[0],
+                prediction.shape[2],
+                prediction.shape[3] + 1,
+                prediction.shape[1],
+            )  # (B, ears, F + 1, T)
             phase = ((torch.rand(shape, generator=generator) * 2.0 - 1.0) * np.pi).to(prediction.device)
-            loss = loss + edc_weight * waveform_decay_curve_loss(pred_logmag, target_logmag, tensors.log_eps, mask, phase, stft_params, edc_floor_db)
+            loss = loss + edc_weight * waveform_decay_curve_loss(
+                pred_logmag, target_logmag, tensors.log_eps, mask, phase, stft_params, edc_floor_db
+            )
         elif edc_weight > 0:
-            loss = loss + edc_weight * decay_curve_loss(pred_logmag, target_logmag, tensors.log_eps, mask, edc_floor_db, "schroeder")
+            loss = loss + edc_weight * decay_curve_loss(
+                pred_logmag, target_logmag, tensors.log_eps, mask, edc_floor_db, "schroeder"
+            )
     return loss, int(weights.sum().item()) * prediction.shape[-1] * 2

@@ -10,6 +10,7 @@ Files, under <NAF.DATA_DIR>/<dataset>/<scene>/:
 Every world in the SoundSpaces layout works (generated, Replica, MP3D): RIRs come through
 world/soundspaces.py, positions are points.txt's mesh-frame floor coordinates (x, y).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ class NafAudioParams:
     log_eps: float
 
     @classmethod
-    def from_config(cls, config: CfgNode) -> "NafAudioParams":
+    def from_config(cls, config: CfgNode) -> NafAudioParams:
         naf = config.NAF
         return cls(
             sample_rate=int(naf.SAMPLE_RATE),
@@ -67,7 +68,9 @@ class NafAudioParams:
 
     @property
     def stft_params(self) -> StftParams:
-        return StftParams(n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.n_fft, center=True, pad_mode=self.pad_mode)
+        return StftParams(
+            n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.n_fft, center=True, pad_mode=self.pad_mode
+        )
 
     @property
     def num_freq_bins(self) -> int:
@@ -117,10 +120,20 @@ def build_scene_hdf5(config: CfgNode, scene: str | None = None, progress: bool =
     if missing_points:
         raise NafDataError(f"{layout.points_path(scene)}: no point for graph nodes {missing_points[:5]}")
     if config.WORLD.USE_PACKED_CACHE and params.sample_rate == int(config.WORLD.RIR_SAMPLE_RATE):
-        packed = load_packed_cache(layout, scene, headings, params.sample_rate, allow_missing=config.WORLD.ALLOW_MISSING_RIRS)
+        packed = load_packed_cache(
+            layout, scene, headings, params.sample_rate, allow_missing=config.WORLD.ALLOW_MISSING_RIRS
+        )
         rirs, nodes = packed.rirs, packed.nodes
     else:  # read (and resample) the wav files directly at the NAF rate; the packed cache stays untouched
-        rirs, _ = read_scene_rirs(layout, scene, nodes, headings, params.sample_rate, allow_missing=config.WORLD.ALLOW_MISSING_RIRS, progress=progress)
+        rirs, _ = read_scene_rirs(
+            layout,
+            scene,
+            nodes,
+            headings,
+            params.sample_rate,
+            allow_missing=config.WORLD.ALLOW_MISSING_RIRS,
+            progress=progress,
+        )
     folder = scene_data_dir(config, scene)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "logmag.h5")
@@ -151,7 +164,15 @@ def build_scene_hdf5(config: CfgNode, scene: str | None = None, progress: bool =
         index.create_dataset("listener_xy", data=np.array([points[n][:2] for n in listeners], dtype=np.float64))
         index.create_dataset("emitter_xy", data=np.array([points[n][:2] for n in emitters], dtype=np.float64))
         handle.attrs.update(params.as_attrs())
-        handle.attrs.update({"format": FORMAT_VERSION, "scene": scene, "dataset": config.WORLD.DATASET, "headings": headings, "nodes": nodes})
+        handle.attrs.update(
+            {
+                "format": FORMAT_VERSION,
+                "scene": scene,
+                "dataset": config.WORLD.DATASET,
+                "headings": headings,
+                "nodes": nodes,
+            }
+        )
     os.replace(temporary, path)
     return path
 
@@ -290,7 +311,9 @@ def load_scene_data(config: CfgNode, scene: str | None = None, with_stats: bool 
         heading = handle["index/heading"][()]
         headings = [int(h) for h in handle.attrs["headings"]]
         nodes = [int(n) for n in handle.attrs["nodes"]]
-        params = NafAudioParams(**{k: type(v)(handle.attrs[k]) for k, v in NafAudioParams.from_config(config).as_attrs().items()})
+        params = NafAudioParams(
+            **{k: type(v)(handle.attrs[k]) for k, v in NafAudioParams.from_config(config).as_attrs().items()}
+        )
     lengths = np.array([item.shape[-1] for item in items], dtype=np.int64)
     max_len = int(lengths.max())
     logmag = np.full((len(items), 2, items[0].shape[1], max_len), np.log(params.log_eps), dtype=np.float32)
@@ -306,7 +329,11 @@ def load_scene_data(config: CfgNode, scene: str | None = None, with_stats: bool 
     test_indices = np.array(sorted(position[k] for k in split["test"]), dtype=np.int64)
     if train_indices.size == 0 or test_indices.size == 0:
         raise NafDataError(f"{split_path}: empty train or test split")
-    node_points = read_points(SoundSpacesLayout(config.WORLD.DATA_ROOT, config.WORLD.DATASET).points_path(scene)) if os.path.isdir(config.WORLD.DATA_ROOT) else {}
+    node_points = (
+        read_points(SoundSpacesLayout(config.WORLD.DATA_ROOT, config.WORLD.DATASET).points_path(scene))
+        if os.path.isdir(config.WORLD.DATA_ROOT)
+        else {}
+    )
     node_xy = np.array([node_points[n][:2] for n in nodes]) if node_points else np.unique(listener_xy, axis=0)
     data = NafSceneData(
         scene=scene,
@@ -332,5 +359,7 @@ def load_scene_data(config: CfgNode, scene: str | None = None, with_stats: bool 
         stats = np.load(stats_path)
         data.mean, data.std = stats["mean"], stats["std"]
         if data.mean.shape != (data.num_freq_bins, max_len):
-            raise NafDataError(f"{stats_path}: mean shape {data.mean.shape}, expected {(data.num_freq_bins, max_len)}: delete it to rebuild")
+            raise NafDataError(
+                f"{stats_path}: mean shape {data.mean.shape}, expected {(data.num_freq_bins, max_len)}: delete it to rebuild"
+            )
     return data

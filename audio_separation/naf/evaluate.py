@@ -7,9 +7,10 @@ random phase (fixed seed). A failed T60 estimate counts as 100 % and is counted 
 Phase options (phase_scores): the prediction rebuilt with each phase method against the TRUE recorded
 ground-truth waveform, which is what a user who renders audio from a NAF gets.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -49,10 +50,14 @@ def acoustic_errors(pred_waves: Sequence[np.ndarray], gt_waves: Sequence[np.ndar
     }
 
 
-def score_paper_protocol(pred_logmags: Sequence[np.ndarray], gt_logmags: Sequence[np.ndarray], params: NafAudioParams, phase_seed: int) -> dict:
+def score_paper_protocol(
+    pred_logmags: Sequence[np.ndarray], gt_logmags: Sequence[np.ndarray], params: NafAudioParams, phase_seed: int
+) -> dict:
     """Spectral error + T60/C50/EDT errors with the shared random phase (see module docstring)."""
     if len(pred_logmags) != len(gt_logmags) or not gt_logmags:
-        raise ValueError(f"need equal, non-zero counts of predictions and ground truths, got {len(pred_logmags)} and {len(gt_logmags)}")
+        raise ValueError(
+            f"need equal, non-zero counts of predictions and ground truths, got {len(pred_logmags)} and {len(gt_logmags)}"
+        )
     stft_params = params.stft_params
     spectral = [metrics.spectral_error(p, g) for p, g in zip(pred_logmags, gt_logmags)]
     pred_waves = [waveform_of_logmag(p, stft_params, params.log_eps, "random", phase_seed) for p in pred_logmags]
@@ -71,6 +76,9 @@ def score_phase_methods(
     """T60/C50/EDT errors of each phase method's waveform against the recorded ground-truth waveform."""
     scores = {}
     for method in methods:
-        waves = [waveform_of_logmag(p, params.stft_params, params.log_eps, method, phase_seed, griffin_lim_iterations) for p in pred_logmags]
+        waves = [
+            waveform_of_logmag(p, params.stft_params, params.log_eps, method, phase_seed, griffin_lim_iterations)
+            for p in pred_logmags
+        ]
         scores[method] = acoustic_errors(waves, true_waveforms, params.sample_rate)
     return scores

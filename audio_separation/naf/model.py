@@ -11,6 +11,7 @@ shared by listener and emitter (learned offsets and Gaussian widths), and a Leak
   frequency bin of both ears (2 x n_freq outputs); the per-RIR part of the first layer and of the skip
   is computed once per RIR. Same grid, same embeddings of positions and time, ~256 x 2 fewer passes.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,9 @@ class FourierFeatures(nn.Module):
     def __init__(self, num_frequencies: int, max_log2: float, include_input: bool = True) -> None:
         super().__init__()
         self.include_input = include_input
-        self.register_buffer("frequencies", 2.0 ** torch.linspace(0.0, float(max_log2), int(num_frequencies)), persistent=False)
+        self.register_buffer(
+            "frequencies", 2.0 ** torch.linspace(0.0, float(max_log2), int(num_frequencies)), persistent=False
+        )
 
     def output_size(self, input_size: int) -> int:
         return input_size * (int(self.include_input) + 2 * self.frequencies.numel())
@@ -42,8 +45,16 @@ class LocalFeatureGrid(nn.Module):
     """Features on a regular floor grid; a position's feature is the Gaussian-weighted average over
     every grid point (the paper's lookup), with learned per-point offsets and widths."""
 
-    def __init__(self, box: tuple[float, float, float, float], spacing: float, features: int,
-                 offset_scale: float, width_init: float, width_min: float, width_max: float) -> None:
+    def __init__(
+        self,
+        box: tuple[float, float, float, float],
+        spacing: float,
+        features: int,
+        offset_scale: float,
+        width_init: float,
+        width_min: float,
+        width_max: float,
+    ) -> None:
         super().__init__()
         x0, y0, x1, y1 = box
         xs = torch.arange(x0, x1 + 1e-6, spacing, dtype=torch.float32)
@@ -68,12 +79,27 @@ class LocalFeatureGrid(nn.Module):
 class _NafBase(nn.Module):
     """Shared position encoding: normalisation box, grid, Fourier features of positions and time."""
 
-    def __init__(self, config: CfgNode, box: tuple[float, float, float, float], num_headings: int, num_freq_bins: int, max_len: int) -> None:
+    def __init__(
+        self,
+        config: CfgNode,
+        box: tuple[float, float, float, float],
+        num_headings: int,
+        num_freq_bins: int,
+        max_len: int,
+    ) -> None:
         super().__init__()
         naf = config.NAF
         self.register_buffer("box", torch.tensor(box, dtype=torch.float32))
         self.num_freq_bins, self.max_len, self.num_headings = int(num_freq_bins), int(max_len), int(num_headings)
-        self.grid = LocalFeatureGrid(box, naf.GRID_SPACING, naf.GRID_FEATURES, naf.GRID_OFFSET_SCALE, naf.GRID_WIDTH_INIT, naf.GRID_WIDTH_MIN, naf.GRID_WIDTH_MAX)
+        self.grid = LocalFeatureGrid(
+            box,
+            naf.GRID_SPACING,
+            naf.GRID_FEATURES,
+            naf.GRID_OFFSET_SCALE,
+            naf.GRID_WIDTH_INIT,
+            naf.GRID_WIDTH_MIN,
+            naf.GRID_WIDTH_MAX,
+        )
         self.position_features = FourierFeatures(naf.POSITION_FREQUENCIES, naf.POSITION_MAX_LOG2)
         self.coordinate_features = FourierFeatures(naf.COORD_FREQUENCIES, naf.COORD_MAX_LOG2)
         self.hidden, self.num_blocks, self.skip_after = int(naf.HIDDEN), int(naf.NUM_BLOCKS), int(naf.SKIP_AFTER)
@@ -98,7 +124,9 @@ class _NafBase(nn.Module):
     def grid_parameters(self) -> list[nn.Parameter]:
         return [self.grid.features]
 
-    def predict_spectrogram(self, listener_xy: torch.Tensor, emitter_xy: torch.Tensor, heading: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def predict_spectrogram(
+        self, listener_xy: torch.Tensor, emitter_xy: torch.Tensor, heading: torch.Tensor, num_frames: int
+    ) -> torch.Tensor:
         """Normalised log-magnitudes (B, 2 ears, n_freq, num_frames)."""
         raise NotImplementedError
 
@@ -121,7 +149,14 @@ class NafPixelModel(_NafBase):
         """Last hidden layer (B, P, 2 ears, hidden) for frames/bins (B, P) pixel indices."""
         rir = self.rir_features(listener_xy, emitter_xy)[:, None].expand(-1, frames.shape[1], -1)
         freq = (2.0 * bins.float() / max(self.num_freq_bins - 1, 1) - 1.0)[..., None]
-        x = torch.cat([rir, self.coordinate_features(freq * 2 * math.pi), self.coordinate_features(self.time_coordinate(frames) * 2 * math.pi)], dim=-1)
+        x = torch.cat(
+            [
+                rir,
+                self.coordinate_features(freq * 2 * math.pi),
+                self.coordinate_features(self.time_coordinate(frames) * 2 * math.pi),
+            ],
+            dim=-1,
+        )
         x = x[:, :, None].expand(-1, -1, 2, -1)  # one pass per ear
 
         def latent(layer: int) -> torch.Tensor:
@@ -146,15 +181,31 @@ class NafPixelModel(_NafBase):
         for start in range(0, frames.shape[1], chunk):
             f, b = frames[:, start : start + chunk], bins[:, start : start + chunk]
             batch = listener_xy.shape[0]
-            outputs.append(self(listener_xy, emitter_xy, heading, f.expand(batch, -1).to(listener_xy.device), b.expand(batch, -1).to(listener_xy.device)))
+            outputs.append(
+                self(
+                    listener_xy,
+                    emitter_xy,
+                    heading,
+                    f.expand(batch, -1).to(listener_xy.device),
+                    b.expand(batch, -1).to(listener_xy.device),
+                )
+            )
         pixels = torch.cat(outputs, dim=1)  # (B, T * F, 2)
         return pixels.reshape(pixels.shape[0], num_frames, self.num_freq_bins, 2).permute(0, 3, 2, 1)
 
     def hidden_features(self, listener_xy, emitter_xy, heading, num_frames: int, bins_sampled: int = 8) -> torch.Tensor:
         """(B, hidden) last hidden layer averaged over frames, a few frequency bins and both ears."""
-        frames, bins = torch.meshgrid(torch.arange(num_frames), torch.linspace(0, self.num_freq_bins - 1, bins_sampled).long(), indexing="ij")
+        frames, bins = torch.meshgrid(
+            torch.arange(num_frames), torch.linspace(0, self.num_freq_bins - 1, bins_sampled).long(), indexing="ij"
+        )
         batch = listener_xy.shape[0]
-        h = self.hidden_pixels(listener_xy, emitter_xy, heading, frames.reshape(1, -1).expand(batch, -1), bins.reshape(1, -1).expand(batch, -1))
+        h = self.hidden_pixels(
+            listener_xy,
+            emitter_xy,
+            heading,
+            frames.reshape(1, -1).expand(batch, -1),
+            bins.reshape(1, -1).expand(batch, -1),
+        )
         return h.mean(dim=(1, 2))
 
 

@@ -9,6 +9,7 @@ A zero Nyquist bin is put back before inverting.
   frame's energy is front-loaded like a causal decaying response.
 - "griffin_lim": Griffin-Lim iterations started from the shared random phase.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@ CHECKPOINT_INTERVAL epochs and at the end. Re-running with the same --model-dir 
 checkpoint. Randomness per epoch comes from derive_seed(SEED, rank, epoch), so a resumed run continues
 exactly as an uninterrupted one (checkpoints are taken at epoch boundaries).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,13 @@ from tqdm import tqdm
 
 from audio_separation.common import distributed
 from audio_separation.common.base_trainer import BaseTrainer
-from audio_separation.common.checkpoint import checkpoint_to_evaluate, checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
+from audio_separation.common.checkpoint import (
+    checkpoint_path,
+    checkpoint_to_evaluate,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed, seed_everything
 from audio_separation.common.tensorboard import make_writer
@@ -51,7 +58,9 @@ def prepare_scene_data(config) -> NafSceneData:
 
 
 def model_for_scene(config, data: NafSceneData) -> torch.nn.Module:
-    return build_model(config, scene_box(data.node_xy, config.NAF.GRID_MARGIN), len(data.headings), data.num_freq_bins, data.max_len)
+    return build_model(
+        config, scene_box(data.node_xy, config.NAF.GRID_MARGIN), len(data.headings), data.num_freq_bins, data.max_len
+    )
 
 
 def learning_rate(config, progress: float) -> float:
@@ -61,7 +70,9 @@ def learning_rate(config, progress: float) -> float:
 
 
 @torch.no_grad()
-def predict_logmags(model, data: NafSceneData, indices: np.ndarray, std_scale: float, batch_size: int, device) -> list[np.ndarray]:
+def predict_logmags(
+    model, data: NafSceneData, indices: np.ndarray, std_scale: float, batch_size: int, device
+) -> list[np.ndarray]:
     """Log-magnitudes (2, F, T_i) of items `indices`, each at its ground-truth length (the paper's QUIRK)."""
     model.eval()
     outputs = []
@@ -106,10 +117,28 @@ class NafTrainer(BaseTrainer):
         if naf.MODEL == "pixel":
             for key in ("DECAY_LOSS_WEIGHT", "EDC_LOSS_WEIGHT"):
                 if naf[key] > 0:
-                    raise ValueError(f"NAF.{key} {naf[key]} needs whole spectrograms per step: use NAF.MODEL frame (or weight 0 for pixel)")
-            return pixel_loss(model, tensors, items, naf.PIXELS_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator)
-        return frame_loss(model, tensors, items, naf.FRAMES_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator, naf.DECAY_LOSS_WEIGHT, naf.DECAY_LOSS_FLOOR_DB, naf.DECAY_LOSS_CURVE,
-                          naf.EDC_LOSS_WEIGHT, naf.EDC_LOSS_FLOOR_DB, naf.EDC_LOSS_DOMAIN, stft_params)
+                    raise ValueError(
+                        f"NAF.{key} {naf[key]} needs whole spectrograms per step: use NAF.MODEL frame (or weight 0 for pixel)"
+                    )
+            return pixel_loss(
+                model, tensors, items, naf.PIXELS_PER_RIR, naf.POSITION_JITTER, naf.PAD_TO_MAX_FRACTION, generator
+            )
+        return frame_loss(
+            model,
+            tensors,
+            items,
+            naf.FRAMES_PER_RIR,
+            naf.POSITION_JITTER,
+            naf.PAD_TO_MAX_FRACTION,
+            generator,
+            naf.DECAY_LOSS_WEIGHT,
+            naf.DECAY_LOSS_FLOOR_DB,
+            naf.DECAY_LOSS_CURVE,
+            naf.EDC_LOSS_WEIGHT,
+            naf.EDC_LOSS_FLOOR_DB,
+            naf.EDC_LOSS_DOMAIN,
+            stft_params,
+        )
 
     def train(self) -> None:
         config, naf = self.config, self.config.NAF
@@ -135,14 +164,31 @@ class NafTrainer(BaseTrainer):
             if main:
                 logger.info("resumed from %s at epoch %d (step %d)", resume, counters["epoch"], counters["step"])
         trained = DistributedDataParallel(model) if distributed.is_distributed() else model
-        sampler = DistributedSampler(range(len(data.train_indices)), num_replicas=world_size, rank=rank, shuffle=True, seed=config.SEED, drop_last=False)
+        sampler = DistributedSampler(
+            range(len(data.train_indices)),
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=True,
+            seed=config.SEED,
+            drop_last=False,
+        )
         train_items = torch.from_numpy(data.train_indices).to(device)
         writer = make_writer(config.TENSORBOARD_DIR, enabled=main)
         if main:
-            logger.info("NAF %s model on %s: %d parameters, %d train / %d test items, %d process(es)", naf.MODEL, data.scene, count_parameters(model), len(data.train_indices), len(data.test_indices), world_size)
+            logger.info(
+                "NAF %s model on %s: %d parameters, %d train / %d test items, %d process(es)",
+                naf.MODEL,
+                data.scene,
+                count_parameters(model),
+                len(data.train_indices),
+                len(data.test_indices),
+                world_size,
+            )
         budget = float(naf.MAX_TRAIN_SECONDS)
         out_of_time = budget > 0 and counters["seconds"] >= budget
-        bar = tqdm(total=config.NUM_EPOCHS, initial=counters["epoch"], desc="naf epochs", unit="epoch", disable=not main)
+        bar = tqdm(
+            total=config.NUM_EPOCHS, initial=counters["epoch"], desc="naf epochs", unit="epoch", disable=not main
+        )
         while counters["epoch"] < config.NUM_EPOCHS and not out_of_time:
             epoch = counters["epoch"]
             sampler.set_epoch(epoch)
@@ -171,8 +217,14 @@ class NafTrainer(BaseTrainer):
                 if counters["step"] % config.LOG_INTERVAL == 0:  # every rank joins the all-reduce
                     step_loss = float(distributed.all_reduce_mean(loss.detach()))
                 if main and counters["step"] % config.LOG_INTERVAL == 0:
-                    writer.add_scalar("losses/mse" if naf.DECAY_LOSS_WEIGHT == 0 else "losses/mse_plus_decay", step_loss, counters["step"])
-                    writer.add_scalar("perf/queries_per_second", queries * world_size / max(step_seconds, 1e-9), counters["step"])
+                    writer.add_scalar(
+                        "losses/mse" if naf.DECAY_LOSS_WEIGHT == 0 else "losses/mse_plus_decay",
+                        step_loss,
+                        counters["step"],
+                    )
+                    writer.add_scalar(
+                        "perf/queries_per_second", queries * world_size / max(step_seconds, 1e-9), counters["step"]
+                    )
                     writer.add_scalar("perf/lr", optimizer.param_groups[0]["lr"], counters["step"])
                 if budget > 0 and counters["seconds"] >= budget:
                     out_of_time = True
@@ -180,10 +232,20 @@ class NafTrainer(BaseTrainer):
             counters["epoch"] = epoch + 1
             mean_loss = float(distributed.all_reduce_mean(epoch_loss / max(epoch_steps, 1)))
             if main:
-                writer.add_scalar("losses/epoch_mse" if naf.DECAY_LOSS_WEIGHT == 0 else "losses/epoch_mse_plus_decay", mean_loss, counters["epoch"])
+                writer.add_scalar(
+                    "losses/epoch_mse" if naf.DECAY_LOSS_WEIGHT == 0 else "losses/epoch_mse_plus_decay",
+                    mean_loss,
+                    counters["epoch"],
+                )
                 bar.update(1)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
-                logger.info("epoch %d: mse %.5f, %.0f s, %.0f queries/s", counters["epoch"], mean_loss, counters["seconds"], counters["queries"] / max(counters["seconds"], 1e-9))
+                logger.info(
+                    "epoch %d: mse %.5f, %.0f s, %.0f queries/s",
+                    counters["epoch"],
+                    mean_loss,
+                    counters["seconds"],
+                    counters["queries"] / max(counters["seconds"], 1e-9),
+                )
             finished = counters["epoch"] >= config.NUM_EPOCHS or out_of_time
             if main and config.CHECKPOINT_FOLDER and (finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0):
                 self._save(model, optimizer, counters, data)
@@ -194,7 +256,12 @@ class NafTrainer(BaseTrainer):
         distributed.cleanup_distributed()
 
     def _save(self, model, optimizer, counters: dict, data: NafSceneData) -> None:
-        extra = {"box": scene_box(data.node_xy, self.config.NAF.GRID_MARGIN), "num_headings": len(data.headings), "num_freq_bins": data.num_freq_bins, "max_len": data.max_len}
+        extra = {
+            "box": scene_box(data.node_xy, self.config.NAF.GRID_MARGIN),
+            "num_headings": len(data.headings),
+            "num_freq_bins": data.num_freq_bins,
+            "max_len": data.max_len,
+        }
         counters = {**counters, "queries_per_second": counters["queries"] / max(counters["seconds"], 1e-9)}
         path = checkpoint_path(self.config.CHECKPOINT_FOLDER, counters["epoch"])
         save_checkpoint(path, config=self.config, model=model, optimizer=optimizer, counters=counters, extra=extra)
@@ -215,9 +282,16 @@ class NafTrainer(BaseTrainer):
         indices = data.test_indices[: naf.EVAL_MAX_ITEMS] if naf.EVAL_MAX_ITEMS > 0 else data.test_indices
         ground_truth = [data.item_logmag(i) for i in indices]
         predictions = predict_logmags(model, data, indices, naf.STD_SCALE, naf.EVAL_BATCH_RIRS, device)
-        mean_predictions = [np.broadcast_to(data.mean[:, : data.lengths[i]], g.shape) for i, g in zip(indices, ground_truth)]
+        mean_predictions = [
+            np.broadcast_to(data.mean[:, : data.lengths[i]], g.shape) for i, g in zip(indices, ground_truth)
+        ]
         true_waveforms = data.waveforms(indices)
-        phase_kwargs = dict(params=data.params, methods=list(naf.PHASE_METHODS), phase_seed=naf.PHASE_SEED, griffin_lim_iterations=naf.GRIFFIN_LIM_ITERATIONS)
+        phase_kwargs = dict(
+            params=data.params,
+            methods=list(naf.PHASE_METHODS),
+            phase_seed=naf.PHASE_SEED,
+            griffin_lim_iterations=naf.GRIFFIN_LIM_ITERATIONS,
+        )
         result = {
             "scene": data.scene,
             "checkpoint": path,
@@ -240,7 +314,10 @@ class NafTrainer(BaseTrainer):
         }
         out_dir = os.path.join(config.MODEL_DIR or ".", "eval")
         os.makedirs(out_dir, exist_ok=True)
-        per_item = [{"key": data.keys[i], "spectral_error": float(np.mean(np.abs(p - g)))} for i, p, g in zip(indices, predictions, ground_truth)]
+        per_item = [
+            {"key": data.keys[i], "spectral_error": float(np.mean(np.abs(p - g)))}
+            for i, p, g in zip(indices, predictions, ground_truth)
+        ]
         with open(os.path.join(out_dir, "per_item.json"), "w") as handle:
             json.dump(per_item, handle, indent=1)
         if naf.EVAL_PLOTS:
@@ -249,5 +326,13 @@ class NafTrainer(BaseTrainer):
             result["plots"] = make_scene_plots(config, model, data, out_dir, device)
         with open(os.path.join(out_dir, "metrics.json"), "w") as handle:
             json.dump(result, handle, indent=1)
-        logger.info("NAF eval of %s: spectral %.4f (mean predictor %.4f), T60 %.2f %% (%.2f %%) -> %s", data.scene, result["naf"]["spectral_error"], result["mean_predictor"]["spectral_error"], result["naf"]["t60_error_percent"], result["mean_predictor"]["t60_error_percent"], out_dir)
+        logger.info(
+            "NAF eval of %s: spectral %.4f (mean predictor %.4f), T60 %.2f %% (%.2f %%) -> %s",
+            data.scene,
+            result["naf"]["spectral_error"],
+            result["mean_predictor"]["spectral_error"],
+            result["naf"]["t60_error_percent"],
+            result["mean_predictor"]["t60_error_percent"],
+            out_dir,
+        )
         return result

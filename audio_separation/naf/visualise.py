@@ -3,6 +3,7 @@ features to the distance to the nearest wall (explained variance on held-out loc
 
 Needs the scene's floorplan.json (procedural worlds); real data without it is skipped with a message.
 """
+
 from __future__ import annotations
 
 import logging
@@ -102,7 +103,9 @@ def make_scene_plots(config, model, data: NafSceneData, out_dir: str, device) ->
 
     figure, axis = plt.subplots(figsize=(6, 5))
     loudness = loudness_of_logmag(logmags, data.params.log_eps)
-    scatter = axis.scatter(listeners[:, 0], listeners[:, 1], c=np.log10(loudness + 1e-12), s=12, marker="s", cmap="inferno")
+    scatter = axis.scatter(
+        listeners[:, 0], listeners[:, 1], c=np.log10(loudness + 1e-12), s=12, marker="s", cmap="inferno"
+    )
     axis.plot(*emitter, marker="*", color="cyan", markersize=14, markeredgecolor="black")
     _draw_plan(axis, plan)
     figure.colorbar(scatter, label="log10 loudness (sum over frames of RMS, both ears)")
@@ -111,7 +114,9 @@ def make_scene_plots(config, model, data: NafSceneData, out_dir: str, device) ->
     figure.savefig(paths["loudness"], dpi=110, bbox_inches="tight")
     plt.close(figure)
 
-    embedding = TSNE(n_components=3, init="pca", random_state=0, perplexity=min(30.0, len(features) - 1.0)).fit_transform(features)
+    embedding = TSNE(
+        n_components=3, init="pca", random_state=0, perplexity=min(30.0, len(features) - 1.0)
+    ).fit_transform(features)
     colours = (embedding - embedding.min(0)) / (np.ptp(embedding, axis=0) + 1e-12)
     figure, axis = plt.subplots(figsize=(6, 5))
     axis.scatter(listeners[:, 0], listeners[:, 1], c=colours, s=12, marker="s")
@@ -132,7 +137,16 @@ def make_scene_plots(config, model, data: NafSceneData, out_dir: str, device) ->
 
     scaled = StandardScaler().fit_transform(features)
     fitted = Ridge(alpha=1.0).fit(scaled, distances).predict(scaled)
-    scatter = axes[1].scatter(listeners[:, 0], listeners[:, 1], c=fitted, s=12, marker="s", cmap="viridis", vmin=distances.min(), vmax=distances.max())
+    scatter = axes[1].scatter(
+        listeners[:, 0],
+        listeners[:, 1],
+        c=fitted,
+        s=12,
+        marker="s",
+        cmap="viridis",
+        vmin=distances.min(),
+        vmax=distances.max(),
+    )
     _draw_plan(axes[1], plan)
     figure.colorbar(scatter, ax=axes[1], label="linear probe from features (m)")
     figure.suptitle(f"{data.scene}: wall-distance probe, held-out explained variance {explained:.3f}")

@@ -28,10 +28,11 @@ An item is a dict of float32 (F, T, C) arrays in the env's observation layout:
     gt_mono_phase             (F, T, 1)  its phase (radians; for SI-SDR)
     target_class              ()  int64  the target's class label
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from torch.utils.data import Dataset, Sampler
@@ -80,11 +81,19 @@ def read_datapoints(layout: SoundSpacesLayout, version: str, split: str, num_sou
         path = layout.passive_path(version, split, scene)
         for number, entry in enumerate(read_passive(layout, version, split, scene)):
             try:
-                receiver, azimuth, sources = int(entry["r"]), int(entry["azimuth"]), tuple(int(s) for s in entry["all_s"])
+                receiver, azimuth, sources = (
+                    int(entry["r"]),
+                    int(entry["azimuth"]),
+                    tuple(int(s) for s in entry["all_s"]),
+                )
             except (KeyError, TypeError, ValueError):
-                raise WorldDataError(f"{path}: datapoint {number} is not {{'r', 'azimuth', 'all_s'}}: {entry!r}") from None
+                raise WorldDataError(
+                    f"{path}: datapoint {number} is not {{'r', 'azimuth', 'all_s'}}: {entry!r}"
+                ) from None
             if len(sources) != num_sources:
-                raise WorldDataError(f"{path}: datapoint {number} has {len(sources)} sources, TASK.NUM_SOUNDS_IN_MIX is {num_sources}")
+                raise WorldDataError(
+                    f"{path}: datapoint {number} has {len(sources)} sources, TASK.NUM_SOUNDS_IN_MIX is {num_sources}"
+                )
             datapoints.append(Datapoint(scene, receiver, (-azimuth) % 360, sources))
     return datapoints
 
@@ -93,12 +102,16 @@ class PassiveDataset(Dataset):
     """Items of one passive split (see the module docstring); index with (epoch, position, datapoint)
     keys from EpochSampler for train, with a plain datapoint index for val splits."""
 
-    def __init__(self, config: CfgNode, layout: SoundSpacesLayout, split: str, seed: int, draws_per_datapoint: int = 1) -> None:
+    def __init__(
+        self, config: CfgNode, layout: SoundSpacesLayout, split: str, seed: int, draws_per_datapoint: int = 1
+    ) -> None:
         self.config, self.layout, self.split, self.seed = config, layout, split, int(seed)
         self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
         self.datapoints = read_datapoints(layout, config.WORLD.EPISODE_VERSION, split, self.num_sources)
         self.heard = HEARD_CLIPS[split]
-        self.pool = load_sound_pool(layout, self.heard, config.WORLD.SOUNDS_DIR, seconds_needed=int(config.AUDIO.STEP_SECONDS))
+        self.pool = load_sound_pool(
+            layout, self.heard, config.WORLD.SOUNDS_DIR, seconds_needed=int(config.AUDIO.STEP_SECONDS)
+        )
         self.draws_per_datapoint = int(draws_per_datapoint)
         self.num_classes = 1 + max(self.pool.labels.values())
         for scene in sorted({datapoint.scene for datapoint in self.datapoints}):
@@ -137,9 +150,17 @@ class PassiveDataset(Dataset):
         world = self.config.WORLD
         packed = None
         if world.USE_PACKED_CACHE:
-            packed = load_packed_cache(self.layout, scene, [int(h) for h in world.HEADINGS], int(world.RIR_SAMPLE_RATE), allow_missing=bool(world.ALLOW_MISSING_RIRS))
+            packed = load_packed_cache(
+                self.layout,
+                scene,
+                [int(h) for h in world.HEADINGS],
+                int(world.RIR_SAMPLE_RATE),
+                allow_missing=bool(world.ALLOW_MISSING_RIRS),
+            )
         if int(world.RIR_SAMPLE_RATE) != int(self.config.AUDIO.SAMPLE_RATE):
-            raise WorldDataError(f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz")
+            raise WorldDataError(
+                f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz"
+            )
         return SceneRirs(self.layout, scene, packed, int(world.RIR_SAMPLE_RATE), bool(world.ALLOW_MISSING_RIRS))
 
     def renderer(self) -> BinauralRenderer:
@@ -152,7 +173,9 @@ class PassiveDataset(Dataset):
         if datapoint.scene not in self._rirs:
             self._rirs[datapoint.scene] = self._open_rirs(datapoint.scene)
         sources = list(zip(draw.clip_paths, draw.clip_seconds, datapoint.source_nodes))
-        audio = self.renderer().render(self._rirs[datapoint.scene], datapoint.receiver, datapoint.heading, sources, with_source_binaural=True)
+        audio = self.renderer().render(
+            self._rirs[datapoint.scene], datapoint.receiver, datapoint.heading, sources, with_source_binaural=True
+        )
         mixture = np.log1p(np.abs(audio.mixture))  # (2, F, T)
         target_binaural = np.abs(audio.source_binaural[0])  # (2, F, T)
         return {

@@ -5,9 +5,11 @@ The mono estimate is the binaural_to_mono output clamped at 0 (a magnitude); the
 the env's (env/episode_metrics.mixture_mono_estimate: the ears' mean linear mixture magnitude rescaled
 to the target's RMS). Waveforms for SI-SDR use the ground-truth phase (audio/metrics.py).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +49,9 @@ def score_split(
         for batch in batches:
             batch = to_device(batch, device)
             output = model(batch["mixed_binaural_magnitude"], batch["target_class"])
-            per_item["binaural_l1"] += (output.binaural - batch["gt_binaural_magnitude"]).abs().mean(dim=(1, 2, 3)).tolist()
+            per_item["binaural_l1"] += (
+                (output.binaural - batch["gt_binaural_magnitude"]).abs().mean(dim=(1, 2, 3)).tolist()
+            )
             per_item["mono_l1"] += (output.mono - batch["gt_mono_magnitude"]).abs().mean(dim=(1, 2, 3)).tolist()
             mixture = mixture_mono_estimate(batch["mixed_binaural_magnitude"].cpu().numpy(), target_rms)
             metrics = separation_metrics(

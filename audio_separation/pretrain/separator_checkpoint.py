@@ -5,6 +5,7 @@ against the config (a mismatch is a CheckpointError naming each differing settin
 load_passive_separator builds the model from the checkpoint's own settings (eval, and the frozen
 separator of RL).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,9 +37,15 @@ def check_settings(path: str, saved: dict[str, Any] | None, wanted: dict[str, An
     """Raise CheckpointError listing every setting where a checkpoint differs from the config."""
     if not saved:
         raise CheckpointError(f"{path}: not a passive separator checkpoint (no extra['separator'] settings)")
-    differences = [f"{key}: checkpoint {saved.get(key)!r}, config {value!r}" for key, value in wanted.items() if saved.get(key) != value]
+    differences = [
+        f"{key}: checkpoint {saved.get(key)!r}, config {value!r}"
+        for key, value in wanted.items()
+        if saved.get(key) != value
+    ]
     if differences:
-        raise CheckpointError(f"{path}: was trained with other separator settings ({'; '.join(differences)}); use a matching config or another --model-dir")
+        raise CheckpointError(
+            f"{path}: was trained with other separator settings ({'; '.join(differences)}); use a matching config or another --model-dir"
+        )
 
 
 def load_passive_separator(path: str, device: torch.device | str = "cpu") -> tuple[PassiveSeparator, dict[str, Any]]:

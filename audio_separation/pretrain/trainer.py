@@ -19,6 +19,7 @@ nonoverlapping_val (unheard clips) with fresh draws (PASSIVE.EVAL_SEED): SI-SDR,
 and STFT distance of the mono estimate beside the mixture ("input_") baseline, as JSON on stdout and
 in <model-dir>/eval/passive_metrics.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,9 +37,9 @@ from tqdm import tqdm
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.base_trainer import BaseTrainer
 from audio_separation.common.checkpoint import (
-    checkpoint_to_evaluate,
     CheckpointError,
     checkpoint_path,
+    checkpoint_to_evaluate,
     latest_checkpoint,
     load_checkpoint,
     restore_rng_states,
@@ -72,7 +73,9 @@ def best_checkpoint_name(split: str) -> str:
 def materialise(dataset: PassiveDataset, max_items: int = 0) -> dict[str, torch.Tensor]:
     """Render a validation split once into stacked tensors (its draws are fixed, so every epoch reuses them)."""
     count = len(dataset) if max_items <= 0 else min(len(dataset), max_items)
-    items = [dataset[index] for index in tqdm(range(count), desc=f"rendering {dataset.split}", unit="item", leave=False)]
+    items = [
+        dataset[index] for index in tqdm(range(count), desc=f"rendering {dataset.split}", unit="item", leave=False)
+    ]
     return {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in items[0]}
 
 
@@ -111,22 +114,44 @@ class PassiveTrainer(BaseTrainer):
         seed_everything(config.SEED)
         layout = ensure_world(config)
         train_set = PassiveDataset(config, layout, "train", seed=config.SEED)
-        validation = {split: materialise(PassiveDataset(config, layout, split, seed=passive.VAL_SEED), passive.VAL_MAX_ITEMS) for split in VALIDATION_SPLITS}
+        validation = {
+            split: materialise(PassiveDataset(config, layout, split, seed=passive.VAL_SEED), passive.VAL_MAX_ITEMS)
+            for split in VALIDATION_SPLITS
+        }
 
         torch.manual_seed(config.SEED)
         settings = separator_settings(config)
         model = build_passive_separator(settings, device)
         optimizer = build_optimizer(model, passive)
-        counters: dict[str, Any] = {"epoch": 0, "step": 0, "samples": 0, "train_seconds": 0.0, **{f"best_{split}_mono_l1": math.inf for split in VALIDATION_SPLITS}}
+        counters: dict[str, Any] = {
+            "epoch": 0,
+            "step": 0,
+            "samples": 0,
+            "train_seconds": 0.0,
+            **{f"best_{split}_mono_l1": math.inf for split in VALIDATION_SPLITS},
+        }
         self._resume(model, optimizer, counters, settings)
 
         sampler = EpochSampler(len(train_set.datapoints), passive.ITEMS_PER_EPOCH, config.SEED)
         workers = int(config.NUM_PROCESSES)
-        loader = DataLoader(train_set, batch_size=passive.BATCH_SIZE, sampler=sampler, num_workers=workers, persistent_workers=workers > 0, drop_last=False)
+        loader = DataLoader(
+            train_set,
+            batch_size=passive.BATCH_SIZE,
+            sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            drop_last=False,
+        )
         writer = make_writer(config.TENSORBOARD_DIR)
         logger.info(
             "passive pretraining: %d parameters (width %s), %d train datapoints, %d items per epoch, batch %d, %d workers, %d threads",
-            count_parameters(model), settings["width"], len(train_set.datapoints), len(sampler), passive.BATCH_SIZE, workers, torch.get_num_threads(),
+            count_parameters(model),
+            settings["width"],
+            len(train_set.datapoints),
+            len(sampler),
+            passive.BATCH_SIZE,
+            workers,
+            torch.get_num_threads(),
         )
         budget = float(passive.MAX_TRAIN_SECONDS)
         out_of_time = budget > 0 and counters["train_seconds"] >= budget
@@ -136,7 +161,14 @@ class PassiveTrainer(BaseTrainer):
             counters["epoch"] += 1
             summaries = self._validate(model, validation, counters, writer, device)
             finished = counters["epoch"] >= config.NUM_EPOCHS or out_of_time
-            self._save(model, optimizer, counters, settings, summaries, periodic=finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0)
+            self._save(
+                model,
+                optimizer,
+                counters,
+                settings,
+                summaries,
+                periodic=finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0,
+            )
         writer.close()
         return counters
 
@@ -151,10 +183,17 @@ class PassiveTrainer(BaseTrainer):
         optimizer.step()
         return losses
 
-    def _train_epoch(self, model, optimizer, loader, counters: dict, writer, device: torch.device, budget: float) -> bool:
+    def _train_epoch(
+        self, model, optimizer, loader, counters: dict, writer, device: torch.device, budget: float
+    ) -> bool:
         """One epoch of optimisation steps; returns True when the time budget ran out inside it."""
         model.train()
-        bar = tqdm(total=len(loader), desc=f"passive epoch {counters['epoch'] + 1}/{self.config.NUM_EPOCHS}", unit="batch", leave=False)
+        bar = tqdm(
+            total=len(loader),
+            desc=f"passive epoch {counters['epoch'] + 1}/{self.config.NUM_EPOCHS}",
+            unit="batch",
+            leave=False,
+        )
         tick = time.perf_counter()
         try:
             for batch in loader:
@@ -172,7 +211,9 @@ class PassiveTrainer(BaseTrainer):
                 if counters["step"] % self.config.LOG_INTERVAL == 0:
                     for name, value in losses.items():
                         writer.add_scalar(f"losses/{name}", float(value.detach()), counters["step"])
-                    writer.add_scalar("perf/sps", counters["samples"] / max(counters["train_seconds"], 1e-9), counters["step"])
+                    writer.add_scalar(
+                        "perf/sps", counters["samples"] / max(counters["train_seconds"], 1e-9), counters["step"]
+                    )
                 if budget > 0 and counters["train_seconds"] >= budget:
                     return True
         finally:
@@ -182,7 +223,14 @@ class PassiveTrainer(BaseTrainer):
     def _validate(self, model, validation: dict, counters: dict, writer, device: torch.device) -> dict[str, dict]:
         summaries = {}
         for split, tensors in validation.items():
-            scored = score_split(model, batches_of(tensors, self.config.PASSIVE.EVAL_BATCH_SIZE), self.params, self.config.AUDIO.TARGET_MONO_RMS, self.step_samples, device)
+            scored = score_split(
+                model,
+                batches_of(tensors, self.config.PASSIVE.EVAL_BATCH_SIZE),
+                self.params,
+                self.config.AUDIO.TARGET_MONO_RMS,
+                self.step_samples,
+                device,
+            )
             summary = {name: value["mean"] for name, value in scored["summary"].items()}
             summaries[split] = summary
             for name in ("binaural_l1", "mono_l1"):
@@ -191,8 +239,14 @@ class PassiveTrainer(BaseTrainer):
                 writer.add_scalar(f"metrics/{split}/{name}", summary[name], counters["epoch"])
         logger.info(
             "epoch %d (%d steps, %.0f s, %.1f samples/s): %s",
-            counters["epoch"], counters["step"], counters["train_seconds"], counters["samples"] / max(counters["train_seconds"], 1e-9),
-            "; ".join(f"{split} mono L1 {s['mono_l1']:.4f}, SI-SDR {s['si_sdr']:.2f} dB (mixture {s['input_si_sdr']:.2f})" for split, s in summaries.items()),
+            counters["epoch"],
+            counters["step"],
+            counters["train_seconds"],
+            counters["samples"] / max(counters["train_seconds"], 1e-9),
+            "; ".join(
+                f"{split} mono L1 {s['mono_l1']:.4f}, SI-SDR {s['si_sdr']:.2f} dB (mixture {s['input_si_sdr']:.2f})"
+                for split, s in summaries.items()
+            ),
         )
         return summaries
 
@@ -224,14 +278,36 @@ class PassiveTrainer(BaseTrainer):
             key = f"best_{split}_mono_l1"
             if summary["mono_l1"] < counters[key]:
                 counters[key] = summary["mono_l1"]
-                save_checkpoint(os.path.join(folder, best_checkpoint_name(split)), config=self.config, model=model, optimizer=optimizer, counters=counters, extra=extra)
-                logger.info("new best %s mono L1 %.4f at epoch %d -> %s", split, summary["mono_l1"], counters["epoch"], best_checkpoint_name(split))
+                save_checkpoint(
+                    os.path.join(folder, best_checkpoint_name(split)),
+                    config=self.config,
+                    model=model,
+                    optimizer=optimizer,
+                    counters=counters,
+                    extra=extra,
+                )
+                logger.info(
+                    "new best %s mono L1 %.4f at epoch %d -> %s",
+                    split,
+                    summary["mono_l1"],
+                    counters["epoch"],
+                    best_checkpoint_name(split),
+                )
         if periodic:
-            path = save_checkpoint(checkpoint_path(folder, counters["epoch"]), config=self.config, model=model, optimizer=optimizer, counters=counters, extra=extra)
+            path = save_checkpoint(
+                checkpoint_path(folder, counters["epoch"]),
+                config=self.config,
+                model=model,
+                optimizer=optimizer,
+                counters=counters,
+                extra=extra,
+            )
             logger.info("saved %s", path)
 
     def _checkpoint_to_evaluate(self) -> str:
-        return checkpoint_to_evaluate(self.config.EVAL_CKPT_PATH_DIR, self.config.CHECKPOINT_FOLDER, self.config.PASSIVE.EVAL_CHECKPOINT)
+        return checkpoint_to_evaluate(
+            self.config.EVAL_CKPT_PATH_DIR, self.config.CHECKPOINT_FOLDER, self.config.PASSIVE.EVAL_CHECKPOINT
+        )
 
     # ================================================================================================ eval
     def eval(self) -> dict[str, Any]:
@@ -254,8 +330,17 @@ class PassiveTrainer(BaseTrainer):
         }
         per_item = {}
         for split in VALIDATION_SPLITS:
-            dataset = PassiveDataset(config, layout, split, seed=passive.EVAL_SEED, draws_per_datapoint=passive.EVAL_DRAWS_PER_DATAPOINT)
-            scored = score_split(model, batches_of(materialise(dataset), passive.EVAL_BATCH_SIZE), self.params, config.AUDIO.TARGET_MONO_RMS, self.step_samples, device)
+            dataset = PassiveDataset(
+                config, layout, split, seed=passive.EVAL_SEED, draws_per_datapoint=passive.EVAL_DRAWS_PER_DATAPOINT
+            )
+            scored = score_split(
+                model,
+                batches_of(materialise(dataset), passive.EVAL_BATCH_SIZE),
+                self.params,
+                config.AUDIO.TARGET_MONO_RMS,
+                self.step_samples,
+                device,
+            )
             result["splits"][split] = {"clips": CLIPS_OF_SPLIT[split], "items": len(dataset), **scored["summary"]}
             per_item[split] = scored["per_item"]
         out_dir = os.path.join(config.MODEL_DIR or ".", "eval")
@@ -266,5 +351,14 @@ class PassiveTrainer(BaseTrainer):
             json.dump(per_item, handle)
         print(json.dumps(result, indent=1))
         for split, scores in result["splits"].items():
-            logger.info("%s (%s clips): SI-SDR %.2f dB vs mixture %.2f dB (improvement %.2f dB), STFT distance %.4f vs %.4f", split, scores["clips"], scores["si_sdr"]["mean"], scores["input_si_sdr"]["mean"], scores["si_sdr_improvement"]["mean"], scores["stft_distance"]["mean"], scores["input_stft_distance"]["mean"])
+            logger.info(
+                "%s (%s clips): SI-SDR %.2f dB vs mixture %.2f dB (improvement %.2f dB), STFT distance %.4f vs %.4f",
+                split,
+                scores["clips"],
+                scores["si_sdr"]["mean"],
+                scores["input_si_sdr"]["mean"],
+                scores["si_sdr_improvement"]["mean"],
+                scores["stft_distance"]["mean"],
+                scores["input_stft_distance"]["mean"],
+            )
         return result

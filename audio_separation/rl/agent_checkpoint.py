@@ -4,6 +4,7 @@ A checkpoint (common/checkpoint.py format) holds the agent's weights, the policy
 `extra`: the memory optimizer, the model settings the agent was built with (so evaluation rebuilds it
 without trusting the current config), and the frozen separator it was trained on (path, fingerprint).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,13 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
     audio, policy, memory = config.AUDIO, config.RL.POLICY, config.RL.MEMORY
     if policy.USE_RGB and "RGB" not in config.TASK.SENSORS:
         raise ValueError("RL.POLICY.USE_RGB is True but TASK.SENSORS lacks RGB")
-    optional = {"interaural_bands": int(policy.INTERAURAL_BANDS), "previous_action_size": int(policy.PREVIOUS_ACTION_SIZE)}
-    optional = {key: value for key, value in optional.items() if value > 0}  # absent when off: older checkpoints stay valid
+    optional = {
+        "interaural_bands": int(policy.INTERAURAL_BANDS),
+        "previous_action_size": int(policy.PREVIOUS_ACTION_SIZE),
+    }
+    optional = {
+        key: value for key, value in optional.items() if value > 0
+    }  # absent when off: older checkpoints stay valid
     memory_optional = {"negative_slope": float(memory.NEGATIVE_SLOPE)} if memory.NEGATIVE_SLOPE > 0 else {}
     return {
         "policy": {

@@ -3,6 +3,7 @@ single-threaded processes, and reading the results back. Each job is one evaluat
 its own config; results land where evaluation puts them (rl/evaluation.py), so a job already done is
 read back instead of recomputed.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -48,14 +49,27 @@ def run_jobs(jobs: list[EvalJob], parallel: int = 1) -> list[dict[str, Any]]:
         return list(pool.map(run_job, jobs))
 
 
-def paired_difference(first: list[dict[str, Any]], second: list[dict[str, Any]], estimate: str, metric: str) -> dict[str, Any]:
+def paired_difference(
+    first: list[dict[str, Any]], second: list[dict[str, Any]], estimate: str, metric: str
+) -> dict[str, Any]:
     """Mean of first - second over the episodes both scored (matched by episode id), with its 95 %
     Student-t interval: the comparison of two agents on the same episodes."""
     by_id = {episode["episode_id"]: episode["mean"][estimate][metric] for episode in second}
-    differences = np.array([episode["mean"][estimate][metric] - by_id[episode["episode_id"]] for episode in first if episode["episode_id"] in by_id])
+    differences = np.array(
+        [
+            episode["mean"][estimate][metric] - by_id[episode["episode_id"]]
+            for episode in first
+            if episode["episode_id"] in by_id
+        ]
+    )
     count = int(differences.size)
     if count < 2:
-        return {"mean": float(differences.mean()) if count else None, "ci95_low": None, "ci95_high": None, "count": count}
+        return {
+            "mean": float(differences.mean()) if count else None,
+            "ci95_low": None,
+            "ci95_high": None,
+            "count": count,
+        }
     mean = float(differences.mean())
     half = float(stats.t.ppf(0.975, count - 1) * differences.std(ddof=1) / np.sqrt(count))
     return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half, "count": count}

@@ -14,6 +14,7 @@ Outputs, for each checkpoint, in <EVAL.OUTPUT_DIR or MODEL_DIR/eval/<split>/<age
     episodes/<id>/     mixture.wav, target.wav, estimate.wav, summary.png, views.mp4 (EVAL.MEDIA_EPISODES)
 A checkpoint whose aggregate.json exists is not evaluated again.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,16 +102,26 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
     device = device_of(config)
     agent, payload = load_agent(path, device)
     saved_separator = (payload.get("extra") or {}).get("separator") or {}
-    separator, separator_description = load_frozen_separator(config, device, path=config.RL.SEPARATOR_CHECKPOINT or saved_separator.get("path"))
+    separator, separator_description = load_frozen_separator(
+        config, device, path=config.RL.SEPARATOR_CHECKPOINT or saved_separator.get("path")
+    )
     if saved_separator.get("fingerprint") not in (None, separator_description["fingerprint"]):
-        raise CheckpointError(f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})")
+        raise CheckpointError(
+            f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})"
+        )
     layout = ensure_world(config)
     env_config = rl_env_config(config, evaluation=True)
     plan = episode_plan(env_config, layout)
     envs = make_vector_env(env_config)
     count = envs.num_envs
-    storage = RolloutStorage(int(config.TASK.MAX_EPISODE_STEPS), count, int(config.AUDIO.NUM_FREQ_BINS), int(config.AUDIO.NUM_FRAMES),
-                             int(config.WORLD.VIEW_RESOLUTION) if agent.policy.use_rgb else None, device)
+    storage = RolloutStorage(
+        int(config.TASK.MAX_EPISODE_STEPS),
+        count,
+        int(config.AUDIO.NUM_FREQ_BINS),
+        int(config.AUDIO.NUM_FRAMES),
+        int(config.WORLD.VIEW_RESOLUTION) if agent.policy.use_rgb else None,
+        device,
+    )
     saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None
     settings = RolloutSettings.from_config(config, deterministic=bool(config.EVAL.DETERMINISTIC))
     if saved_config is not None:  # the memory window is part of the trained method: use the checkpoint's
@@ -119,7 +130,11 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
     agent_name = str(config.EVAL.AGENT)
     if agent_name != "policy" and agent_name not in AGENTS:
         raise ValueError(f"EVAL.AGENT must be 'policy' or one of {list(AGENTS)}, got {agent_name!r}")
-    agents = None if agent_name == "policy" else [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
+    agents = (
+        None
+        if agent_name == "policy"
+        else [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
+    )
     torch.manual_seed(derive_seed(config.SEED, 11))  # sampled actions (EVAL.DETERMINISTIC False) are reproducible
 
     os.makedirs(folder, exist_ok=True)
@@ -131,7 +146,16 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
         for _ in range(plan["rounds"]):
             if len(episodes) >= plan["wanted"]:
                 break
-            result = run_episodes(envs, separator, agent.memory, storage, settings, policy=agent.policy if agents is None else None, agents=agents, record=True)
+            result = run_episodes(
+                envs,
+                separator,
+                agent.memory,
+                storage,
+                settings,
+                policy=agent.policy if agents is None else None,
+                agents=agents,
+                record=True,
+            )
             for index, recording in enumerate(result.recordings):
                 episode_id = str(recording.infos[0]["episode_id"])
                 if episode_id in seen or len(episodes) >= plan["wanted"]:
@@ -140,9 +164,17 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
                 arrays = episode_arrays(storage, index, recording, float(config.AUDIO.TARGET_MONO_RMS))
                 record = scorer.score(recording, arrays, agent_name)
                 if config.EVAL.MEDIA_EPISODES < 0 or len(episodes) < config.EVAL.MEDIA_EPISODES:
-                    record["media"] = scorer.write_media(folder, record, recording, arrays, layout, plan["sources"].get(episode_id, []))
+                    record["media"] = scorer.write_media(
+                        folder, record, recording, arrays, layout, plan["sources"].get(episode_id, [])
+                    )
                 episodes.append(record)
-            logger.info("evaluated %d/%d episodes of %s (%s)", len(episodes), plan["wanted"], config.TASK.SPLIT, checkpoint_name(path))
+            logger.info(
+                "evaluated %d/%d episodes of %s (%s)",
+                len(episodes),
+                plan["wanted"],
+                config.TASK.SPLIT,
+                checkpoint_name(path),
+            )
     finally:
         envs.close()
     counters = payload.get("counters", {})
@@ -161,17 +193,35 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
         "num_episodes": len(episodes),
         "seconds": time.perf_counter() - started,
         "separator": separator_description,
-        "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes])) if episodes else None,
-        "metrics": {kind: {name: summarise([episode["mean"][kind][name] for episode in episodes]) for name in METRIC_NAMES} for kind in ESTIMATES},
+        "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes]))
+        if episodes
+        else None,
+        "metrics": {
+            kind: {name: summarise([episode["mean"][kind][name] for episode in episodes]) for name in METRIC_NAMES}
+            for kind in ESTIMATES
+        },
     }
     _write_json(os.path.join(folder, "per_episode.json"), episodes)
-    media.write_index_html(os.path.join(folder, "index.html"), f"{agent_name} on {config.TASK.SPLIT}: {checkpoint_name(path)}", summary, episodes)
+    media.write_index_html(
+        os.path.join(folder, "index.html"),
+        f"{agent_name} on {config.TASK.SPLIT}: {checkpoint_name(path)}",
+        summary,
+        episodes,
+    )
     _write_json(aggregate_path, summary)
     refined, passive = summary["metrics"]["refined"], summary["metrics"]["passive"]
     logger.info(
         "%s on %s (%s, %d episodes): SI-SDR refined %.2f dB, passive %.2f dB, mixture %.2f dB; STFT distance refined %.4f, passive %.4f -> %s",
-        agent_name, config.TASK.SPLIT, checkpoint_name(path), len(episodes), refined["si_sdr"]["mean"], passive["si_sdr"]["mean"],
-        refined["input_si_sdr"]["mean"], refined["stft_distance"]["mean"], passive["stft_distance"]["mean"], folder,
+        agent_name,
+        config.TASK.SPLIT,
+        checkpoint_name(path),
+        len(episodes),
+        refined["si_sdr"]["mean"],
+        passive["si_sdr"]["mean"],
+        refined["input_si_sdr"]["mean"],
+        refined["stft_distance"]["mean"],
+        passive["stft_distance"]["mean"],
+        folder,
     )
     return summary
 
@@ -204,11 +254,17 @@ def episode_plan(env_config: CfgNode, layout) -> dict[str, Any]:
     while collected < wanted:
         collected += sum(1 for share in shares if rounds < len(share))
         rounds += 1
-    sources = {str(episode.get("episode_id")): [goal["position"] for goal in episode.get("goals", []) if "position" in goal] for share in shares for episode in share}
+    sources = {
+        str(episode.get("episode_id")): [goal["position"] for goal in episode.get("goals", []) if "position" in goal]
+        for share in shares
+        for episode in share
+    }
     return {"rounds": rounds, "wanted": wanted, "sources": sources}
 
 
-def episode_arrays(storage: RolloutStorage, index: int, recording: EpisodeRecording, target_rms: float) -> dict[str, np.ndarray]:
+def episode_arrays(
+    storage: RolloutStorage, index: int, recording: EpisodeRecording, target_rms: float
+) -> dict[str, np.ndarray]:
     """One env's episode as numpy (steps, ...): estimates, ground truth, mixture."""
     steps = storage.episode_length
     mixed_magnitude = np.stack(recording.mixed_magnitude)
@@ -235,12 +291,22 @@ class EpisodeScorer:
 
     def score(self, recording: EpisodeRecording, arrays: dict[str, np.ndarray], agent_name: str) -> dict[str, Any]:
         per_step = {
-            kind: step_metrics(arrays[kind], arrays["gt_mono"], arrays["gt_phase"], arrays["mixture_estimate"], self.params, self.step_samples, bool(self.config.EVAL.QUIRK_N_FFT_1022))
+            kind: step_metrics(
+                arrays[kind],
+                arrays["gt_mono"],
+                arrays["gt_phase"],
+                arrays["mixture_estimate"],
+                self.params,
+                self.step_samples,
+                bool(self.config.EVAL.QUIRK_N_FFT_1022),
+            )
             for kind in ESTIMATES
         }
         first, last = recording.infos[0], recording.infos[-1]
-        trajectory = [{"step": int(info["step"]), "node": int(info["node"]), "heading": int(info["heading"]), "action": action}
-                      for info, action in zip(recording.infos, [None, *recording.actions])]
+        trajectory = [
+            {"step": int(info["step"]), "node": int(info["node"]), "heading": int(info["heading"]), "action": action}
+            for info, action in zip(recording.infos, [None, *recording.actions])
+        ]
         return {
             "episode_id": str(first["episode_id"]),
             "scene": str(first["scene"]),
@@ -249,20 +315,56 @@ class EpisodeScorer:
             "reached_target": int(last["node"]) == int(first["target_node"]),
             "trajectory": trajectory,
             "per_step": per_step,
-            "mean": {kind: {name: float(np.mean(values)) for name, values in per_step[kind].items()} for kind in ESTIMATES},
+            "mean": {
+                kind: {name: float(np.mean(values)) for name, values in per_step[kind].items()} for kind in ESTIMATES
+            },
         }
 
-    def write_media(self, folder: str, record: dict[str, Any], recording: EpisodeRecording, arrays: dict[str, np.ndarray], layout, source_positions: list) -> dict[str, str]:
+    def write_media(
+        self,
+        folder: str,
+        record: dict[str, Any],
+        recording: EpisodeRecording,
+        arrays: dict[str, np.ndarray],
+        layout,
+        source_positions: list,
+    ) -> dict[str, str]:
         relative = os.path.join("episodes", record["episode_id"])
         episode_folder = os.path.join(folder, relative)
         os.makedirs(episode_folder, exist_ok=True)
-        files = media.write_wavs(episode_folder, arrays, self.params, self.sample_rate, self.step_samples, str(self.config.EVAL.ESTIMATE_PHASE))
+        files = media.write_wavs(
+            episode_folder,
+            arrays,
+            self.params,
+            self.sample_rate,
+            self.step_samples,
+            str(self.config.EVAL.ESTIMATE_PHASE),
+        )
         refined, passive = record["mean"]["refined"], record["mean"]["passive"]
-        title = (f"episode {record['episode_id']} ({record['scene']}), agent {record['agent']}: SI-SDR refined {refined['si_sdr']:.2f} dB, "
-                 f"passive {passive['si_sdr']:.2f} dB, mixture {refined['input_si_sdr']:.2f} dB")
-        media.write_summary_png(os.path.join(episode_folder, "summary.png"), arrays, record["trajectory"], layout, record["scene"], source_positions, title)
+        title = (
+            f"episode {record['episode_id']} ({record['scene']}), agent {record['agent']}: SI-SDR refined {refined['si_sdr']:.2f} dB, "
+            f"passive {passive['si_sdr']:.2f} dB, mixture {refined['input_si_sdr']:.2f} dB"
+        )
+        media.write_summary_png(
+            os.path.join(episode_folder, "summary.png"),
+            arrays,
+            record["trajectory"],
+            layout,
+            record["scene"],
+            source_positions,
+            title,
+        )
         files["png"] = "summary.png"
-        if self.video and recording.rgb and media.write_video(os.path.join(episode_folder, "views.mp4"), np.stack(recording.rgb), os.path.join(episode_folder, files["mixture"]), float(self.config.AUDIO.STEP_SECONDS)):
+        if (
+            self.video
+            and recording.rgb
+            and media.write_video(
+                os.path.join(episode_folder, "views.mp4"),
+                np.stack(recording.rgb),
+                os.path.join(episode_folder, files["mixture"]),
+                float(self.config.AUDIO.STEP_SECONDS),
+            )
+        ):
             files["video"] = "views.mp4"
         files["folder"] = relative
         return files

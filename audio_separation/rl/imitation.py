@@ -18,6 +18,7 @@ policy gives to the correct set (cross-entropy for a single label) plus the valu
 rollout's discounted returns (so PPO starts with a critic that knows the reward's scale). The memory
 keeps its usual supervised step on the same rollouts.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,10 +34,15 @@ def expert_probability(update: int, settings: CfgNode) -> float:
     """beta of the imitation update `update` (0-based): linear from START to END over UPDATES."""
     updates = max(int(settings.UPDATES), 1)
     fraction = min(max(update / max(updates - 1, 1), 0.0), 1.0)
-    return float(settings.EXPERT_PROBABILITY_START + (settings.EXPERT_PROBABILITY_END - settings.EXPERT_PROBABILITY_START) * fraction)
+    return float(
+        settings.EXPERT_PROBABILITY_START
+        + (settings.EXPERT_PROBABILITY_END - settings.EXPERT_PROBABILITY_START) * fraction
+    )
 
 
-def imitation_loss(policy: ActorCritic, storage: RolloutStorage, value_loss_coef: float) -> tuple[torch.Tensor, dict[str, float]]:
+def imitation_loss(
+    policy: ActorCritic, storage: RolloutStorage, value_loss_coef: float
+) -> tuple[torch.Tensor, dict[str, float]]:
     """-log P(policy picks a correct action) over the whole rollout (correct: storage.expert_action_sets,
     and the expert's own action) + value_loss_coef x value loss to storage.returns; and statistics
     (imitation_loss, imitation_accuracy: the argmax is correct, value_loss, entropy)."""
@@ -51,14 +57,21 @@ def imitation_loss(policy: ActorCritic, storage: RolloutStorage, value_loss_coef
     accuracy = correct.gather(-1, log_probs.argmax(dim=-1, keepdim=True)).float().mean()
     loss = cross_entropy + value_loss_coef * value_loss
     entropy = output.distribution.entropy().mean()
-    return loss, {"imitation_loss": float(cross_entropy.detach()), "imitation_accuracy": float(accuracy), "value_loss": float(value_loss.detach()), "entropy": float(entropy.detach())}
+    return loss, {
+        "imitation_loss": float(cross_entropy.detach()),
+        "imitation_accuracy": float(accuracy),
+        "value_loss": float(value_loss.detach()),
+        "entropy": float(entropy.detach()),
+    }
 
 
 class ImitationLearner:
     """The policy's supervised step of the imitation phase, on PPO's optimizer (so checkpoints and
     resume need nothing new) at RL.IMITATION.LR."""
 
-    def __init__(self, policy: ActorCritic, optimizer: torch.optim.Optimizer, settings: CfgNode, ppo_settings: CfgNode) -> None:
+    def __init__(
+        self, policy: ActorCritic, optimizer: torch.optim.Optimizer, settings: CfgNode, ppo_settings: CfgNode
+    ) -> None:
         self.policy = policy
         self.optimizer = optimizer
         self.settings = settings

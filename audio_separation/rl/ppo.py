@@ -9,6 +9,7 @@
 Gradients are averaged over DD-PPO workers (common/distributed.all_reduce_gradients) before clipping and
 stepping, so every worker applies the same update and parameters stay identical.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,9 @@ class PPO:
         settings = self.settings
         num_envs, num_steps = storage.num_envs, storage.num_actions_per_env
         if num_envs % settings.NUM_MINI_BATCH:
-            raise ValueError(f"RL.PPO.NUM_MINI_BATCH {settings.NUM_MINI_BATCH} does not divide the {num_envs} envs of a worker (NUM_PROCESSES)")
+            raise ValueError(
+                f"RL.PPO.NUM_MINI_BATCH {settings.NUM_MINI_BATCH} does not divide the {num_envs} envs of a worker (NUM_PROCESSES)"
+            )
         advantages = storage.advantages
         if settings.USE_NORMALIZED_ADVANTAGE:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-5)
@@ -49,7 +52,10 @@ class PPO:
         passes = 0
         for _ in range(settings.PPO_EPOCH):
             for envs in torch.randperm(num_envs, device=storage.device).chunk(settings.NUM_MINI_BATCH):
-                inputs = {key: value[:, envs].flatten(0, 1) for key, value in storage.policy_inputs(slice(0, num_steps)).items()}
+                inputs = {
+                    key: value[:, envs].flatten(0, 1)
+                    for key, value in storage.policy_inputs(slice(0, num_steps)).items()
+                }
                 output = self.policy.sequence(inputs, num_steps, self.policy.initial_hidden(len(envs), storage.device))
                 log_probs = output.distribution.log_prob(storage.actions[:, envs])
                 ratio = torch.exp(log_probs - storage.log_probs[:, envs])
@@ -84,7 +90,9 @@ class MemoryLearner:
 
     def update(self, storage: RolloutStorage) -> dict[str, float]:
         settings = self.settings
-        queries = storage.memory_queries(list(range(storage.episode_length)), settings.CAPACITY, settings.REFINEMENT_WINDOW, with_targets=True)
+        queries = storage.memory_queries(
+            list(range(storage.episode_length)), settings.CAPACITY, settings.REFINEMENT_WINDOW, with_targets=True
+        )
         total = 0.0
         for _ in range(max(int(settings.EPOCHS), 1)):
             refined = self.memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode)

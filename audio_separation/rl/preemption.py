@@ -4,13 +4,14 @@ writes a resumable state (<checkpoint folder>/resume_state.pth); the same comman
 Env worker processes are started with these signals blocked (`signals_blocked`), so a signal sent to
 the whole process group (Slurm, torchrun) does not kill the envs before the state is written.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 logger = logging.getLogger("audio_separation")
 
@@ -44,7 +45,7 @@ class PreemptionFlag:
         self.signal_number = number
         logger.warning("received %s: saving a resumable state at the end of this update", signal.Signals(number).name)
 
-    def install(self) -> "PreemptionFlag":
+    def install(self) -> PreemptionFlag:
         if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
             self._previous = {number: signal.signal(number, self._handle) for number in self.signals}
         return self

@@ -6,6 +6,7 @@ with nMSE_t = mean((estimate_t - GT_t)^2) / target_rms^2 of the current-step ref
 at 0) after the move, so an all-zero estimate of a target at the env's RMS (AUDIO.TARGET_MONO_RMS) gives
 nMSE 1 and reward -1. QUIRK (RL.ZERO_TERMINAL_REWARD): the original gives 0 on the terminal transition.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,7 +19,9 @@ def normalised_error(estimate: torch.Tensor, target: torch.Tensor, target_rms: f
     return (estimate.clamp(min=0.0) - target).pow(2).mean(dim=(-2, -1)) / float(target_rms) ** 2
 
 
-def separation_reward(kind: str, error_before: torch.Tensor, error_after: torch.Tensor, terminal: bool, zero_terminal: bool = False) -> torch.Tensor:
+def separation_reward(
+    kind: str, error_before: torch.Tensor, error_after: torch.Tensor, terminal: bool, zero_terminal: bool = False
+) -> torch.Tensor:
     """(N,) reward of a transition from the normalised errors of the steps before and after it."""
     if kind == "negative_error":
         reward = -error_after

@@ -8,6 +8,7 @@ policy, or a baseline agent of env/baseline_agents.py) picks the next action, ex
 Evaluation records more (`record=True`): the mixture phase, the views, the trajectory, and the final
 estimate of every step (models/memory.final_estimate_source).
 """
+
 from __future__ import annotations
 
 import time
@@ -38,16 +39,25 @@ class RolloutSettings:
     deterministic: bool = False  # argmax actions (evaluation)
 
     @classmethod
-    def from_config(cls, config, deterministic: bool = False) -> "RolloutSettings":
+    def from_config(cls, config, deterministic: bool = False) -> RolloutSettings:
         memory = config.RL.MEMORY
-        return cls(int(memory.CAPACITY), int(memory.REFINEMENT_WINDOW), str(config.RL.REWARD), bool(config.RL.ZERO_TERMINAL_REWARD), float(config.AUDIO.TARGET_MONO_RMS), deterministic)
+        return cls(
+            int(memory.CAPACITY),
+            int(memory.REFINEMENT_WINDOW),
+            str(config.RL.REWARD),
+            bool(config.RL.ZERO_TERMINAL_REWARD),
+            float(config.AUDIO.TARGET_MONO_RMS),
+            deterministic,
+        )
 
 
 @dataclass
 class EpisodeRecording:
     """What evaluation keeps of one env's episode (numpy, (steps, ...))."""
 
-    infos: list[dict[str, Any]] = field(default_factory=list)  # per step: episode_id, scene, node, heading, target_node, step
+    infos: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # per step: episode_id, scene, node, heading, target_node, step
     actions: list[int] = field(default_factory=list)
     mixed_magnitude: list[np.ndarray] = field(default_factory=list)  # (F, T, 2) log1p
     mixed_phase: list[np.ndarray] = field(default_factory=list)  # (F, T, 2)
@@ -72,7 +82,11 @@ def to_tensors(observations: dict[str, np.ndarray], device: torch.device) -> dic
 
 def env_info(infos: dict[str, Any], index: int) -> dict[str, Any]:
     """One env's entry of a vector env's info dict, as plain python values."""
-    return {key: (value[index].item() if isinstance(value[index], np.generic) else value[index]) for key, value in infos.items() if not key.startswith("_")}
+    return {
+        key: (value[index].item() if isinstance(value[index], np.generic) else value[index])
+        for key, value in infos.items()
+        if not key.startswith("_")
+    }
 
 
 @torch.no_grad()
@@ -123,14 +137,22 @@ def run_episodes(
         gt_mono = tensors["gt_mono_magnitude"][..., 0]
         storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, rgb=tensors.get("rgb"))
         queries = storage.memory_queries([step], settings.capacity, decode_window)
-        refined = memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode).clamp(min=0.0)
+        refined = memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode).clamp(
+            min=0.0
+        )
         decoded_per_env = queries.decode.sum(dim=1).tolist()
         per_env = refined.split(decoded_per_env)  # each env's decoded tokens, oldest first, current last
         storage.refined[step].copy_(torch.stack([tokens[-1] for tokens in per_env]))
         passive_error[step] = normalised_error(passive, gt_mono, settings.target_rms)
         refined_error[step] = normalised_error(storage.refined[step], gt_mono, settings.target_rms)
         if step > 0:
-            storage.rewards[step - 1] = separation_reward(settings.reward, refined_error[step - 1], refined_error[step], terminal=step == length - 1, zero_terminal=settings.zero_terminal_reward)
+            storage.rewards[step - 1] = separation_reward(
+                settings.reward,
+                refined_error[step - 1],
+                refined_error[step],
+                terminal=step == length - 1,
+                zero_terminal=settings.zero_terminal_reward,
+            )
         if recordings is not None:
             _record(recordings, observations, infos_per_env, per_env, step, length, settings.refinement_window)
         actions = None
@@ -138,20 +160,38 @@ def run_episodes(
             if policy is not None:
                 output = policy.step(storage.policy_inputs(step), hidden)
                 hidden = output.hidden
-                actions = output.distribution.probs.argmax(dim=-1) if settings.deterministic else output.distribution.sample()
+                actions = (
+                    output.distribution.probs.argmax(dim=-1) if settings.deterministic else output.distribution.sample()
+                )
                 if experts is not None:
-                    labels = torch.tensor([expert.act({key: value[index] for key, value in observations.items()}, info) for index, (expert, info) in enumerate(zip(experts, infos_per_env))], device=device)
+                    labels = torch.tensor(
+                        [
+                            expert.act({key: value[index] for key, value in observations.items()}, info)
+                            for index, (expert, info) in enumerate(zip(experts, infos_per_env))
+                        ],
+                        device=device,
+                    )
                     storage.expert_actions[step].copy_(labels)
                     storage.expert_action_sets[step].zero_()  # the expert's own action joins the set in imitation_loss
                     for index, (expert, info) in enumerate(zip(experts, infos_per_env)):
-                        if hasattr(expert, "optimal_actions"):  # an expert indifferent between several actions labels them all
+                        if hasattr(
+                            expert, "optimal_actions"
+                        ):  # an expert indifferent between several actions labels them all
                             storage.expert_action_sets[step, index, expert.optimal_actions(info)] = True
                     if expert_probability > 0:
                         actions = torch.where(torch.rand(count, device=device) < expert_probability, labels, actions)
                 storage.insert_action(step, actions, output.distribution.log_prob(actions), output.value)
             else:
-                actions = torch.tensor([agent.act({key: value[index] for key, value in observations.items()}, info) for index, (agent, info) in enumerate(zip(agents, infos_per_env))], device=device)
-                storage.insert_action(step, actions, torch.zeros(count, device=device), torch.zeros(count, device=device))
+                actions = torch.tensor(
+                    [
+                        agent.act({key: value[index] for key, value in observations.items()}, info)
+                        for index, (agent, info) in enumerate(zip(agents, infos_per_env))
+                    ],
+                    device=device,
+                )
+                storage.insert_action(
+                    step, actions, torch.zeros(count, device=device), torch.zeros(count, device=device)
+                )
         timings["forward"] += time.perf_counter() - tick
         if actions is None:
             break
@@ -162,16 +202,30 @@ def run_episodes(
         ended = np.logical_or(terminated, truncated)
         expected_end = step + 1 == length - 1
         if not np.all(ended == expected_end):
-            raise RuntimeError(f"an env episode ended at step {step + 1} (ended: {ended.tolist()}), but RL rollouts are episodes of TASK.MAX_EPISODE_STEPS = {length} observations")
+            raise RuntimeError(
+                f"an env episode ended at step {step + 1} (ended: {ended.tolist()}), but RL rollouts are episodes of TASK.MAX_EPISODE_STEPS = {length} observations"
+            )
         if recordings is not None:
             for recording, action in zip(recordings, actions.tolist()):
                 recording.actions.append(int(action))
     return RolloutResult(timings, passive_error, refined_error, recordings)
 
 
-def _record(recordings: list[EpisodeRecording], observations: dict, infos: list[dict], refined_per_env: tuple, step: int, length: int, window: int) -> None:
+def _record(
+    recordings: list[EpisodeRecording],
+    observations: dict,
+    infos: list[dict],
+    refined_per_env: tuple,
+    step: int,
+    length: int,
+    window: int,
+) -> None:
     """Keep what evaluation writes out, and the final estimates this step makes (numpy copies)."""
-    finals = [(s, final_estimate_source(s, length, window)[1]) for s in range(length) if final_estimate_source(s, length, window)[0] == step]
+    finals = [
+        (s, final_estimate_source(s, length, window)[1])
+        for s in range(length)
+        if final_estimate_source(s, length, window)[0] == step
+    ]
     for index, recording in enumerate(recordings):
         recording.infos.append(dict(infos[index]))
         recording.mixed_magnitude.append(np.array(observations["mixed_binaural_magnitude"][index]))

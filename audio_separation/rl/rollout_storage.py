@@ -10,6 +10,7 @@ memory window at step t holds the entries of steps t - capacity + 1 .. t that ex
 window convention); `memory_queries` gathers those windows, for acting (one query step) and for the
 memory's supervised update (every step, with the refinement window's loss mask).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,12 @@ class RolloutStorage:
         self.refined = zeros(length, n, *spectrogram)  # memory's current-step estimate at acting time (policy input)
         self.gt_mono = zeros(length, n, *spectrogram)  # ground-truth target mono magnitude (memory loss, reward)
         self.actions = zeros(length - 1, n, dtype=torch.long)
-        self.expert_actions = zeros(length - 1, n, dtype=torch.long)  # imitation: the expert's action (rl/imitation.py); never a policy input
-        self.expert_action_sets = zeros(length - 1, n, 3, dtype=torch.bool)  # imitation: other actions as good as the expert's (imitation_loss adds expert_actions)
+        self.expert_actions = zeros(
+            length - 1, n, dtype=torch.long
+        )  # imitation: the expert's action (rl/imitation.py); never a policy input
+        self.expert_action_sets = zeros(
+            length - 1, n, 3, dtype=torch.bool
+        )  # imitation: other actions as good as the expert's (imitation_loss adds expert_actions)
         self.log_probs = zeros(length - 1, n)
         self.values = zeros(length - 1, n)
         self.rewards = zeros(length - 1, n)
@@ -66,7 +71,15 @@ class RolloutStorage:
         return self.episode_length - 1
 
     # ---------------------------------------------------------------------------------------- filling
-    def insert_observation(self, step: int, *, binaural: torch.Tensor, passive: torch.Tensor, gt_mono: torch.Tensor, rgb: torch.Tensor | None = None) -> None:
+    def insert_observation(
+        self,
+        step: int,
+        *,
+        binaural: torch.Tensor,
+        passive: torch.Tensor,
+        gt_mono: torch.Tensor,
+        rgb: torch.Tensor | None = None,
+    ) -> None:
         self.binaural[step].copy_(binaural)
         self.passive[step].copy_(passive)
         self.gt_mono[step].copy_(gt_mono)
@@ -80,14 +93,22 @@ class RolloutStorage:
 
     def policy_inputs(self, step: int | slice) -> dict[str, torch.Tensor]:
         """Inputs of ActorCritic at one slot (N, ...) or a slice of slots (T, N, ...)."""
-        previous_action = torch.cat([torch.zeros_like(self.actions[:1]), self.actions + 1])  # (L, N): 0 at the start, else action + 1
-        inputs = {"binaural": self.binaural[step], "refined_mono": self.refined[step], "previous_action": previous_action[step]}
+        previous_action = torch.cat(
+            [torch.zeros_like(self.actions[:1]), self.actions + 1]
+        )  # (L, N): 0 at the start, else action + 1
+        inputs = {
+            "binaural": self.binaural[step],
+            "refined_mono": self.refined[step],
+            "previous_action": previous_action[step],
+        }
         if self.rgb is not None:
             inputs["rgb"] = self.rgb[step]
         return inputs
 
     # ---------------------------------------------------------------------------------------- memory
-    def memory_queries(self, steps: list[int], capacity: int, decode_window: int, with_targets: bool = False) -> MemoryQueries:
+    def memory_queries(
+        self, steps: list[int], capacity: int, decode_window: int, with_targets: bool = False
+    ) -> MemoryQueries:
         """Memory windows for every env at each slot in `steps` (queries ordered step-major, env-minor).
         Positions at offset <= decode_window (and holding an entry) are decoded: 0 = the current step
         only (acting), REFINEMENT_WINDOW = the supervised loss's tokens."""

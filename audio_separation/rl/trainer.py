@@ -21,6 +21,7 @@ again continues from it (rl/preemption.py).
 
 Eval: rl/evaluation.py (one checkpoint or every ckpt.N.pth of a folder, optionally polling).
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,7 +67,10 @@ def rl_env_config(config: CfgNode, evaluation: bool = False) -> CfgNode:
     derived.defrost()
     derived.ENV.AUTORESET_MODE = "disabled"
     if evaluation:
-        derived.TASK.SENSORS = [*config.TASK.SENSORS, *[name for name in ("MIXED_BINAURAL_PHASE", "RGB") if name not in config.TASK.SENSORS]]
+        derived.TASK.SENSORS = [
+            *config.TASK.SENSORS,
+            *[name for name in ("MIXED_BINAURAL_PHASE", "RGB") if name not in config.TASK.SENSORS],
+        ]
         derived.ENV.SHUFFLE_EPISODES = False
     derived.freeze()
     return derived
@@ -84,12 +88,16 @@ class DDPPOTrainer(BaseTrainer):
         super().__init__(config)
         if config.RL.NUM_THREADS > 0:
             torch.set_num_threads(int(config.RL.NUM_THREADS))
-        self.update_history: list[dict[str, float]] = []  # statistics of every update this process ran (tests, benchmarks)
+        self.update_history: list[
+            dict[str, float]
+        ] = []  # statistics of every update this process ran (tests, benchmarks)
         self.preempted = False
 
     # ================================================================================================ train
     def train(self) -> dict[str, Any]:
-        preemption = PreemptionFlag().install()  # from the start: a signal during setup is honoured after the first update
+        preemption = (
+            PreemptionFlag().install()
+        )  # from the start: a signal during setup is honoured after the first update
         try:
             return self._train(preemption)
         finally:
@@ -119,33 +127,75 @@ class DDPPOTrainer(BaseTrainer):
         with signals_blocked():  # env workers must survive a preemption signal sent to the process group
             envs = make_vector_env(rl_env_config(config), rank=rank, world_size=world_size)
         num_envs = envs.num_envs
-        storage = RolloutStorage(int(config.TASK.MAX_EPISODE_STEPS), num_envs, int(config.AUDIO.NUM_FREQ_BINS), int(config.AUDIO.NUM_FRAMES),
-                                 int(config.WORLD.VIEW_RESOLUTION) if config.RL.POLICY.USE_RGB else None, device)
+        storage = RolloutStorage(
+            int(config.TASK.MAX_EPISODE_STEPS),
+            num_envs,
+            int(config.AUDIO.NUM_FREQ_BINS),
+            int(config.AUDIO.NUM_FRAMES),
+            int(config.WORLD.VIEW_RESOLUTION) if config.RL.POLICY.USE_RGB else None,
+            device,
+        )
         rollout_settings = RolloutSettings.from_config(config)
         writer = make_writer(config.TENSORBOARD_DIR, enabled=main)
         if main:
             logger.info(
                 "RL training: %d worker(s) x %d envs, policy %d + memory %d parameters (frozen separator %d from %s), %d updates from update %d",
-                world_size, num_envs, count_parameters(agent.policy), count_parameters(agent.memory), count_parameters(separator),
-                separator_description["path"], config.NUM_UPDATES, counters["update"],
+                world_size,
+                num_envs,
+                count_parameters(agent.policy),
+                count_parameters(agent.memory),
+                count_parameters(separator),
+                separator_description["path"],
+                config.NUM_UPDATES,
+                counters["update"],
             )
-        bar = tqdm(total=int(config.NUM_UPDATES), initial=int(counters["update"]), desc="RL updates", unit="update", disable=not main)
+        bar = tqdm(
+            total=int(config.NUM_UPDATES),
+            initial=int(counters["update"]),
+            desc="RL updates",
+            unit="update",
+            disable=not main,
+        )
         try:
             while counters["update"] < config.NUM_UPDATES:
-                stats = self._train_update(agent, ppo, memory_learner, envs, separator, storage, rollout_settings, counters, rank)
+                stats = self._train_update(
+                    agent, ppo, memory_learner, envs, separator, storage, rollout_settings, counters, rank
+                )
                 self.update_history.append(stats)
                 bar.update(1)
-                bar.set_postfix(reward=f"{stats['reward']:.3f}", memory_l1=f"{stats['memory_l1']:.3f}", sps=f"{stats['sps']:.1f}")
+                bar.set_postfix(
+                    reward=f"{stats['reward']:.3f}", memory_l1=f"{stats['memory_l1']:.3f}", sps=f"{stats['sps']:.1f}"
+                )
                 if main:
                     self._log(writer, stats, counters)
                 finished = counters["update"] >= config.NUM_UPDATES
                 if main and (finished or counters["update"] % config.CHECKPOINT_INTERVAL == 0):
-                    self._save(checkpoint_path(config.CHECKPOINT_FOLDER, counters["update"]), agent, ppo, memory_learner, counters, settings, separator_description)
+                    self._save(
+                        checkpoint_path(config.CHECKPOINT_FOLDER, counters["update"]),
+                        agent,
+                        ppo,
+                        memory_learner,
+                        counters,
+                        settings,
+                        separator_description,
+                    )
                 if distributed.any_rank(preemption.requested):
                     self.preempted = True
                     if main:
-                        path = self._save(os.path.join(config.CHECKPOINT_FOLDER, RESUME_STATE_NAME), agent, ppo, memory_learner, counters, settings, separator_description)
-                        logger.warning("preempted after update %d: wrote %s; run the same command again to resume", counters["update"], path)
+                        path = self._save(
+                            os.path.join(config.CHECKPOINT_FOLDER, RESUME_STATE_NAME),
+                            agent,
+                            ppo,
+                            memory_learner,
+                            counters,
+                            settings,
+                            separator_description,
+                        )
+                        logger.warning(
+                            "preempted after update %d: wrote %s; run the same command again to resume",
+                            counters["update"],
+                            path,
+                        )
                     break
         finally:
             bar.close()
@@ -158,8 +208,18 @@ class DDPPOTrainer(BaseTrainer):
             raise SystemExit(128 + (preemption.signal_number or signal.SIGTERM))
         return counters
 
-    def _train_update(self, agent, ppo: PPO, memory_learner: MemoryLearner, envs, separator, storage: RolloutStorage,
-                      rollout_settings: RolloutSettings, counters: dict, rank: int) -> dict[str, float]:
+    def _train_update(
+        self,
+        agent,
+        ppo: PPO,
+        memory_learner: MemoryLearner,
+        envs,
+        separator,
+        storage: RolloutStorage,
+        rollout_settings: RolloutSettings,
+        counters: dict,
+        rank: int,
+    ) -> dict[str, float]:
         """One rollout (an episode per env) and one learning step; returns statistics averaged over workers.
         The first RL.IMITATION.UPDATES updates imitate the expert (rl/imitation.py), the rest are PPO."""
         config = self.config
@@ -169,7 +229,11 @@ class DDPPOTrainer(BaseTrainer):
         imitation_updates = min(int(config.RL.IMITATION.UPDATES), int(config.NUM_UPDATES))
         imitating = update < imitation_updates
         # PPO's clip and learning rate decay over the PPO phase; the memory's over the whole run
-        decay = linear_decay(update - imitation_updates, int(config.NUM_UPDATES) - imitation_updates) if not imitating else 1.0
+        decay = (
+            linear_decay(update - imitation_updates, int(config.NUM_UPDATES) - imitation_updates)
+            if not imitating
+            else 1.0
+        )
         clip = config.RL.PPO.CLIP_PARAM * (decay if config.RL.PPO.USE_LINEAR_CLIP_DECAY else 1.0)
         lr_factor = decay if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
         memory_lr_factor = linear_decay(update, int(config.NUM_UPDATES)) if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
@@ -182,15 +246,36 @@ class DDPPOTrainer(BaseTrainer):
         seeds = [derive_seed(config.SEED, rank, index, update) for index in range(storage.num_envs)]
         beta = expert_probability(update, config.RL.IMITATION) if imitating else 0.0
         experts = self._experts(storage.num_envs, rank) if imitating else None
-        result = run_episodes(envs, separator, agent.memory, storage, rollout_settings, policy=agent.policy, seeds=seeds, experts=experts, expert_probability=beta)
+        result = run_episodes(
+            envs,
+            separator,
+            agent.memory,
+            storage,
+            rollout_settings,
+            policy=agent.policy,
+            seeds=seeds,
+            experts=experts,
+            expert_probability=beta,
+        )
         # imitation: the critic regresses on the discounted returns (GAE with tau 1); PPO: GAE(gamma, tau)
         storage.compute_returns(config.RL.PPO.GAMMA, 1.0 if imitating else config.RL.PPO.TAU)
         agent.train()
         learning_started = time.perf_counter()
         if imitating:
-            losses = {"action_loss": 0.0, "entropy": 0.0, "clip_fraction": 0.0, **self.imitation.update(storage), "expert_probability": beta}
+            losses = {
+                "action_loss": 0.0,
+                "entropy": 0.0,
+                "clip_fraction": 0.0,
+                **self.imitation.update(storage),
+                "expert_probability": beta,
+            }
         else:
-            losses = {**ppo.update(storage, clip), "imitation_loss": 0.0, "imitation_accuracy": 0.0, "expert_probability": 0.0}
+            losses = {
+                **ppo.update(storage, clip),
+                "imitation_loss": 0.0,
+                "imitation_accuracy": 0.0,
+                "expert_probability": 0.0,
+            }
         losses.update(memory_learner.update(storage))
         learning_seconds = time.perf_counter() - learning_started
         seconds = time.perf_counter() - started
@@ -212,9 +297,13 @@ class DDPPOTrainer(BaseTrainer):
             "time_total": seconds,
         }
         names = list(local)
-        reduced = distributed.all_reduce_mean(torch.tensor([local[name] for name in names], dtype=torch.float64)).tolist()
+        reduced = distributed.all_reduce_mean(
+            torch.tensor([local[name] for name in names], dtype=torch.float64)
+        ).tolist()
         stats = dict(zip(names, reduced))
-        stats.update(update=float(counters["update"]), clip=clip, lr_factor=lr_factor, sps=steps / max(stats["time_total"], 1e-9))
+        stats.update(
+            update=float(counters["update"]), clip=clip, lr_factor=lr_factor, sps=steps / max(stats["time_total"], 1e-9)
+        )
         return stats
 
     def _experts(self, num_envs: int, rank: int) -> list:
@@ -222,7 +311,10 @@ class DDPPOTrainer(BaseTrainer):
         if self.experts is None:
             config = self.config
             layout = ensure_world(config, progress=False)
-            self.experts = [make_agent(str(config.RL.IMITATION.EXPERT), config, layout, derive_seed(config.SEED, 13, rank, index)) for index in range(num_envs)]
+            self.experts = [
+                make_agent(str(config.RL.IMITATION.EXPERT), config, layout, derive_seed(config.SEED, 13, rank, index))
+                for index in range(num_envs)
+            ]
         return self.experts
 
     def _log(self, writer, stats: dict[str, float], counters: dict) -> None:
@@ -241,15 +333,38 @@ class DDPPOTrainer(BaseTrainer):
         if counters["update"] % self.config.LOG_INTERVAL == 0 or counters["update"] == 1:
             logger.info(
                 "update %d/%d, %d env steps: episode return %.3f, nMSE passive %.3f refined %.3f, memory L1 %.4f, value loss %.4f, entropy %.3f, %.1f steps/s (env %.2f s, forward %.2f s, update %.2f s)",
-                counters["update"], self.config.NUM_UPDATES, counters["env_steps"], stats["reward"], stats["passive_nmse"], stats["refined_nmse"],
-                stats["memory_l1"], stats["value_loss"], stats["entropy"], stats["sps"], stats["time_env"], stats["time_forward"], stats["time_update"],
+                counters["update"],
+                self.config.NUM_UPDATES,
+                counters["env_steps"],
+                stats["reward"],
+                stats["passive_nmse"],
+                stats["refined_nmse"],
+                stats["memory_l1"],
+                stats["value_loss"],
+                stats["entropy"],
+                stats["sps"],
+                stats["time_env"],
+                stats["time_forward"],
+                stats["time_update"],
             )
             if counters["update"] <= int(self.config.RL.IMITATION.UPDATES):
-                logger.info("imitation: cross-entropy %.3f, accuracy %.3f, expert probability %.2f",
-                            stats["imitation_loss"], stats["imitation_accuracy"], stats["expert_probability"])
+                logger.info(
+                    "imitation: cross-entropy %.3f, accuracy %.3f, expert probability %.2f",
+                    stats["imitation_loss"],
+                    stats["imitation_accuracy"],
+                    stats["expert_probability"],
+                )
 
     # ================================================================================================ checkpoints
-    def _resume(self, agent, ppo: PPO, memory_learner: MemoryLearner, counters: dict, settings: dict, separator_description: dict) -> None:
+    def _resume(
+        self,
+        agent,
+        ppo: PPO,
+        memory_learner: MemoryLearner,
+        counters: dict,
+        settings: dict,
+        separator_description: dict,
+    ) -> None:
         """Continue from the newest resume_state.pth / ckpt.N.pth of the run dir, if any."""
         folder = self.config.CHECKPOINT_FOLDER
         found = newest_state(folder) if folder else None
@@ -258,10 +373,14 @@ class DDPPOTrainer(BaseTrainer):
         path, payload = found
         extra = payload.get("extra") or {}
         if extra.get("agent_settings") != settings:
-            raise CheckpointError(f"{path}: was trained with other model settings ({extra.get('agent_settings')}) than the config asks for ({settings}); use a matching config or another --model-dir")
+            raise CheckpointError(
+                f"{path}: was trained with other model settings ({extra.get('agent_settings')}) than the config asks for ({settings}); use a matching config or another --model-dir"
+            )
         saved_separator = extra.get("separator") or {}
         if saved_separator.get("fingerprint") != separator_description["fingerprint"]:
-            raise CheckpointError(f"{path}: was trained on another separator ({saved_separator.get('path')}, fingerprint {saved_separator.get('fingerprint')}) than RL.SEPARATOR_CHECKPOINT {separator_description['path']} (fingerprint {separator_description['fingerprint']})")
+            raise CheckpointError(
+                f"{path}: was trained on another separator ({saved_separator.get('path')}, fingerprint {saved_separator.get('fingerprint')}) than RL.SEPARATOR_CHECKPOINT {separator_description['path']} (fingerprint {separator_description['fingerprint']})"
+            )
         try:
             agent.load_state_dict(payload["model"])
             ppo.optimizer.load_state_dict(payload["optimizer"])
@@ -272,11 +391,26 @@ class DDPPOTrainer(BaseTrainer):
         if distributed.is_main():
             logger.info("resumed from %s at update %d (%d env steps)", path, counters["update"], counters["env_steps"])
 
-    def _save(self, path: str, agent, ppo: PPO, memory_learner: MemoryLearner, counters: dict, settings: dict, separator_description: dict) -> str:
+    def _save(
+        self,
+        path: str,
+        agent,
+        ppo: PPO,
+        memory_learner: MemoryLearner,
+        counters: dict,
+        settings: dict,
+        separator_description: dict,
+    ) -> str:
         if not self.config.CHECKPOINT_FOLDER:
             return ""  # no --model-dir: nothing is written
-        extra = {"agent_settings": settings, "memory_optimizer": memory_learner.optimizer.state_dict(), "separator": separator_description}
-        return save_checkpoint(path, config=self.config, model=agent, optimizer=ppo.optimizer, counters=counters, extra=extra)
+        extra = {
+            "agent_settings": settings,
+            "memory_optimizer": memory_learner.optimizer.state_dict(),
+            "separator": separator_description,
+        }
+        return save_checkpoint(
+            path, config=self.config, model=agent, optimizer=ppo.optimizer, counters=counters, extra=extra
+        )
 
     # ================================================================================================ eval
     def eval(self) -> list[dict[str, Any]]:

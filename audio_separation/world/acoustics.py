@@ -28,6 +28,7 @@ What is modelled (and what is approximate — read before trusting numbers):
 - A source at the listener's own node is placed 0.25 m in front of the head (distance 0 is singular).
 Everything is deterministic given the seed (noise seeded per (scene, source, receiver, heading)).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -150,7 +151,9 @@ def render_binaural(
     return out
 
 
-def render_mono(images: np.ndarray, reflection: np.ndarray, listener: np.ndarray, length: int, sample_rate: int) -> np.ndarray:
+def render_mono(
+    images: np.ndarray, reflection: np.ndarray, listener: np.ndarray, length: int, sample_rate: int
+) -> np.ndarray:
     """Early omnidirectional response (length,) at a point."""
     distance = np.maximum(np.linalg.norm(images - listener[None, :], axis=1), MIN_DISTANCE)
     return _accumulate(length, distance / SPEED_OF_SOUND * sample_rate, reflection / (4 * np.pi * distance))
@@ -164,11 +167,15 @@ def early_part_end(images: np.ndarray, orders: np.ndarray, listener: np.ndarray,
     return float(np.min(np.linalg.norm(images[top] - listener[None, :], axis=1)) / SPEED_OF_SOUND)
 
 
-def late_tail(room: Room, start: float, length: int, sample_rate: int, rng: np.random.Generator, channels: int) -> np.ndarray:
+def late_tail(
+    room: Room, start: float, length: int, sample_rate: int, rng: np.random.Generator, channels: int
+) -> np.ndarray:
     """Statistical reverberant tail (length, channels) from `start` seconds on, continuing the ISM level."""
     t = np.arange(length) / sample_rate
-    power = SPEED_OF_SOUND / (4 * np.pi * room.volume * sample_rate) * np.power(
-        1.0 - room.absorption, SPEED_OF_SOUND * t * room.surface / (4 * room.volume)
+    power = (
+        SPEED_OF_SOUND
+        / (4 * np.pi * room.volume * sample_rate)
+        * np.power(1.0 - room.absorption, SPEED_OF_SOUND * t * room.surface / (4 * room.volume))
     )
     envelope = np.where(t >= start, np.sqrt(power), 0.0)
     return rng.standard_normal((length, channels)) * envelope[:, None]
@@ -268,7 +275,9 @@ class SceneAcoustics:
             self._images[key] = image_sources(self.plan.rooms[room], point, self.settings.ism_order)
         return self._images[key]
 
-    def _room_response(self, hop: _Hop, headings: list[int] | None, rng: np.random.Generator, length: int) -> np.ndarray:
+    def _room_response(
+        self, hop: _Hop, headings: list[int] | None, rng: np.random.Generator, length: int
+    ) -> np.ndarray:
         """Room response of one hop: binaural (headings, length, 2) if headings else mono (length,)."""
         room = self.plan.rooms[hop.room]
         sr = self.settings.sample_rate
@@ -287,7 +296,9 @@ class SceneAcoustics:
                 response[h] += late_tail(room, end, length, sr, rng, 2)
         return response
 
-    def binaural_rirs(self, source: np.ndarray, receiver: np.ndarray, headings: list[int], noise_key: tuple[int, ...]) -> np.ndarray:
+    def binaural_rirs(
+        self, source: np.ndarray, receiver: np.ndarray, headings: list[int], noise_key: tuple[int, ...]
+    ) -> np.ndarray:
         """(headings, length, 2) float32 RIRs for a source and a listener (world points with z)."""
         rng = np.random.default_rng([self.seed, *noise_key])
         source = np.asarray(source, dtype=float)
@@ -299,7 +310,9 @@ class SceneAcoustics:
             for h, heading in enumerate(headings):
                 forward, _ = facing_vectors(heading)
                 moved = receiver + forward * MIN_DISTANCE
-                out[h] = self._room_response(_Hop(self.plan.room_at(*receiver[:2]), moved, receiver), [heading], rng, self.length)[0]
+                out[h] = self._room_response(
+                    _Hop(self.plan.room_at(*receiver[:2]), moved, receiver), [heading], rng, self.length
+                )[0]
             return out.astype(np.float32)
         hops = door_route(self.plan, source, receiver)
         if len(hops) == 1:

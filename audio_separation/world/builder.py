@@ -6,6 +6,7 @@ Every file it writes is a pure function of (preset, seed): the same seed gives b
 (build_report.json, which records timings and sizes, is the one exception). Scenes are built in
 parallel worker processes; per-scene randomness is seeded from (seed, scene index), never from order.
 """
+
 from __future__ import annotations
 
 import json
@@ -135,7 +136,9 @@ def build_scene(args: tuple) -> dict:
     with open(layout.floorplan_path(scene), "w") as handle:
         handle.write(plan.to_json())
 
-    settings = RirSettings(sample_rate=sample_rate, ism_order=preset.ism_order, length_seconds=scene_rir_seconds(plan, preset))
+    settings = RirSettings(
+        sample_rate=sample_rate, ism_order=preset.ism_order, length_seconds=scene_rir_seconds(plan, preset)
+    )
     acoustics = SceneAcoustics(plan, settings, seed=int(np.random.SeedSequence([seed, 3, index]).generate_state(1)[0]))
     nodes = sorted(points)
     packed = np.zeros((len(HEADINGS), len(nodes), len(nodes), acoustics.length, 2), dtype=np.float32)
@@ -144,7 +147,9 @@ def build_scene(args: tuple) -> dict:
             rirs = acoustics.binaural_rirs(points[source], points[receiver], HEADINGS, (source, receiver))
             packed[:, r_index, s_index] = rirs
             for h_index, heading in enumerate(HEADINGS):
-                write_rir(layout.rir_path(scene, azimuth_of_heading(heading), receiver, source), rirs[h_index], sample_rate)
+                write_rir(
+                    layout.rir_path(scene, azimuth_of_heading(heading), receiver, source), rirs[h_index], sample_rate
+                )
     write_packed_cache(layout, scene, nodes, HEADINGS, sample_rate, packed)
     rir_seconds = time.time() - started
 
@@ -198,18 +203,39 @@ def build_world(
     os.makedirs(output_dir, exist_ok=True)
 
     sound_started = time.time()
-    build_sound_bank(layout.sounds_dir(config.WORLD.SOUNDS_DIR), preset=preset.sound_bank, seed=seed, sample_rate=sample_rate, progress=progress)
+    build_sound_bank(
+        layout.sounds_dir(config.WORLD.SOUNDS_DIR),
+        preset=preset.sound_bank,
+        seed=seed,
+        sample_rate=sample_rate,
+        progress=progress,
+    )
     sound_seconds = time.time() - sound_started
 
     plans = plan_world(preset, seed)
     jobs = [
-        (output_dir, plan.to_json(), preset_name, seed, index, sample_rate, config.WORLD.VIEW_RESOLUTION, config.WORLD.DEPTH_MAX)
+        (
+            output_dir,
+            plan.to_json(),
+            preset_name,
+            seed,
+            index,
+            sample_rate,
+            config.WORLD.VIEW_RESOLUTION,
+            config.WORLD.DEPTH_MAX,
+        )
         for index, plan in enumerate(plans)
     ]
     summaries = []
     if workers > 1:
         with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
-            for summary in tqdm(pool.imap(build_scene, jobs), total=len(jobs), desc="building scenes", unit="scene", disable=not progress):
+            for summary in tqdm(
+                pool.imap(build_scene, jobs),
+                total=len(jobs),
+                desc="building scenes",
+                unit="scene",
+                disable=not progress,
+            ):
                 summaries.append(summary)
     else:
         for job in tqdm(jobs, desc="building scenes", unit="scene", disable=not progress):
@@ -227,7 +253,9 @@ def build_world(
         seed=seed,
         sounds_folder=config.WORLD.SOUNDS_DIR,
     )
-    passive = build_passive_datasets(layout, version, roles, dict(preset.passive), num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX, seed=seed)
+    passive = build_passive_datasets(
+        layout, version, roles, dict(preset.passive), num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX, seed=seed
+    )
 
     report = {
         "preset": preset_name,
@@ -277,11 +305,17 @@ def ensure_world(config: CfgNode, progress: bool = True) -> SoundSpacesLayout:
     if os.path.isdir(metadata):
         return layout
     if not config.WORLD.BUILD_IF_MISSING:
-        raise FileNotFoundError(f"no world at {root} (no {metadata}); build one with scripts/build_world.py or set WORLD.BUILD_IF_MISSING True")
+        raise FileNotFoundError(
+            f"no world at {root} (no {metadata}); build one with scripts/build_world.py or set WORLD.BUILD_IF_MISSING True"
+        )
     if config.WORLD.DATASET != DATASET:
-        raise FileNotFoundError(f"no {config.WORLD.DATASET} data at {root}; only the {DATASET!r} dataset can be generated")
+        raise FileNotFoundError(
+            f"no {config.WORLD.DATASET} data at {root}; only the {DATASET!r} dataset can be generated"
+        )
     if os.path.isdir(root) and os.listdir(root):
-        raise FileNotFoundError(f"{root} is not empty but holds no {metadata}: remove it or point WORLD.DATA_ROOT elsewhere")
+        raise FileNotFoundError(
+            f"{root} is not empty but holds no {metadata}: remove it or point WORLD.DATA_ROOT elsewhere"
+        )
     logger.info("building the %s world at %s (first use)", config.WORLD.PRESET, root)
     build_world(root, preset=config.WORLD.PRESET, seed=config.WORLD.BUILD_SEED, progress=progress, config=config)
     return layout

@@ -49,6 +49,7 @@ Classes and clips are not stored: the passive trainer resamples them per item.
 Determinism: every split draws from its own numpy Generator seeded from (seed, stream, split index),
 and everything is iterated in sorted order, so the same seed gives byte-identical files.
 """
+
 from __future__ import annotations
 
 import json
@@ -146,7 +147,9 @@ def read_scene_splits(layout: SoundSpacesLayout, version: str) -> dict[str, list
     except json.JSONDecodeError as error:
         raise WorldDataError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(roles, dict) or set(roles) != set(SCENE_ROLES):
-        raise WorldDataError(f"{path}: expected keys {list(SCENE_ROLES)}, got {sorted(roles) if isinstance(roles, dict) else type(roles).__name__}")
+        raise WorldDataError(
+            f"{path}: expected keys {list(SCENE_ROLES)}, got {sorted(roles) if isinstance(roles, dict) else type(roles).__name__}"
+        )
     for role, scenes in roles.items():
         if not isinstance(scenes, list) or not all(isinstance(scene, str) for scene in scenes):
             raise WorldDataError(f"{path}: role {role!r} must be a list of scene names")
@@ -175,7 +178,10 @@ def build_episode_datasets(
         raise ValueError(f"near_target_radius must be > 0 metres, got {near_target_radius}")
 
     class_list = read_sound_classes(layout, sounds_folder)
-    pools = {heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed) for heard in (True, False)}
+    pools = {
+        heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed)
+        for heard in (True, False)
+    }
     scenes: dict[str, _SceneNodes] = {}
     for role in SCENE_ROLES:
         for scene in sorted(scene_roles[role]):
@@ -187,11 +193,15 @@ def build_episode_datasets(
         rng = np.random.default_rng(_seed_words(seed, _EPISODE_STREAM, split_index))
         role_scenes = [scenes[scene] for scene in sorted(scene_roles[role])]
         episodes = [
-            _sample_episode(rng, layout.dataset, role_scenes[index % len(role_scenes)], pools[heard], num_sounds_in_mix, index)
+            _sample_episode(
+                rng, layout.dataset, role_scenes[index % len(role_scenes)], pools[heard], num_sounds_in_mix, index
+            )
             for index in range(int(counts[split]))
         ]
         write_episodes(layout, version, split, episodes)
-        _remove_stale(layout.episode_content_path(version, split, "_"), {scene.name for scene in role_scenes}, ".json.gz")
+        _remove_stale(
+            layout.episode_content_path(version, split, "_"), {scene.name for scene in role_scenes}, ".json.gz"
+        )
         written[split] = len(episodes)
     write_scene_splits(layout, version, scene_roles)
     return written
@@ -216,7 +226,9 @@ def _scene_nodes(layout: SoundSpacesLayout, scene: str, nodes_needed: int, radiu
     graph = read_graph(path)
     nodes = _largest_component(graph)
     if len(nodes) < nodes_needed:
-        raise ValueError(f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; an episode needs {nodes_needed} distinct nodes (agent + sources)")
+        raise ValueError(
+            f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; an episode needs {nodes_needed} distinct nodes (agent + sources)"
+        )
     members = set(nodes)
     starts_near = {}
     for target in nodes:
@@ -224,7 +236,9 @@ def _scene_nodes(layout: SoundSpacesLayout, scene: str, nodes_needed: int, radiu
         starts_near[target] = sorted(node for node, distance in within.items() if distance > 0 and node in members)
     scene_nodes = _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_near)
     if not scene_nodes.targets:
-        raise ValueError(f"scene {scene!r} ({path}): no node lies within {radius} m (geodesic, > 0) of another node, so no near-target start exists")
+        raise ValueError(
+            f"scene {scene!r} ({path}): no node lies within {radius} m (geodesic, > 0) of another node, so no near-target start exists"
+        )
     return scene_nodes
 
 
@@ -234,7 +248,9 @@ def _largest_component(graph: nx.Graph) -> list[int]:
     return max(components, key=lambda component: (len(component), -component[0]))
 
 
-def _sample_episode(rng: np.random.Generator, dataset: str, scene: _SceneNodes, pool: "_SoundPool", num_sounds: int, index: int) -> dict:
+def _sample_episode(
+    rng: np.random.Generator, dataset: str, scene: _SceneNodes, pool: _SoundPool, num_sounds: int, index: int
+) -> dict:
     target_node = scene.targets[int(rng.integers(len(scene.targets)))]
     starts = scene.starts_near[target_node]
     start_node = starts[int(rng.integers(len(starts)))]
@@ -296,13 +312,17 @@ class _SoundPool:
         return [target, *(others[int(i)] for i in chosen)]
 
 
-def _load_sound_pool(layout: SoundSpacesLayout, heard: bool, sounds_folder: str, class_list: dict, seconds_needed: int) -> _SoundPool:
+def _load_sound_pool(
+    layout: SoundSpacesLayout, heard: bool, sounds_folder: str, class_list: dict, seconds_needed: int
+) -> _SoundPool:
     classes_path = sound_classes_path(layout, sounds_folder)
     kind = "heard" if heard else "unheard"
     names = list_sounds(layout, heard, sounds_folder)
     listed = class_list.get(kind)
     if listed is not None and sorted(listed) != names:
-        raise WorldDataError(f"{classes_path}: its '{kind}' list does not match the clips in {os.path.dirname(sound_path(layout, names[0], heard, sounds_folder))}")
+        raise WorldDataError(
+            f"{classes_path}: its '{kind}' list does not match the clips in {os.path.dirname(sound_path(layout, names[0], heard, sounds_folder))}"
+        )
     labels = {entry["name"]: int(entry["label"]) for entry in class_list["classes"]}
     eligible = {entry["name"] for entry in class_list["classes"] if entry["target"]}
     sample_rate = class_list.get("sample_rate")
@@ -325,15 +345,32 @@ def _load_sound_pool(layout: SoundSpacesLayout, heard: bool, sounds_folder: str,
         seconds[name] = whole_seconds
         clips_by_class.setdefault(sound_class(name), []).append(name)
     if too_short:
-        logger.warning("%d %s clips shorter than %d s are left out of the episodes (first: %s)", len(too_short), kind, seconds_needed, too_short[0])
+        logger.warning(
+            "%d %s clips shorter than %d s are left out of the episodes (first: %s)",
+            len(too_short),
+            kind,
+            seconds_needed,
+            too_short[0],
+        )
     target_classes = sorted(name for name in clips_by_class if name in eligible)
     folder = os.path.join(layout.sounds_dir(sounds_folder), kind)
     if not target_classes:
-        raise MissingSoundError(f"{folder}: no clip of at least {seconds_needed} s belongs to a target-eligible class of {classes_path}")
-    return _SoundPool(heard=heard, clips_by_class=clips_by_class, seconds=seconds, labels=labels, target_classes=target_classes, folder=folder)
+        raise MissingSoundError(
+            f"{folder}: no clip of at least {seconds_needed} s belongs to a target-eligible class of {classes_path}"
+        )
+    return _SoundPool(
+        heard=heard,
+        clips_by_class=clips_by_class,
+        seconds=seconds,
+        labels=labels,
+        target_classes=target_classes,
+        folder=folder,
+    )
 
 
-def load_sound_pool(layout: SoundSpacesLayout, heard: bool, sounds_folder: str = "sounds", seconds_needed: int = 1) -> _SoundPool:
+def load_sound_pool(
+    layout: SoundSpacesLayout, heard: bool, sounds_folder: str = "sounds", seconds_needed: int = 1
+) -> _SoundPool:
     """The heard or unheard clips (at least seconds_needed whole seconds) grouped by class, with the
     episodes' class rule in sample_classes; the passive dataset draws its items from it."""
     return _load_sound_pool(layout, heard, sounds_folder, read_sound_classes(layout, sounds_folder), seconds_needed)
@@ -360,7 +397,9 @@ def build_passive_datasets(
             path = layout.graph_path(scene)
             nodes = _largest_component(read_graph(path))
             if len(nodes) < num_sounds_in_mix + 1:
-                raise ValueError(f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; a datapoint needs {num_sounds_in_mix + 1} distinct nodes")
+                raise ValueError(
+                    f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; a datapoint needs {num_sounds_in_mix + 1} distinct nodes"
+                )
             nodes_of[scene] = nodes
 
     written = {}
@@ -374,7 +413,9 @@ def build_passive_datasets(
                 receiver = nodes[int(rng.integers(len(nodes)))]
                 others = [node for node in nodes if node != receiver]
                 sources = [int(others[int(i)]) for i in rng.choice(len(others), size=num_sounds_in_mix, replace=False)]
-                datapoints.append({"r": int(receiver), "azimuth": HEADINGS[int(rng.integers(len(HEADINGS)))], "all_s": sources})
+                datapoints.append(
+                    {"r": int(receiver), "azimuth": HEADINGS[int(rng.integers(len(HEADINGS)))], "all_s": sources}
+                )
             write_passive(layout, version, split, scene, datapoints)
             total += len(datapoints)
         _remove_stale(layout.passive_path(version, split, "_"), set(scene_roles[PASSIVE_SPLIT_SCENES[split]]), ".pkl")

@@ -7,13 +7,14 @@ i + 0.5, j + 0.5) belongs to exactly one room and a grid edge crosses a wall onl
 Acoustic parameters live on the rooms: a reverberation time target per room is turned into a uniform
 energy absorption coefficient with Eyring's formula (world/acoustics.py uses it).
 """
+
 from __future__ import annotations
 
 import colorsys
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
 
 import numpy as np
 
@@ -134,9 +135,17 @@ class FloorPlan:
 
     def _door_at(self, room: int, x: float, y: float, tolerance: float = 1e-6) -> Door | None:
         for door in self.doors_of(room):
-            if door.vertical and abs(x - door.x0) < tolerance and min(door.y0, door.y1) - tolerance <= y <= max(door.y0, door.y1) + tolerance:
+            if (
+                door.vertical
+                and abs(x - door.x0) < tolerance
+                and min(door.y0, door.y1) - tolerance <= y <= max(door.y0, door.y1) + tolerance
+            ):
                 return door
-            if not door.vertical and abs(y - door.y0) < tolerance and min(door.x0, door.x1) - tolerance <= x <= max(door.x0, door.x1) + tolerance:
+            if (
+                not door.vertical
+                and abs(y - door.y0) < tolerance
+                and min(door.x0, door.x1) - tolerance <= x <= max(door.x0, door.x1) + tolerance
+            ):
                 return door
         return None
 
@@ -161,12 +170,19 @@ class FloorPlan:
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_json(self) -> str:
-        return json.dumps({"name": self.name, "rooms": [asdict(r) for r in self.rooms], "doors": [asdict(d) for d in self.doors]}, indent=1, sort_keys=True)
+        return json.dumps(
+            {"name": self.name, "rooms": [asdict(r) for r in self.rooms], "doors": [asdict(d) for d in self.doors]},
+            indent=1,
+            sort_keys=True,
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "FloorPlan":
+    def from_json(cls, text: str) -> FloorPlan:
         data = json.loads(text)
-        rooms = [Room(**{**r, "wall_color": tuple(r["wall_color"]), "floor_color": tuple(r["floor_color"])}) for r in data["rooms"]]
+        rooms = [
+            Room(**{**r, "wall_color": tuple(r["wall_color"]), "floor_color": tuple(r["floor_color"])})
+            for r in data["rooms"]
+        ]
         return cls(name=data["name"], rooms=rooms, doors=[Door(**d) for d in data["doors"]])
 
 
@@ -265,13 +281,19 @@ def generate_floorplan(
         surface = 2 * ((x1 - x0) * (y1 - y0) + ((x1 - x0) + (y1 - y0)) * height)
         target = float(t60_targets[index % len(t60_targets)])
         hue = float(rng.uniform(0, 1))
-        wall = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, float(rng.uniform(0.35, 0.8)), float(rng.uniform(0.55, 0.95))))
+        wall = tuple(
+            int(255 * c)
+            for c in colorsys.hsv_to_rgb(hue, float(rng.uniform(0.35, 0.8)), float(rng.uniform(0.55, 0.95)))
+        )
         floor = tuple(int(255 * c) for c in colorsys.hsv_to_rgb((hue + 0.5) % 1.0, 0.3, float(rng.uniform(0.25, 0.5))))
         rooms.append(
             Room(
                 index=index,
                 kind=ROOM_KINDS[int(rng.integers(len(ROOM_KINDS)))],
-                x0=x0, y0=y0, x1=x1, y1=y1,
+                x0=x0,
+                y0=y0,
+                x1=x1,
+                y1=y1,
                 height=height,
                 absorption=eyring_absorption(target, volume, surface),
                 target_t60=target,
@@ -297,7 +319,11 @@ def _split(rng, rects, wanted, min_side):
                 options.append("y")
             if not options:
                 continue
-            axis = options[int(rng.integers(len(options)))] if len(options) > 1 and w != d else ("x" if w >= d and "x" in options else options[0])
+            axis = (
+                options[int(rng.integers(len(options)))]
+                if len(options) > 1 and w != d
+                else ("x" if w >= d and "x" in options else options[0])
+            )
             if axis == "x":
                 cut = int(rng.integers(x0 + min_side, x1 - min_side + 1))
                 rects[i : i + 1] = [(x0, y0, cut, y1), (cut, y0, x1, y1)]
@@ -313,7 +339,8 @@ def _split(rng, rects, wanted, min_side):
 def _remove_corner_room(rng, rects, width, depth):
     corners = {(0, 0), (width, 0), (0, depth), (width, depth)}
     candidates = [
-        i for i, (x0, y0, x1, y1) in enumerate(rects)
+        i
+        for i, (x0, y0, x1, y1) in enumerate(rects)
         if {(x0, y0), (x1, y0), (x0, y1), (x1, y1)} & corners and (x1 - x0) * (y1 - y0) < 0.4 * width * depth
     ]
     rng.shuffle(candidates)
@@ -342,7 +369,12 @@ def _shared_wall(a, b):
 
 
 def _adjacency(rects):
-    return {(i, j): wall for i in range(len(rects)) for j in range(i + 1, len(rects)) if (wall := _shared_wall(rects[i], rects[j]))}
+    return {
+        (i, j): wall
+        for i in range(len(rects))
+        for j in range(i + 1, len(rects))
+        if (wall := _shared_wall(rects[i], rects[j]))
+    }
 
 
 def _connected(count, adjacency):
@@ -382,7 +414,11 @@ def _place_doors(rng, rects, adjacency):
         axis, coord, lo, hi = adjacency[(a, b)]
         start = int(rng.integers(lo, hi))  # a 1 m opening aligned with the grid cells
         if axis == "x":
-            doors.append(Door(room_a=a, room_b=b, x0=float(coord), y0=float(start), x1=float(coord), y1=float(start + 1)))
+            doors.append(
+                Door(room_a=a, room_b=b, x0=float(coord), y0=float(start), x1=float(coord), y1=float(start + 1))
+            )
         else:
-            doors.append(Door(room_a=a, room_b=b, x0=float(start), y0=float(coord), x1=float(start + 1), y1=float(coord)))
+            doors.append(
+                Door(room_a=a, room_b=b, x0=float(start), y0=float(coord), x1=float(start + 1), y1=float(coord))
+            )
     return doors

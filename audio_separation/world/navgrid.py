@@ -1,4 +1,5 @@
 """The navigation grid of a procedural scene: one node per 1 m cell centre, 4-connected, no edge through a wall."""
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,9 @@ def build_graph(plan: FloorPlan, points: dict[int, np.ndarray], grid_size: float
     """
     graph = nx.Graph()
     for node in sorted(points):
-        graph.add_node(node, point=tuple(float(v) for v in mesh_to_habitat(points[node])), room=plan.room_at(*points[node][:2]))
+        graph.add_node(
+            node, point=tuple(float(v) for v in mesh_to_habitat(points[node])), room=plan.room_at(*points[node][:2])
+        )
     by_cell = {(round(p[0] / grid_size, 3), round(p[1] / grid_size, 3)): node for node, p in points.items()}
     for node, p in sorted(points.items()):
         for dx, dy in ((1, 0), (0, 1)):

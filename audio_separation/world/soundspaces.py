@@ -17,6 +17,7 @@ Real MP3D (16 kHz) and Replica (44.1 kHz) data read through the same functions; 
 are resampled to the requested one on load. Every malformed input raises a WorldDataError subclass whose
 message names the file and what was expected.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -26,9 +27,10 @@ import logging
 import os
 import pickle
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from math import gcd
-from typing import Any, Iterable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -251,7 +253,9 @@ def read_rir(path: str, sample_rate: int, allowed_rates: Iterable[int] | None = 
     allowed = set(allowed_rates) if allowed_rates is not None else {16000, 22050, 44100, 48000}
     if rate != sample_rate:
         if rate not in allowed:
-            raise SampleRateError(f"{path}: sample rate {rate} Hz, expected {sample_rate} Hz (or one of {sorted(allowed)} to resample)")
+            raise SampleRateError(
+                f"{path}: sample rate {rate} Hz, expected {sample_rate} Hz (or one of {sorted(allowed)} to resample)"
+            )
         data = resample(data, rate, sample_rate)
     return data
 
@@ -285,7 +289,13 @@ def read_scene_rirs(
             continue
         rirs[(h, index[receiver], index[source])] = read_rir(path, sample_rate, allowed_rates)
     if missing:
-        logger.warning("%s/%s: %d of %d RIR files are missing and read as silence (WORLD.ALLOW_MISSING_RIRS)", layout.dataset, scene, missing, len(jobs))
+        logger.warning(
+            "%s/%s: %d of %d RIR files are missing and read as silence (WORLD.ALLOW_MISSING_RIRS)",
+            layout.dataset,
+            scene,
+            missing,
+            len(jobs),
+        )
     length = max((rir.shape[0] for rir in rirs.values()), default=1)
     array = np.zeros((len(headings), len(nodes), len(nodes), length, 2), dtype=np.float32)
     for (h, r, s), rir in rirs.items():
@@ -323,7 +333,9 @@ def write_packed_cache(
     """Write rirs.npy (headings, receivers, sources, samples, 2) float32 + index.json; returns the folder."""
     expected = (len(headings), len(nodes), len(nodes))
     if array.shape[:3] != expected or array.ndim != 5 or array.shape[-1] != 2:
-        raise ValueError(f"packed RIRs of {scene} must be (headings, receivers, sources, samples, 2) = {expected} + (T, 2), got {array.shape}")
+        raise ValueError(
+            f"packed RIRs of {scene} must be (headings, receivers, sources, samples, 2) = {expected} + (T, 2), got {array.shape}"
+        )
     folder = layout.packed_cache_dir(scene)
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, "rirs.npy.tmp")
@@ -359,7 +371,9 @@ class PackedSceneRIRs:
         try:
             return self.rirs[self.heading_index[heading % 360], self.node_index[receiver], self.node_index[source]]
         except KeyError as error:
-            raise KeyError(f"no RIR for receiver {receiver}, source {source}, heading {heading}: unknown {error}") from None
+            raise KeyError(
+                f"no RIR for receiver {receiver}, source {source}, heading {heading}: unknown {error}"
+            ) from None
 
 
 def load_packed_cache(
@@ -381,16 +395,26 @@ def load_packed_cache(
         fresh = True
     with open(index_path) as handle:
         index = json.load(handle)
-    if index.get("format") != CACHE_FORMAT_VERSION or index["sample_rate"] != sample_rate or index["headings"] != list(headings):
+    if (
+        index.get("format") != CACHE_FORMAT_VERSION
+        or index["sample_rate"] != sample_rate
+        or index["headings"] != list(headings)
+    ):
         if fresh or not build_if_missing:
-            raise WorldDataError(f"{index_path}: cache was built for {index.get('sample_rate')} Hz, headings {index.get('headings')}; requested {sample_rate} Hz, {list(headings)}")
+            raise WorldDataError(
+                f"{index_path}: cache was built for {index.get('sample_rate')} Hz, headings {index.get('headings')}; requested {sample_rate} Hz, {list(headings)}"
+            )
         build_packed_cache(layout, scene, headings, sample_rate, allow_missing)
         with open(index_path) as handle:
             index = json.load(handle)
     rirs = np.load(os.path.join(folder, "rirs.npy"), mmap_mode="r")
     if list(rirs.shape) != index["shape"]:
-        raise WorldDataError(f"{folder}/rirs.npy has shape {rirs.shape}, index.json says {index['shape']}: delete the folder to rebuild")
-    return PackedSceneRIRs(rirs=rirs, nodes=index["nodes"], headings=index["headings"], sample_rate=index["sample_rate"])
+        raise WorldDataError(
+            f"{folder}/rirs.npy has shape {rirs.shape}, index.json says {index['shape']}: delete the folder to rebuild"
+        )
+    return PackedSceneRIRs(
+        rirs=rirs, nodes=index["nodes"], headings=index["headings"], sample_rate=index["sample_rate"]
+    )
 
 
 # ============================================================================================ views
@@ -484,7 +508,11 @@ def passive_scenes(layout: SoundSpacesLayout, version: str, split: str) -> list[
 
 # ============================================================================================ sounds
 def sound_path(layout: SoundSpacesLayout, name: str, heard: bool, sounds_folder: str = "sounds") -> str:
-    return os.path.join(layout.sounds_dir(sounds_folder), "heard" if heard else "unheard", name if name.endswith(".wav") else f"{name}.wav")
+    return os.path.join(
+        layout.sounds_dir(sounds_folder),
+        "heard" if heard else "unheard",
+        name if name.endswith(".wav") else f"{name}.wav",
+    )
 
 
 def list_sounds(layout: SoundSpacesLayout, heard: bool, sounds_folder: str = "sounds") -> list[str]:
@@ -517,8 +545,15 @@ def read_sound_classes(layout: SoundSpacesLayout, sounds_folder: str = "sounds")
         raise WorldDataError(f"{path}: expected a non-empty list under 'classes'")
     names = set()
     for entry in classes:
-        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("target"), bool) and isinstance(entry.get("label"), int)):
-            raise WorldDataError(f"{path}: each class needs 'name' (str), 'target' (bool) and 'label' (int), got {entry!r}")
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("target"), bool)
+            and isinstance(entry.get("label"), int)
+        ):
+            raise WorldDataError(
+                f"{path}: each class needs 'name' (str), 'target' (bool) and 'label' (int), got {entry!r}"
+            )
         if entry["name"] in names:
             raise WorldDataError(f"{path}: class {entry['name']!r} is listed twice")
         names.add(entry["name"])

@@ -1,5 +1,6 @@
 """Trainer "world": `--run-type train` builds the configured world if absent and prints its summary;
 `--run-type eval` checks every scene reads back through the SoundSpaces reader."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,16 @@ class WorldTrainer(BaseTrainer):
             graph = read_graph(layout.graph_path(scene))
             if sorted(points) != sorted(graph.nodes()):
                 raise ValueError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
-            packed = load_packed_cache(layout, scene, list(world.HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS)
+            packed = load_packed_cache(
+                layout, scene, list(world.HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS
+            )
             views = read_observations(layout.observations_path(scene))
-            report[scene] = {"nodes": len(points), "edges": graph.number_of_edges(), "rir_array": list(packed.rirs.shape), "views": len(views)}
+            report[scene] = {
+                "nodes": len(points),
+                "edges": graph.number_of_edges(),
+                "rir_array": list(packed.rirs.shape),
+                "views": len(views),
+            }
         path = os.path.join(self.config.MODEL_DIR, "world_check.json")
         with open(path, "w") as handle:
             json.dump(report, handle, indent=1, sort_keys=True)

@@ -18,6 +18,7 @@ direction. Everything is deterministic: the same plan gives byte-identical array
 
 Depth is habitat's: distance along the optical axis (z-depth), clipped to ``depth_max`` and divided by it.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,7 +62,9 @@ def _plan_arrays(plan: FloorPlan) -> _PlanArrays:
         if door.vertical:
             doors.append((True, float(door.x0), min(door.y0, door.y1), max(door.y0, door.y1), door.room_a, door.room_b))
         elif door.y0 == door.y1:
-            doors.append((False, float(door.y0), min(door.x0, door.x1), max(door.x0, door.x1), door.room_a, door.room_b))
+            doors.append(
+                (False, float(door.y0), min(door.x0, door.x1), max(door.x0, door.x1), door.room_a, door.room_b)
+            )
         else:
             raise ValueError(f"floor plan {plan.name!r}: door {door} is not axis-aligned")
     return _PlanArrays(
@@ -109,8 +112,18 @@ def _cast_rays(arrays: _PlanArrays, room: int, cx: float, cy: float, dx: np.ndar
     current = np.full(width, room, dtype=np.int64)
     start = np.zeros(width)
     active = np.ones(width, dtype=bool)
-    rays = _Rays([], [], [], [], [], np.zeros(width), np.zeros(width, dtype=np.int64), np.zeros(width, dtype=np.int8),
-                 np.zeros(width), np.zeros(width, dtype=bool))
+    rays = _Rays(
+        [],
+        [],
+        [],
+        [],
+        [],
+        np.zeros(width),
+        np.zeros(width, dtype=np.int64),
+        np.zeros(width, dtype=np.int8),
+        np.zeros(width),
+        np.zeros(width, dtype=bool),
+    )
     entry_orientation = np.zeros(width, dtype=np.int8)
     entry_along = np.zeros(width)
     for _step in range(len(arrays.heights) + 2):
@@ -170,8 +183,16 @@ def _cast_rays(arrays: _PlanArrays, room: int, cx: float, cy: float, dx: np.ndar
     return rays
 
 
-def _render(arrays: _PlanArrays, x: float, y: float, heading: float, resolution: int, depth_max: float,
-            camera_height: float, room: int) -> tuple[np.ndarray, np.ndarray]:
+def _render(
+    arrays: _PlanArrays,
+    x: float,
+    y: float,
+    heading: float,
+    resolution: int,
+    depth_max: float,
+    camera_height: float,
+    room: int,
+) -> tuple[np.ndarray, np.ndarray]:
     focal = (resolution / 2.0) / math.tan(math.radians(HORIZONTAL_FOV) / 2.0)
     offsets = (np.arange(resolution) + 0.5 - resolution / 2.0) / focal  # camera-plane coordinate of pixel centres
     (forward_x, forward_y), (right_x, right_y) = _axes(heading)
@@ -226,9 +247,22 @@ def _render(arrays: _PlanArrays, x: float, y: float, heading: float, resolution:
     return rgb, normalised
 
 
-def _shade(arrays: _PlanArrays, x: float, y: float, dx: np.ndarray, dy: np.ndarray, up: np.ndarray, focal: float,
-           depth: np.ndarray, surface: np.ndarray, room_of: np.ndarray, orientation: np.ndarray, along: np.ndarray,
-           frame: np.ndarray, height: np.ndarray) -> np.ndarray:
+def _shade(
+    arrays: _PlanArrays,
+    x: float,
+    y: float,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    up: np.ndarray,
+    focal: float,
+    depth: np.ndarray,
+    surface: np.ndarray,
+    room_of: np.ndarray,
+    orientation: np.ndarray,
+    along: np.ndarray,
+    frame: np.ndarray,
+    height: np.ndarray,
+) -> np.ndarray:
     """Colours of every pixel from what it sees: a fixed darkening with distance and procedural textures."""
     distance_shade = 0.35 + 0.65 * np.exp(-depth / 8.0)
     is_wall = surface == _SURFACE_WALL
@@ -248,7 +282,9 @@ def _shade(arrays: _PlanArrays, x: float, y: float, dx: np.ndarray, dy: np.ndarr
     floor_x = x + depth * dx[None, :]
     floor_y = y + depth * dy[None, :]
     tiles = (np.floor(floor_x / FLOOR_TILE) + np.floor(floor_y / FLOOR_TILE)) % 2
-    floor = arrays.floor_colors[room_of] * (1.0 + np.where(tiles == 0, 1.0, -1.0) * 0.08 * np.exp(-depth / 4.0))[..., None]
+    floor = (
+        arrays.floor_colors[room_of] * (1.0 + np.where(tiles == 0, 1.0, -1.0) * 0.08 * np.exp(-depth / 4.0))[..., None]
+    )
 
     ceiling = np.array(CEILING_COLOR, dtype=np.float64) * (0.8 + 0.2 * np.exp(-depth / 6.0))[..., None]
     colour = np.where(is_wall[..., None], wall, np.where(is_floor[..., None], floor, ceiling))
@@ -261,23 +297,35 @@ def _camera_room(plan: FloorPlan, arrays: _PlanArrays, x: float, y: float, camer
     if room < 0:
         raise ValueError(f"floor plan {plan.name!r}: camera position ({x}, {y}) is not inside any room")
     if not 0.0 < camera_height < arrays.heights[room]:
-        raise ValueError(f"floor plan {plan.name!r}: camera height {camera_height} m is not below room {room}'s "
-                         f"ceiling ({arrays.heights[room]} m)")
+        raise ValueError(
+            f"floor plan {plan.name!r}: camera height {camera_height} m is not below room {room}'s "
+            f"ceiling ({arrays.heights[room]} m)"
+        )
     return room
 
 
-def render_view(plan: FloorPlan, x: float, y: float, heading: float, resolution: int = 128, depth_max: float = 10.0,
-                camera_height: float = CAMERA_HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+def render_view(
+    plan: FloorPlan,
+    x: float,
+    y: float,
+    heading: float,
+    resolution: int = 128,
+    depth_max: float = 10.0,
+    camera_height: float = CAMERA_HEIGHT,
+) -> tuple[np.ndarray, np.ndarray]:
     """(rgb uint8 HxWx3, depth float32 HxWx1 in [0, 1]) seen from (x, y) facing ``heading`` degrees."""
     if resolution < 1 or depth_max <= 0:
         raise ValueError(f"resolution must be >= 1 and depth_max > 0, got {resolution} and {depth_max}")
     arrays = _plan_arrays(plan)
     room = _camera_room(plan, arrays, float(x), float(y), camera_height)
-    return _render(arrays, float(x), float(y), float(heading), int(resolution), float(depth_max), float(camera_height), room)
+    return _render(
+        arrays, float(x), float(y), float(heading), int(resolution), float(depth_max), float(camera_height), room
+    )
 
 
-def render_scene_observations(plan: FloorPlan, points: dict[int, np.ndarray], headings: list[int], resolution: int = 128,
-                              depth_max: float = 10.0) -> dict[tuple[int, int], dict[str, np.ndarray]]:
+def render_scene_observations(
+    plan: FloorPlan, points: dict[int, np.ndarray], headings: list[int], resolution: int = 128, depth_max: float = 10.0
+) -> dict[tuple[int, int], dict[str, np.ndarray]]:
     """{(node, heading): {'rgb': ..., 'depth': ...}} for every node (points: node -> mesh-frame (x, y, z)) and heading.
 
     The camera is CAMERA_HEIGHT above the floor at every node (procedural scenes have a flat floor at z = 0).

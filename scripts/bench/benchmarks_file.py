@@ -1,4 +1,5 @@
 """BENCHMARKS.md: every benchmark script appends its dated rows through append_row."""
+
 from __future__ import annotations
 
 import os

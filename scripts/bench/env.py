@@ -17,6 +17,7 @@ buffers (ENV.COPY_OBSERVATIONS False), at the exact and the fast STFT; its own t
 speed-up over the same run's reference and the throughput per stepping process. torch runs
 single-threaded here, as in env worker processes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import librosa  # noqa: E402
+from benchmarks_file import append_row  # noqa: E402  (scripts/bench is on sys.path when run as a script)
 from scipy.signal import fftconvolve  # noqa: E402
 
 from audio_separation.audio.mixing import chunk_spectrum, convolution_fft_length, convolve_from_spectra, rir_spectrum  # noqa: E402
@@ -41,7 +43,6 @@ from audio_separation.audio.stft import StftParams, stft  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.env import make_env, make_vector_env  # noqa: E402
 from audio_separation.env.grouped_vector import default_num_workers, split_into_groups  # noqa: E402
-from benchmarks_file import append_row  # noqa: E402  (scripts/bench is on sys.path when run as a script)
 
 SECTION = "Env throughput (scripts/bench/env.py)"
 TABLE = (
@@ -59,25 +60,38 @@ GROUPED_TABLE = (
 
 
 # ============================================================================================ reference
-def reference_audio(clips, rirs, node: int, heading: int, sources: list[tuple[str, int, int]], sensors: list[str],
-                    sample_rate: int, target_rms: float) -> dict[str, np.ndarray]:
+def reference_audio(
+    clips,
+    rirs,
+    node: int,
+    heading: int,
+    sources: list[tuple[str, int, int]],
+    sensors: list[str],
+    sample_rate: int,
+    target_rms: float,
+) -> dict[str, np.ndarray]:
     """The audio observations of one step computed the straightforward way, from the spec."""
     kwargs = dict(n_fft=1023, hop_length=512, win_length=1023, center=True, pad_mode="constant")
     binaural, mono = [], []
     for path, second, source in sources:
-        chunk = clips.clip(path)[second * sample_rate:(second + 1) * sample_rate]
+        chunk = clips.clip(path)[second * sample_rate : (second + 1) * sample_rate]
         rir = rirs.get(node, source, heading)
         binaural.append(np.stack([fftconvolve(chunk, rir[:, ear], mode="same") for ear in range(2)]))
         mono.append(librosa.stft(chunk, **kwargs))
     mixture = np.mean(binaural, axis=0)
     mixture_stft = np.stack([librosa.stft(mixture[ear], **kwargs) for ear in range(2)], axis=-1)
-    observations = {"mixed_binaural_magnitude": np.log1p(np.abs(mixture_stft)), "mixed_binaural_phase": np.angle(mixture_stft)}
+    observations = {
+        "mixed_binaural_magnitude": np.log1p(np.abs(mixture_stft)),
+        "mixed_binaural_phase": np.angle(mixture_stft),
+    }
     mono_stft = np.stack(mono, axis=-1)
     mono_magnitude = np.abs(mono_stft)
     mono_magnitude[..., 0] *= target_rms / np.sqrt(np.mean(mono_magnitude[..., 0] ** 2))
     observations.update(gt_mono_magnitude=mono_magnitude, gt_mono_phase=np.angle(mono_stft))
     if "GT_BINAURAL" in sensors:
-        binaural_stft = np.stack([librosa.stft(signal[ear], **kwargs) for signal in binaural for ear in range(2)], axis=-1)
+        binaural_stft = np.stack(
+            [librosa.stft(signal[ear], **kwargs) for signal in binaural for ear in range(2)], axis=-1
+        )
         observations.update(gt_binaural_magnitude=np.abs(binaural_stft), gt_binaural_phase=np.angle(binaural_stft))
     return observations
 
@@ -85,7 +99,11 @@ def reference_audio(clips, rirs, node: int, heading: int, sources: list[tuple[st
 def spectrum_difference(ours: dict, reference: dict, name: str) -> float:
     """Max |a e^(i phi) - b e^(i psi)| of a magnitude/phase pair (phase alone is ill-defined where |.| ~ 0)."""
     magnitude, phase = f"{name}_magnitude", f"{name}_phase"
-    return float(np.max(np.abs(ours[magnitude] * np.exp(1j * ours[phase]) - reference[magnitude] * np.exp(1j * reference[phase]))))
+    return float(
+        np.max(
+            np.abs(ours[magnitude] * np.exp(1j * ours[phase]) - reference[magnitude] * np.exp(1j * reference[phase]))
+        )
+    )
 
 
 # ============================================================================================ runs
@@ -121,9 +139,19 @@ def run_single(config, ids: list[str], actions: list[list[int]], passes: int = 2
                 if record:
                     pause = time.perf_counter()
                     simulator = env.simulator
-                    sources = list(zip(simulator.episode.sound_paths, simulator.clip_seconds(), simulator.episode.source_nodes))
+                    sources = list(
+                        zip(simulator.episode.sound_paths, simulator.clip_seconds(), simulator.episode.source_nodes)
+                    )
                     rirs = simulator._scene_rirs(simulator.scene(simulator.episode.scene), simulator.episode.scene)
-                    recorded.append((rirs, simulator.node, simulator.heading, sources, {key: observation[key] for key in audio_keys}))
+                    recorded.append(
+                        (
+                            rirs,
+                            simulator.node,
+                            simulator.heading,
+                            sources,
+                            {key: observation[key] for key in audio_keys},
+                        )
+                    )
                     started += time.perf_counter() - pause  # keep the env's own clock clean
         wall = time.perf_counter() - started
         results["passes"].append(steps / wall)
@@ -136,14 +164,18 @@ def run_single(config, ids: list[str], actions: list[list[int]], passes: int = 2
             }
     if reference:
         sensors, clips = list(config.TASK.SENSORS), env.simulator.renderer.clips
-        views = env.simulator._scene_views(env.simulator.scene(env.simulator.episode.scene), env.simulator.episode.scene)
+        views = env.simulator._scene_views(
+            env.simulator.scene(env.simulator.episode.scene), env.simulator.episode.scene
+        )
         differences: dict[str, float] = {}
         rates = []
         for _ in range(2):  # best of two replays, as for the env's warm passes
             seconds = 0.0
             for rirs, node, heading, sources, observation in recorded:
                 reference_started = time.perf_counter()
-                expected = reference_audio(clips, rirs, node, heading, sources, sensors, config.AUDIO.SAMPLE_RATE, config.AUDIO.TARGET_MONO_RMS)
+                expected = reference_audio(
+                    clips, rirs, node, heading, sources, sensors, config.AUDIO.SAMPLE_RATE, config.AUDIO.TARGET_MONO_RMS
+                )
                 view = views.get((node, heading))
                 if view is not None:
                     view["rgb"].copy(), view["depth"].copy()
@@ -162,7 +194,9 @@ def _compare(observation: dict, expected: dict, differences: dict) -> None:
             differences[key] = max(differences.get(key, 0.0), float(np.max(np.abs(observation[key] - expected[key]))))
     for name in ("gt_mono", "gt_binaural"):
         if f"{name}_phase" in observation and f"{name}_phase" in expected:
-            differences[f"{name} complex"] = max(differences.get(f"{name} complex", 0.0), spectrum_difference(observation, expected, name))
+            differences[f"{name} complex"] = max(
+                differences.get(f"{name} complex", 0.0), spectrum_difference(observation, expected, name)
+            )
 
 
 def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
@@ -191,7 +225,9 @@ def floor_ms(config, fast: bool, repeats: int = 300) -> float:
     rng = np.random.default_rng(0)
     fft_length = convolution_fft_length(samples, samples)
     chunks = chunk_spectrum(rng.standard_normal((sources, samples)).astype(np.float32), fft_length)
-    rirs = np.stack([rir_spectrum(rng.standard_normal((samples, 2)).astype(np.float32), fft_length) for _ in range(sources)])
+    rirs = np.stack(
+        [rir_spectrum(rng.standard_normal((samples, 2)).astype(np.float32), fft_length) for _ in range(sources)]
+    )
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -206,16 +242,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default="data/worlds/default")
     parser.add_argument("--split", default="train")
     parser.add_argument("--episodes", type=int, default=10, help="episodes of env 0 replayed by every run")
-    parser.add_argument("--vector-steps", type=int, default=200, help="steps per env of each vector run (one cold run, then two warm replays)")
-    parser.add_argument("--grouped-envs", type=int, default=4, help="envs of the grouped vector env runs (0: skip them)")
+    parser.add_argument(
+        "--vector-steps",
+        type=int,
+        default=200,
+        help="steps per env of each vector run (one cold run, then two warm replays)",
+    )
+    parser.add_argument(
+        "--grouped-envs", type=int, default=4, help="envs of the grouped vector env runs (0: skip them)"
+    )
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to BENCHMARKS.md")
     parser.add_argument("opts", nargs="*", help="extra KEY VALUE config overrides")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
     # the paper's exact pipeline uses the "same" crop (the reference below does too)
-    base = ["WORLD.DATA_ROOT", args.data_root, "TASK.SPLIT", args.split, "ENV.SHUFFLE_EPISODES", "False",
-            "ENV.MAX_EPISODES_PER_ENV", str(args.episodes), "AUDIO.CONVOLUTION_CROP", "same", *args.opts]
+    base = [
+        "WORLD.DATA_ROOT",
+        args.data_root,
+        "TASK.SPLIT",
+        args.split,
+        "ENV.SHUFFLE_EPISODES",
+        "False",
+        "ENV.MAX_EPISODES_PER_ENV",
+        str(args.episodes),
+        "AUDIO.CONVOLUTION_CROP",
+        "same",
+        *args.opts,
+    ]
     load_before = os.getloadavg()[0]  # other processes on the machine skew every number: recorded in the row
     exact = get_config(opts=base)
     fast = get_config(opts=[*base, "AUDIO.FAST_STFT", "True"])
@@ -235,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
             config.merge_from_list(["NUM_PROCESSES", str(args.grouped_envs), "ENV.COPY_OBSERVATIONS", "False"])
             config.freeze()
             grouped[name] = run_vector(config, "grouped", args.vector_steps)[1]
-        grouped["processes"] = len(split_into_groups(args.grouped_envs, int(exact.ENV.NUM_WORKERS) or default_num_workers(args.grouped_envs)))
+        grouped["processes"] = len(
+            split_into_groups(args.grouped_envs, int(exact.ENV.NUM_WORKERS) or default_num_workers(args.grouped_envs))
+        )
 
     cold, warm = single["passes"][0], max(single["passes"][1:])
     reference = single["reference_steps_per_second"]
@@ -245,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "1 env cold / warm": (round(cold), round(warm)),
         "split ms": {k: round(v, 3) for k, v in split.items()},
-        f"{exact.NUM_PROCESSES} envs async cold, warm / sync warm": (round(async_cold), round(async_rate), round(sync_rate)),
+        f"{exact.NUM_PROCESSES} envs async cold, warm / sync warm": (
+            round(async_cold),
+            round(async_rate),
+            round(sync_rate),
+        ),
         "reference": round(reference, 1),
         "speed-up 1 env warm / N envs": (round(warm / reference, 2), round(async_rate / reference, 2)),
         "max abs differences": {k: float(f"{v:.2e}") for k, v in single["differences"].items()},
@@ -255,11 +315,19 @@ def main(argv: list[str] | None = None) -> int:
         "1-env step / floor exact, fast": (round(1e3 / warm / floor_exact, 2), round(1e3 / warm_fast / floor_fast, 2)),
     }
     if grouped:
-        results[f"grouped {args.grouped_envs} envs / {grouped['processes']} processes exact, fast"] = (round(grouped["exact"]), round(grouped["fast"]))
-        results["grouped speed-ups exact, fast"] = (round(grouped["exact"] / reference, 2), round(grouped["fast"] / reference, 2))
+        results[f"grouped {args.grouped_envs} envs / {grouped['processes']} processes exact, fast"] = (
+            round(grouped["exact"]),
+            round(grouped["fast"]),
+        )
+        results["grouped speed-ups exact, fast"] = (
+            round(grouped["exact"] / reference, 2),
+            round(grouped["fast"] / reference, 2),
+        )
     for key, value in results.items():
         print(f"{key}: {value}")
-    machine = f"{platform.machine()} {os.cpu_count()} cores, no GPU, load avg {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
+    machine = (
+        f"{platform.machine()} {os.cpu_count()} cores, no GPU, load avg {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
+    )
     world = f"{os.path.basename(os.path.normpath(args.data_root))}/{args.split}, N={exact.TASK.NUM_SOUNDS_IN_MIX}, {len(exact.TASK.SENSORS)} sensors"
     row = (
         f"| {datetime.date.today().isoformat()} | {machine} | {world} | {cold:.0f} / {warm:.0f} "

@@ -6,6 +6,7 @@ to BENCHMARKS.md. Writes everything to <run-dir>/bench.json.
 
     python scripts/bench/naf.py [--run-dir runs/bench_naf] [--compare-seconds 300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
+from naf_baselines import run_baselines  # noqa: E402
+
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.naf.data import ensure_scene_data, load_scene_data  # noqa: E402
 from audio_separation.world.builder import ensure_world  # noqa: E402
-from naf_baselines import run_baselines  # noqa: E402
 
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart", "naf.yaml")
 HEADER = "| date | scene | method | train s | spectral | T60 % (fail) | C50 dB | EDT s | size | train queries/s | infer ms/RIR |\n|---|---|---|---|---|---|---|---|---|---|---|"
@@ -38,22 +40,54 @@ def _append_row(row: str) -> None:
 
 def _train_and_eval(config_path: str, model_dir: str, opts: list[str]) -> tuple[dict, float]:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "main.py", "--exp-config", config_path, "--run-type", "train", "--model-dir", model_dir, "--overwrite", *opts], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "--exp-config",
+            config_path,
+            "--run-type",
+            "train",
+            "--model-dir",
+            model_dir,
+            "--overwrite",
+            *opts,
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     seconds = time.perf_counter() - started
-    subprocess.run([sys.executable, "main.py", "--exp-config", config_path, "--run-type", "eval", "--model-dir", model_dir, *opts], cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "main.py", "--exp-config", config_path, "--run-type", "eval", "--model-dir", model_dir, *opts],
+        cwd=ROOT,
+        check=True,
+    )
     with open(os.path.join(model_dir, "eval", "metrics.json")) as handle:
         return json.load(handle), seconds
 
 
-def _row(date: str, scene: str, method: str, scores: dict, train_s: str = "-", size: str = "-", qps: str = "-", infer: str = "-") -> str:
-    return (f"| {date} | {scene} | {method} | {train_s} | {scores['spectral_error']:.4f} | {scores['t60_error_percent']:.2f} ({scores['t60_failures']}) | "
-            f"{scores['c50_error_db']:.3f} | {scores['edt_error_seconds']:.4f} | {size} | {qps} | {infer} |")
+def _row(
+    date: str,
+    scene: str,
+    method: str,
+    scores: dict,
+    train_s: str = "-",
+    size: str = "-",
+    qps: str = "-",
+    infer: str = "-",
+) -> str:
+    return (
+        f"| {date} | {scene} | {method} | {train_s} | {scores['spectral_error']:.4f} | {scores['t60_error_percent']:.2f} ({scores['t60_failures']}) | "
+        f"{scores['c50_error_db']:.3f} | {scores['edt_error_seconds']:.4f} | {size} | {qps} | {infer} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=os.path.join(ROOT, "runs", "bench_naf"))
-    parser.add_argument("--compare-seconds", type=float, default=0.0, help="also train pixel and frame models this long each (0 = skip)")
+    parser.add_argument(
+        "--compare-seconds", type=float, default=0.0, help="also train pixel and frame models this long each (0 = skip)"
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for the quickstart run")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
@@ -68,28 +102,59 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     quick, train_seconds = _train_and_eval(QUICKSTART, os.path.join(args.run_dir, "quickstart"), list(args.opts))
     load_after = os.getloadavg()[0]
-    report["quickstart"] = {**quick, "wall_seconds_train_command": train_seconds, "load_average_1min": [load_before, load_after]}
+    report["quickstart"] = {
+        **quick,
+        "wall_seconds_train_command": train_seconds,
+        "load_average_1min": [load_before, load_after],
+    }
     report["baselines"] = run_baselines(config, data)
     size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
     losses = f", decay loss {quick['decay_loss_weight']:g}" if quick.get("decay_loss_weight") else ""
     if config.NAF.MODEL == "frame" and config.NAF.EDC_LOSS_WEIGHT > 0:
         losses += f" + {config.NAF.EDC_LOSS_DOMAIN} EDC loss {config.NAF.EDC_LOSS_WEIGHT:g}"
     note = f"{quick['training_epochs']} epochs, seed {config.SEED}, load avg {load_before:.1f} -> {load_after:.1f}"
-    rows = [_row(date, data.scene, f"NAF quickstart ({quick['model']}{losses}, {machine}; {note})", quick["naf"], f"{quick['training_seconds']:.0f}", size,
-                 f"{quick['training_queries_per_second']:.3g}", f"{quick['inference_ms_per_binaural_rir']:.1f}")]
+    rows = [
+        _row(
+            date,
+            data.scene,
+            f"NAF quickstart ({quick['model']}{losses}, {machine}; {note})",
+            quick["naf"],
+            f"{quick['training_seconds']:.0f}",
+            size,
+            f"{quick['training_queries_per_second']:.3g}",
+            f"{quick['inference_ms_per_binaural_rir']:.1f}",
+        )
+    ]
     for method, scores in report["baselines"].items():
         label = "mean spectrogram" if method == "mean" else method
-        store = f"{scores['bytes_per_rir']:.0f} B/RIR ({scores['scene_megabytes']:.2f} MB/scene)" if "bytes_per_rir" in scores else ("train waveforms" if method in ("nearest", "linear") else "-")
+        store = (
+            f"{scores['bytes_per_rir']:.0f} B/RIR ({scores['scene_megabytes']:.2f} MB/scene)"
+            if "bytes_per_rir" in scores
+            else ("train waveforms" if method in ("nearest", "linear") else "-")
+        )
         rows.append(_row(date, data.scene, label, scores, size=store))
 
     if args.compare_seconds > 0:
         report["equal_budget"] = {}
         budget = ["NAF.MAX_TRAIN_SECONDS", str(args.compare_seconds), "NUM_EPOCHS", "200", "NAF.EVAL_PLOTS", "False"]
-        for name, path in (("pixel (paper)", os.path.join(ROOT, "configs", "naf", f"{data.scene}.yaml")), ("frame (amortised)", QUICKSTART)):
+        for name, path in (
+            ("pixel (paper)", os.path.join(ROOT, "configs", "naf", f"{data.scene}.yaml")),
+            ("frame (amortised)", QUICKSTART),
+        ):
             result, _ = _train_and_eval(path, os.path.join(args.run_dir, name.split()[0]), [*args.opts, *budget])
             report["equal_budget"][name] = result
-            rows.append(_row(date, data.scene, f"NAF {name}, {args.compare_seconds:.0f} s budget", result["naf"], f"{result['training_seconds']:.0f}",
-                             f"{result['parameters'] / 1e6:.2f} M params", f"{result['training_queries_per_second']:.3g}", f"{result['inference_ms_per_binaural_rir']:.1f}"))
+            rows.append(
+                _row(
+                    date,
+                    data.scene,
+                    f"NAF {name}, {args.compare_seconds:.0f} s budget",
+                    result["naf"],
+                    f"{result['training_seconds']:.0f}",
+                    f"{result['parameters'] / 1e6:.2f} M params",
+                    f"{result['training_queries_per_second']:.3g}",
+                    f"{result['inference_ms_per_binaural_rir']:.1f}",
+                )
+            )
     for row in rows:
         _append_row(row)
     with open(os.path.join(args.run_dir, "bench.json"), "w") as handle:

@@ -8,6 +8,7 @@ Appends dated rows to BENCHMARKS.md and writes everything to <run-dir>/bench.jso
 
 Run it alone: a concurrent CPU-heavy job halves the numbers (the row records the load average).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,12 +93,36 @@ def run_quickstart(run_dir: str, opts: list[str]) -> dict:
     """Train + eval the quickstart config through the CLI; returns wall time and the eval JSON."""
     model_dir = os.path.join(run_dir, "quickstart")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "main.py", "--exp-config", QUICKSTART, "--run-type", "train", "--model-dir", model_dir, "--overwrite", *opts], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "--exp-config",
+            QUICKSTART,
+            "--run-type",
+            "train",
+            "--model-dir",
+            model_dir,
+            "--overwrite",
+            *opts,
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     train_seconds = time.perf_counter() - started
-    subprocess.run([sys.executable, "main.py", "--exp-config", QUICKSTART, "--run-type", "eval", "--model-dir", model_dir, *opts], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "main.py", "--exp-config", QUICKSTART, "--run-type", "eval", "--model-dir", model_dir, *opts],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     with open(os.path.join(model_dir, "eval", "passive_metrics.json")) as handle:
         metrics = json.load(handle)
-    return {"train_wall_seconds": train_seconds, "eval_seconds": time.perf_counter() - started - train_seconds, "metrics": metrics}
+    return {
+        "train_wall_seconds": train_seconds,
+        "eval_seconds": time.perf_counter() - started - train_seconds,
+        "metrics": metrics,
+    }
 
 
 def _interval(summary: dict) -> str:
@@ -108,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=os.path.join(ROOT, "runs", "bench_passive"))
     parser.add_argument("--paper-steps", type=int, default=4, help="timed steps at paper size (after one warm-up step)")
-    parser.add_argument("--quickstart-steps", type=int, default=30, help="timed steps at quickstart size (after three warm-up steps)")
+    parser.add_argument(
+        "--quickstart-steps", type=int, default=30, help="timed steps at quickstart size (after three warm-up steps)"
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-quickstart", action="store_true")
     parser.add_argument("--note", default="", help="free text for the rows (e.g. 'machine shared with X')")
@@ -150,7 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         results["quickstart"] = quickstart
         metrics = quickstart["metrics"]
         heard, unheard = metrics["splits"]["val"], metrics["splits"]["nonoverlapping_val"]
-        print(json.dumps({"train_wall_seconds": quickstart["train_wall_seconds"], "heard_si_sdr_improvement": heard["si_sdr_improvement"], "unheard_si_sdr_improvement": unheard["si_sdr_improvement"]}))
+        print(
+            json.dumps(
+                {
+                    "train_wall_seconds": quickstart["train_wall_seconds"],
+                    "heard_si_sdr_improvement": heard["si_sdr_improvement"],
+                    "unheard_si_sdr_improvement": unheard["si_sdr_improvement"],
+                }
+            )
+        )
         _append_row(
             "Passive pretraining quality (scripts/bench/passive.py)",
             QUALITY_HEADER,

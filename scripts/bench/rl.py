@@ -16,6 +16,7 @@ would start them), each with its own envs and 1 torch thread. Weights do not cha
 frozen separator is a randomly initialised one of the size's width (0.25 for quickstart, 1.0 = 33.5 M
 parameters for paper). "steps" are agent actions (19 per env per update).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
+from benchmarks_file import append_row  # noqa: E402
 
 from audio_separation.common.checkpoint import save_checkpoint  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.pretrain.separator_checkpoint import build_passive_separator, separator_settings  # noqa: E402
-from benchmarks_file import append_row  # noqa: E402
 
 SECTION = "RL training throughput (scripts/bench/rl.py)"
 HEADER = (
@@ -63,7 +64,15 @@ def _free_port() -> int:
 
 def _worker(rank: int, world_size: int, port: int, config_path: str, opts: list, model_dir: str, out_path: str) -> None:
     if world_size > 1:
-        os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+        os.environ.update(
+            {
+                "RANK": str(rank),
+                "LOCAL_RANK": str(rank),
+                "WORLD_SIZE": str(world_size),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+            }
+        )
     from audio_separation.common.logging import setup_logging
     from audio_separation.rl.trainer import DDPPOTrainer
 
@@ -73,7 +82,13 @@ def _worker(rank: int, world_size: int, port: int, config_path: str, opts: list,
     trainer.train()
     if rank == 0:
         with open(out_path, "w") as handle:
-            json.dump({"history": trainer.update_history, "policy_memory_parameters": sum(p.numel() for p in trainer.agent.parameters())}, handle)
+            json.dump(
+                {
+                    "history": trainer.update_history,
+                    "policy_memory_parameters": sum(p.numel() for p in trainer.agent.parameters()),
+                },
+                handle,
+            )
 
 
 def separator_checkpoint(folder: str, width: float) -> tuple[str, int]:
@@ -91,24 +106,54 @@ def measure(size: str, workers: int, folder: str) -> dict:
     separator, separator_parameters = separator_checkpoint(folder, width)
     model_dir = os.path.join(folder, f"{size}_{workers}")
     out_path = os.path.join(folder, f"{size}_{workers}.json")
-    opts = ["RL.SEPARATOR_CHECKPOINT", separator, "NUM_UPDATES", str(timed + warmup), "CHECKPOINT_INTERVAL", "100000",
-            "NUM_PROCESSES", str(envs), "RL.NUM_THREADS", "1", "ENV.VECTOR_ENV_TYPE", "sync", "LOG_INTERVAL", "1000",
-            "RL.IMITATION.UPDATES", "0"]  # PPO updates are timed (the quickstart's imitation warm start is not)
+    opts = [
+        "RL.SEPARATOR_CHECKPOINT",
+        separator,
+        "NUM_UPDATES",
+        str(timed + warmup),
+        "CHECKPOINT_INTERVAL",
+        "100000",
+        "NUM_PROCESSES",
+        str(envs),
+        "RL.NUM_THREADS",
+        "1",
+        "ENV.VECTOR_ENV_TYPE",
+        "sync",
+        "LOG_INTERVAL",
+        "1000",
+        "RL.IMITATION.UPDATES",
+        "0",
+    ]  # PPO updates are timed (the quickstart's imitation warm start is not)
     if workers == 1:
         _worker(0, 1, 0, config_path, opts, model_dir, out_path)
     else:
-        mp.spawn(_worker, args=(workers, _free_port(), config_path, opts, model_dir, out_path), nprocs=workers, join=True)
+        mp.spawn(
+            _worker, args=(workers, _free_port(), config_path, opts, model_dir, out_path), nprocs=workers, join=True
+        )
     with open(out_path) as handle:
         result = json.load(handle)
     history = result["history"][warmup:]
     steps = 19 * envs * workers * len(history)
     seconds = sum(entry["time_total"] for entry in history)
-    split = {name: sum(entry[f"time_{name}"] for entry in history) / len(history) for name in ("env", "forward", "update")}
-    return {"size": size, "workers": workers, "envs": envs, "timed": len(history), "warmup": warmup, "sps": steps / seconds, "split": split,
-            "parameters": result["policy_memory_parameters"], "separator_parameters": separator_parameters}
+    split = {
+        name: sum(entry[f"time_{name}"] for entry in history) / len(history) for name in ("env", "forward", "update")
+    }
+    return {
+        "size": size,
+        "workers": workers,
+        "envs": envs,
+        "timed": len(history),
+        "warmup": warmup,
+        "sps": steps / seconds,
+        "split": split,
+        "parameters": result["policy_memory_parameters"],
+        "separator_parameters": separator_parameters,
+    }
 
 
-QUALITY_SECTION = "Active separation quality (scripts/compute_separation_quality.py via scripts/bench/rl.py --quality-from)"
+QUALITY_SECTION = (
+    "Active separation quality (scripts/compute_separation_quality.py via scripts/bench/rl.py --quality-from)"
+)
 QUALITY_HEADER = (
     "| date | run | clips (split, episodes) | policy refined SI-SDR dB [95 % CI] | policy passive | random refined | still refined "
     "| refined - passive (paired) | policy - random, refined (paired) | policy - still, refined (paired) | policy reached target | note |\n"
@@ -128,8 +173,13 @@ def quality_rows(run_dir: str, note: str) -> list[str]:
     rows = []
     for clips, block in results["clips"].items():
         agents, comparisons = block["agents"], block["comparisons"]
-        refined = lambda agent: _interval(agents[agent]["metrics"]["refined"]["si_sdr"]) if agent in agents else "-"  # noqa: E731
-        paired = lambda name: _interval(comparisons[name]["si_sdr"]) if name in comparisons else "-"  # noqa: E731
+
+        def refined(agent: str, agents: dict = agents) -> str:
+            return _interval(agents[agent]["metrics"]["refined"]["si_sdr"]) if agent in agents else "-"
+
+        def paired(name: str, comparisons: dict = comparisons) -> str:
+            return _interval(comparisons[name]["si_sdr"]) if name in comparisons else "-"
+
         rows.append(
             f"| {datetime.date.today().isoformat()} | {run_dir} | {clips} ({block['split']}, {agents['policy']['num_episodes']}) | {refined('policy')} "
             f"| {_interval(agents['policy']['metrics']['passive']['si_sdr'])} | {refined('random')} | {refined('still')} "
@@ -145,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--note", default="", help="free text for the rows (e.g. 'machine shared with other jobs')")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to BENCHMARKS.md")
-    parser.add_argument("--quality-from", default=None, help="a run dir with separation_quality.json: append the quality rows instead")
+    parser.add_argument(
+        "--quality-from", default=None, help="a run dir with separation_quality.json: append the quality rows instead"
+    )
     args = parser.parse_args(argv)
     if args.quality_from:
         for row in quality_rows(args.quality_from, args.note):

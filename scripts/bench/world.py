@@ -4,6 +4,7 @@ BENCHMARKS.md.
 
     python scripts/bench/world.py [--preset default] [--output-dir /tmp/bench_world]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,10 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from audio_separation.world.builder import build_world  # noqa: E402
 from benchmarks_file import append_row  # noqa: E402,F401  (scripts/bench is on sys.path when run as a script)
+
+from audio_separation.world.builder import build_world  # noqa: E402
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -1,5 +1,6 @@
 """Metric definitions: SI-SDR against fast_bss_eval and hand cases, STFT distance, separation metrics of
 one step, and the room-acoustics metrics on synthetic exponential decays with known answers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -90,9 +91,7 @@ def test_stft_distance_of_zero_estimate_is_0_72() -> None:
     assert stft_distance(np.zeros_like(target), target, phase) == pytest.approx(0.72, rel=1e-9)
     assert stft_distance(target, target, phase) == 0.0
     predicted = target + rng.standard_normal(target.shape)
-    assert stft_distance(predicted, target, phase) == pytest.approx(
-        0.5 * np.mean((predicted - target) ** 2), rel=1e-9
-    )
+    assert stft_distance(predicted, target, phase) == pytest.approx(0.5 * np.mean((predicted - target) ** 2), rel=1e-9)
     batch = stft_distance(np.stack([predicted, 0 * target]), np.stack([target, target]), np.stack([phase, phase]))
     assert batch.shape == (2,) and batch[1] == pytest.approx(0.72)
 
@@ -111,30 +110,27 @@ def test_separation_metrics_of_one_step() -> None:
     metrics = separation_metrics(predicted, gt_magnitude, gt_phase, mixture_magnitude, params)
     assert set(metrics) == {"si_sdr", "si_sdr_improvement", "stft_distance", "input_si_sdr", "input_stft_distance"}
     gt_wave = reconstruct_waveform(gt_magnitude, gt_phase, params)
-    assert metrics["si_sdr"] == pytest.approx(
-        si_sdr(reconstruct_waveform(predicted, gt_phase, params), gt_wave)
-    )
+    assert metrics["si_sdr"] == pytest.approx(si_sdr(reconstruct_waveform(predicted, gt_phase, params), gt_wave))
     assert metrics["input_si_sdr"] == pytest.approx(
         si_sdr(reconstruct_waveform(mixture_magnitude, gt_phase, params), gt_wave)
     )
     assert metrics["si_sdr_improvement"] == pytest.approx(metrics["si_sdr"] - metrics["input_si_sdr"])
     assert metrics["si_sdr"] > metrics["input_si_sdr"]
     assert metrics["stft_distance"] == pytest.approx(stft_distance(predicted, gt_magnitude, gt_phase))
-    assert metrics["input_stft_distance"] == pytest.approx(
-        stft_distance(mixture_magnitude, gt_magnitude, gt_phase)
-    )
+    assert metrics["input_stft_distance"] == pytest.approx(stft_distance(mixture_magnitude, gt_magnitude, gt_phase))
     perfect = separation_metrics(gt_magnitude, gt_magnitude, gt_phase, mixture_magnitude, params)
     assert perfect["stft_distance"] == 0.0 and perfect["si_sdr"] > 60.0
 
-    quirk = separation_metrics(
-        predicted, gt_magnitude, gt_phase, mixture_magnitude, params, quirk_n_fft_1022=True
-    )
+    quirk = separation_metrics(predicted, gt_magnitude, gt_phase, mixture_magnitude, params, quirk_n_fft_1022=True)
     assert quirk["stft_distance"] == metrics["stft_distance"]
     assert quirk["si_sdr"] != pytest.approx(metrics["si_sdr"], abs=1e-3)
 
     batch = separation_metrics(
-        np.stack([predicted, gt_magnitude]), np.stack([gt_magnitude] * 2), np.stack([gt_phase] * 2),
-        np.stack([mixture_magnitude] * 2), params,
+        np.stack([predicted, gt_magnitude]),
+        np.stack([gt_magnitude] * 2),
+        np.stack([gt_phase] * 2),
+        np.stack([mixture_magnitude] * 2),
+        params,
     )
     assert batch["si_sdr"].shape == (2,)
     assert batch["si_sdr"][0] == pytest.approx(metrics["si_sdr"], abs=1e-4)

@@ -1,4 +1,5 @@
 """Mixing maths: cursor arithmetic, the "same" crop, exact short FFTs, the int16 quirk, RMS normalisation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,11 +37,15 @@ def test_clip_chunk_is_the_requested_second() -> None:
 
 
 @pytest.mark.parametrize("crop", ["same", "causal"])
-@pytest.mark.parametrize("chunk_length, rir_length", [(16000, 16000), (16000, 8001), (16000, 1), (1000, 3000), (999, 64)])
+@pytest.mark.parametrize(
+    "chunk_length, rir_length", [(16000, 16000), (16000, 8001), (16000, 1), (1000, 3000), (999, 64)]
+)
 def test_convolve_equals_direct_convolution(chunk_length: int, rir_length: int, crop: str) -> None:
     rng = np.random.default_rng(chunk_length + rir_length)
     chunks = rng.standard_normal((2, chunk_length)).astype(np.float32)
-    rirs = (rng.standard_normal((2, rir_length, 2)) * np.exp(-np.arange(rir_length) / 500.0)[None, :, None]).astype(np.float32)
+    rirs = (rng.standard_normal((2, rir_length, 2)) * np.exp(-np.arange(rir_length) / 500.0)[None, :, None]).astype(
+        np.float32
+    )
     rendered = convolve(chunks, rirs, crop)
     assert rendered.shape == (2, 2, chunk_length) and rendered.dtype == np.float32
     start = crop_start(chunk_length, rir_length, crop)
@@ -51,7 +56,9 @@ def test_convolve_equals_direct_convolution(chunk_length: int, rir_length: int, 
             # direct (time-domain) convolution where it is quick, float64 FFT convolution otherwise
             full = np.convolve(chunk, rir) if chunk_length * rir_length <= 5e7 else fftconvolve(chunk, rir)
             assert full.shape == (chunk_length + rir_length - 1,)
-            np.testing.assert_allclose(rendered[source, ear], full[start:start + chunk_length], atol=2e-4 * np.abs(full).max())
+            np.testing.assert_allclose(
+                rendered[source, ear], full[start : start + chunk_length], atol=2e-4 * np.abs(full).max()
+            )
             if crop == "same":
                 same = fftconvolve(chunks[source], rirs[source, :, ear], mode="same")
                 np.testing.assert_allclose(rendered[source, ear], same, atol=2e-4 * np.abs(full).max())
@@ -77,8 +84,12 @@ def test_fft_length_is_short_but_exact() -> None:
     rng = np.random.default_rng(0)
     chunk = rng.standard_normal(16000).astype(np.float32)
     rir = rng.standard_normal((16000, 2)).astype(np.float32)
-    expected = fftconvolve(np.broadcast_to(chunk.astype(np.float64), (2, 16000)), rir.T.astype(np.float64), mode="same", axes=-1)
-    exact = convolve_from_spectra([chunk_spectrum(chunk, length)], [rir_spectrum(rir, length)], length, 16000, 16000, "same")[0]
+    expected = fftconvolve(
+        np.broadcast_to(chunk.astype(np.float64), (2, 16000)), rir.T.astype(np.float64), mode="same", axes=-1
+    )
+    exact = convolve_from_spectra(
+        [chunk_spectrum(chunk, length)], [rir_spectrum(rir, length)], length, 16000, 16000, "same"
+    )[0]
     np.testing.assert_allclose(exact, expected, atol=1e-6 * np.abs(expected).max() * 100)
     with pytest.raises(ValueError):
         convolve_from_spectra([chunk_spectrum(chunk, 20000)], [rir_spectrum(rir, 20000)], 20000, 16000, 16000, "same")

@@ -1,4 +1,5 @@
 """The project STFT: paper shapes, equality with librosa and torch, inverses and the n_fft 1022 quirk."""
+
 from __future__ import annotations
 
 import librosa
@@ -89,9 +90,7 @@ def test_shapes_and_batching(params: StftParams, noise: np.ndarray) -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_stft_equals_librosa(params: StftParams, noise: np.ndarray, dtype: type) -> None:
     signal = noise[0, 0].astype(dtype)
-    expected = librosa.stft(
-        signal, n_fft=1023, hop_length=512, win_length=1023, center=True, pad_mode="constant"
-    )
+    expected = librosa.stft(signal, n_fft=1023, hop_length=512, win_length=1023, center=True, pad_mode="constant")
     assert expected.shape == (512, 32)
     assert _relative_error(stft(signal, params), expected) < 1e-5
 
@@ -99,9 +98,7 @@ def test_stft_equals_librosa(params: StftParams, noise: np.ndarray, dtype: type)
 @pytest.mark.parametrize("center,pad_mode", [(True, "reflect"), (False, "constant")])
 def test_stft_equals_librosa_other_modes(noise: np.ndarray, center: bool, pad_mode: str) -> None:
     params = StftParams(n_fft=1023, hop_length=512, win_length=1023, center=center, pad_mode=pad_mode)
-    expected = librosa.stft(
-        noise[0, 1], n_fft=1023, hop_length=512, win_length=1023, center=center, pad_mode=pad_mode
-    )
+    expected = librosa.stft(noise[0, 1], n_fft=1023, hop_length=512, win_length=1023, center=center, pad_mode=pad_mode)
     assert _relative_error(stft(noise[0, 1], params), expected) < 1e-5
 
 
@@ -137,9 +134,7 @@ def test_torch_equals_numpy(params: StftParams, fast_params: StftParams, noise: 
         assert _relative_error(spectrum.numpy(), expected) < 1e-5
         restored = istft_torch(spectrum, stft_params, length=SAMPLES)
         assert tuple(restored.shape) == noise.shape
-        np.testing.assert_allclose(
-            restored.numpy(), istft(expected, stft_params, length=SAMPLES), atol=1e-5
-        )
+        np.testing.assert_allclose(restored.numpy(), istft(expected, stft_params, length=SAMPLES), atol=1e-5)
     single = stft_torch(torch.from_numpy(noise[0, 0]), params)
     assert tuple(single.shape) == (512, 32)
 
@@ -163,13 +158,17 @@ def test_fast_stft_same_with_either_fft_backend(fast_params: StftParams, noise: 
         spectrum = stft(noise[0].astype(np.float32), fast_params)
     finally:
         torch.set_num_threads(before)
-    expected = librosa.stft(noise[0].astype(np.float64), n_fft=1024, hop_length=512, center=True, pad_mode="constant")[:, :512]
+    expected = librosa.stft(noise[0].astype(np.float64), n_fft=1024, hop_length=512, center=True, pad_mode="constant")[
+        :, :512
+    ]
     assert spectrum.dtype == np.complex64 and spectrum.shape == (noise.shape[1], 512, 32)
     assert _relative_error(spectrum, expected) < 1e-5
 
 
 @pytest.mark.parametrize("fast", [False, True])
-def test_torch_framing_gives_the_numpy_framing_bit_for_bit(params: StftParams, fast_params: StftParams, noise: np.ndarray, fast: bool) -> None:
+def test_torch_framing_gives_the_numpy_framing_bit_for_bit(
+    params: StftParams, fast_params: StftParams, noise: np.ndarray, fast: bool
+) -> None:
     # single-threaded torch pads, frames and windows the fast STFT's frames (stft._windowed_frames_torch):
     # the same multiplications as the numpy code, so the same bits (float32 and float64, strided input
     # too), and the STFT is what numpy framing + the same FFT gives

@@ -1,4 +1,5 @@
 """The allocator thresholds: a step's freed temporaries are reused instead of page-faulted in anew."""
+
 import os
 import platform
 import subprocess
@@ -6,7 +7,9 @@ import sys
 
 import pytest
 
-glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc-specific")
+glibc_only = pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc-specific"
+)
 
 # Page faults per "step" that allocates and frees 0.4 - 3 MB arrays (like an env step's FFT buffers),
 # measured in a fresh interpreter so the test process's own allocator state does not matter.
@@ -29,7 +32,13 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
 
 
 def _faults_per_step(mode: str) -> float:
-    result = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True, env={key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")})
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")},
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 

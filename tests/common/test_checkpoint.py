@@ -1,4 +1,5 @@
 """Atomic checkpoints: round trip of every part, latest_checkpoint, clear errors for bad files."""
+
 from __future__ import annotations
 
 import os

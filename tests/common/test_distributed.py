@@ -1,4 +1,5 @@
 """Distributed helpers in a single process, the tensorboard fallback, and the CUDA path's clean skip."""
+
 from __future__ import annotations
 
 import builtins

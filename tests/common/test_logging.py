@@ -1,4 +1,5 @@
 """Each run's log file gets only that run's lines, also when several runs share a process."""
+
 import logging
 
 from audio_separation.common.logging import setup_logging

@@ -1,4 +1,5 @@
 """Env test helpers: configs derived from the session's tiny world config."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,10 +1,10 @@
 """Baseline agents and their evaluation script."""
+
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
-
 
 from audio_separation.env import make_env
 from audio_separation.env.baseline_agents import ApproachAgent, RandomAgent, StillAgent, shortest_actions
@@ -28,7 +28,14 @@ def play(env, agent):
 def test_shortest_actions_on_a_grid() -> None:
     navigation = SceneNavigation(grid_graph(), [0, 90, 180, 270])
     # from node 0 facing -Z to node 8 (2 m along +X and +Z): right, forward x2, right, forward x2
-    assert shortest_actions(navigation, 0, 0, 8) == [TURN_RIGHT, MOVE_FORWARD, MOVE_FORWARD, TURN_RIGHT, MOVE_FORWARD, MOVE_FORWARD]
+    assert shortest_actions(navigation, 0, 0, 8) == [
+        TURN_RIGHT,
+        MOVE_FORWARD,
+        MOVE_FORWARD,
+        TURN_RIGHT,
+        MOVE_FORWARD,
+        MOVE_FORWARD,
+    ]
     assert shortest_actions(navigation, 8, 0, 8) == []
 
 
@@ -49,14 +56,33 @@ def test_random_agent_is_seeded() -> None:
 
 
 def test_evaluate_baselines_writes_per_episode_and_aggregate_json(tiny_config, tmp_path) -> None:
-    spec = importlib.util.spec_from_file_location("evaluate_baselines", os.path.join(ROOT, "scripts", "evaluate_baselines.py"))
+    spec = importlib.util.spec_from_file_location(
+        "evaluate_baselines", os.path.join(ROOT, "scripts", "evaluate_baselines.py")
+    )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     config_path = tmp_path / "tiny.yaml"
-    config_path.write_text(f'WORLD:\n  DATA_ROOT: "{tiny_config.WORLD.DATA_ROOT}"\n  BUILD_IF_MISSING: False\nTASK:\n  SPLIT: "val"\n'
-                           'ENV:\n  VECTOR_ENV_TYPE: "sync"\nNUM_PROCESSES: 1\n')
+    config_path.write_text(
+        f'WORLD:\n  DATA_ROOT: "{tiny_config.WORLD.DATA_ROOT}"\n  BUILD_IF_MISSING: False\nTASK:\n  SPLIT: "val"\n'
+        'ENV:\n  VECTOR_ENV_TYPE: "sync"\nNUM_PROCESSES: 1\n'
+    )
     output = tmp_path / "out"
-    assert script.main(["--exp-config", str(config_path), "--agent", "approach", "--episodes", "2", "--output-dir", str(output), "--no-progress"]) == 0
+    assert (
+        script.main(
+            [
+                "--exp-config",
+                str(config_path),
+                "--agent",
+                "approach",
+                "--episodes",
+                "2",
+                "--output-dir",
+                str(output),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     episodes = json.loads((output / "per_episode.json").read_text())
     summary = json.loads((output / "aggregate.json").read_text())
     assert len(episodes) == 2 and summary["num_episodes"] == 2 and summary["estimate"] == "mixture"
@@ -67,9 +93,21 @@ def test_evaluate_baselines_writes_per_episode_and_aggregate_json(tiny_config, t
     metrics = summary["metrics"]
     assert set(metrics) == {"si_sdr", "si_sdr_improvement", "stft_distance", "input_si_sdr", "input_stft_distance"}
     assert metrics["si_sdr_improvement"]["mean"] == 0.0
-    assert metrics["stft_distance"]["ci95_low"] <= metrics["stft_distance"]["mean"] <= metrics["stft_distance"]["ci95_high"]
+    assert (
+        metrics["stft_distance"]["ci95_low"]
+        <= metrics["stft_distance"]["mean"]
+        <= metrics["stft_distance"]["ci95_high"]
+    )
     # an estimator hook: the ground truth itself scores a perfect STFT distance
     config = script.get_config(str(config_path), ["ENV.SHUFFLE_EPISODES", "False", "ENV.AUTORESET_MODE", "disabled"])
-    perfect = script.evaluate(config, "still", 1, str(tmp_path / "perfect"), estimator=lambda obs: obs["gt_mono_magnitude"][..., 0], estimator_name="oracle", progress=False)
+    perfect = script.evaluate(
+        config,
+        "still",
+        1,
+        str(tmp_path / "perfect"),
+        estimator=lambda obs: obs["gt_mono_magnitude"][..., 0],
+        estimator_name="oracle",
+        progress=False,
+    )
     assert perfect["metrics"]["stft_distance"]["mean"] == 0.0
     assert perfect["metrics"]["si_sdr_improvement"]["mean"] > 0

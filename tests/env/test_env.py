@@ -1,4 +1,5 @@
 """The gymnasium env on the tiny world: spaces, episode timing, cursors, mixing, determinism, errors."""
+
 from __future__ import annotations
 
 import copy
@@ -32,8 +33,15 @@ def test_observations_match_the_declared_spaces(env_config) -> None:
     observations, _ = run_episode(env, [MOVE_FORWARD, TURN_LEFT, MOVE_FORWARD])
     space = env.observation_space
     assert set(space.spaces) == {
-        "mixed_binaural_magnitude", "gt_mono_magnitude", "gt_mono_phase", "gt_binaural_magnitude",
-        "gt_binaural_phase", "target_class", "pose", "rgb", "depth",
+        "mixed_binaural_magnitude",
+        "gt_mono_magnitude",
+        "gt_mono_phase",
+        "gt_binaural_magnitude",
+        "gt_binaural_phase",
+        "target_class",
+        "pose",
+        "rgb",
+        "depth",
     }
     assert space["mixed_binaural_magnitude"].shape == (512, 32, 2)
     assert space["gt_mono_magnitude"].shape == (512, 32, 2)
@@ -88,7 +96,7 @@ def test_mixture_equals_direct_convolution(env_config, tiny_config, crop) -> Non
     params = StftParams.from_config(tiny_config.AUDIO)
     binaural, mono = [], []
     for path, second, node in zip(episode.sound_paths, simulator.clip_seconds(), episode.source_nodes):
-        chunk = read_sound(path, 16000)[second * 16000:(second + 1) * 16000].astype(np.float64)
+        chunk = read_sound(path, 16000)[second * 16000 : (second + 1) * 16000].astype(np.float64)
         rir = rirs.get(simulator.node, node, simulator.heading).astype(np.float64)
         if crop == "same":
             binaural.append(np.stack([fftconvolve(chunk, rir[:, ear], mode="same") for ear in range(2)]))
@@ -100,10 +108,16 @@ def test_mixture_equals_direct_convolution(env_config, tiny_config, crop) -> Non
     np.testing.assert_allclose(observation["mixed_binaural_magnitude"], np.moveaxis(expected, 0, -1), atol=2e-5)
     for source, signal in enumerate(binaural):
         magnitude = np.abs(stft(signal.astype(np.float32), params))
-        np.testing.assert_allclose(observation["gt_binaural_magnitude"][..., 2 * source:2 * source + 2], np.moveaxis(magnitude, 0, -1), atol=2e-5)
+        np.testing.assert_allclose(
+            observation["gt_binaural_magnitude"][..., 2 * source : 2 * source + 2],
+            np.moveaxis(magnitude, 0, -1),
+            atol=2e-5,
+        )
     target = observation["gt_mono_magnitude"][..., 0]
     assert np.sqrt(np.mean(target.astype(np.float64) ** 2)) == pytest.approx(1.2, rel=1e-4)
-    np.testing.assert_allclose(target, mono[0] * (1.2 / np.sqrt(np.mean(mono[0].astype(np.float64) ** 2))), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        target, mono[0] * (1.2 / np.sqrt(np.mean(mono[0].astype(np.float64) ** 2))), rtol=1e-4, atol=1e-5
+    )
     np.testing.assert_allclose(observation["gt_mono_magnitude"][..., 1], mono[1], atol=1e-5)
 
 
@@ -115,7 +129,9 @@ def test_rendered_audio_and_the_observations_agree_bit_for_bit(env_config) -> No
     count = len(audio.mono)
     # the mixture is summed source by source: exactly the mean the spec describes, np.add.reduce order
     np.testing.assert_array_equal(audio.mixture, np.add.reduce(audio.source_binaural, axis=0) * np.float32(1.0 / count))
-    np.testing.assert_array_equal(observation["mixed_binaural_magnitude"], np.moveaxis(np.log1p(np.abs(audio.mixture)), 0, -1))
+    np.testing.assert_array_equal(
+        observation["mixed_binaural_magnitude"], np.moveaxis(np.log1p(np.abs(audio.mixture)), 0, -1)
+    )
     # gt_mono is written plane by plane from the clip-second cache; the (N, F, T) properties hold the same numbers
     np.testing.assert_array_equal(observation["gt_mono_magnitude"], np.moveaxis(audio.mono_magnitude, 0, -1))
     np.testing.assert_array_equal(observation["gt_mono_phase"], np.moveaxis(audio.mono_phase, 0, -1))
@@ -185,7 +201,9 @@ def test_a_view_of_the_wrong_resolution_is_named(env_config) -> None:
     # the view's file, node and heading are formatted only for this message (sensors.view_observations)
     resolution = int(env_config.WORLD.VIEW_RESOLUTION) + 1
     env = make_env(derive_config(env_config, "WORLD.VIEW_RESOLUTION", resolution, "TASK.SENSORS", ["RGB"]))
-    with pytest.raises(ValueError, match=r"\(node \d+, heading \d+\): rgb view is .* expected \(%d, %d, 3\)" % (resolution, resolution)):
+    with pytest.raises(
+        ValueError, match=rf"\(node \d+, heading \d+\): rgb view is .* expected \({resolution}, {resolution}, 3\)"
+    ):
         env.reset()
 
 

@@ -1,4 +1,5 @@
 """GroupedVectorEnv: several envs per worker process, the same results as SyncVectorEnv."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -40,17 +41,37 @@ def _trace(envs, actions: np.ndarray) -> list:
         observations, rewards, terminated, truncated, infos = envs.step(step_actions)
         final = None
         if terminated.any():
-            final = (list(infos["_final_obs"]), [None if obs is None else obs["mixed_binaural_magnitude"].copy() for obs in infos["final_obs"]],
-                     list(infos["final_info"]["episode_id"]))
-        trace.append(({key: value.copy() for key, value in observations.items()}, list(infos["episode_id"]), (terminated.copy(), final)))
+            final = (
+                list(infos["_final_obs"]),
+                [None if obs is None else obs["mixed_binaural_magnitude"].copy() for obs in infos["final_obs"]],
+                list(infos["final_info"]["episode_id"]),
+            )
+        trace.append(
+            (
+                {key: value.copy() for key, value in observations.items()},
+                list(infos["episode_id"]),
+                (terminated.copy(), final),
+            )
+        )
     return trace
 
 
 @pytest.mark.parametrize("in_main", [True, False])
 def test_grouped_matches_sync_with_uneven_groups(env_config, in_main: bool) -> None:
     # 3 envs in 2 groups (2 + 1 envs): observations, infos, episode ends and final observations as sync
-    config = derive_config(env_config, "NUM_PROCESSES", 3, "ENV.NUM_WORKERS", 2, "ENV.MULTIPROCESSING_CONTEXT", "fork", "TASK.SENSORS", SENSORS,
-                           "ENV.STEP_IN_MAIN_PROCESS", in_main)
+    config = derive_config(
+        env_config,
+        "NUM_PROCESSES",
+        3,
+        "ENV.NUM_WORKERS",
+        2,
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "TASK.SENSORS",
+        SENSORS,
+        "ENV.STEP_IN_MAIN_PROCESS",
+        in_main,
+    )
     actions = np.random.default_rng(1).integers(3, size=(21, 3))
     traces = {}
     for kind in ("sync", "grouped"):
@@ -62,7 +83,9 @@ def test_grouped_matches_sync_with_uneven_groups(env_config, in_main: bool) -> N
         traces[kind] = _trace(envs, actions)
         envs.close()
     ends = 0
-    for (sync_obs, sync_ids, sync_end), (grouped_obs, grouped_ids, grouped_end) in zip(traces["sync"], traces["grouped"]):
+    for (sync_obs, sync_ids, sync_end), (grouped_obs, grouped_ids, grouped_end) in zip(
+        traces["sync"], traces["grouped"]
+    ):
         assert sync_ids == grouped_ids
         for key in sync_obs:
             np.testing.assert_array_equal(sync_obs[key], grouped_obs[key])
@@ -79,8 +102,19 @@ def test_grouped_matches_sync_with_uneven_groups(env_config, in_main: bool) -> N
 
 
 def test_grouped_copy_false_reuses_buffers_and_attributes(env_config) -> None:
-    config = derive_config(env_config, "NUM_PROCESSES", 2, "ENV.NUM_WORKERS", 1, "ENV.MULTIPROCESSING_CONTEXT", "fork",
-                           "ENV.COPY_OBSERVATIONS", False, "TASK.SENSORS", SENSORS)
+    config = derive_config(
+        env_config,
+        "NUM_PROCESSES",
+        2,
+        "ENV.NUM_WORKERS",
+        1,
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "ENV.COPY_OBSERVATIONS",
+        False,
+        "TASK.SENSORS",
+        SENSORS,
+    )
     envs = make_vector_env(config, vector_env_type="grouped")
     try:
         first, _ = envs.reset(seed=0)
@@ -106,8 +140,19 @@ def test_final_observations_come_through_shared_memory(env_config, copy: bool) -
     # env 0 ends in this process, env 1 in a worker: both final observations are read from the final rows
     # (views of them with COPY_OBSERVATIONS False, copies otherwise); their values against sync are checked
     # in test_grouped_matches_sync_with_uneven_groups
-    config = derive_config(env_config, "NUM_PROCESSES", 2, "ENV.NUM_WORKERS", 2, "ENV.MULTIPROCESSING_CONTEXT", "fork",
-                           "ENV.COPY_OBSERVATIONS", copy, "TASK.SENSORS", SENSORS)
+    config = derive_config(
+        env_config,
+        "NUM_PROCESSES",
+        2,
+        "ENV.NUM_WORKERS",
+        2,
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "ENV.COPY_OBSERVATIONS",
+        copy,
+        "TASK.SENSORS",
+        SENSORS,
+    )
     envs = make_vector_env(config, vector_env_type="grouped")
     try:
         envs.reset(seed=0)
@@ -128,7 +173,17 @@ def test_final_observations_come_through_shared_memory(env_config, copy: bool) -
 @pytest.mark.parametrize("failing_env", [0, 1])
 def test_errors_name_the_cause_and_stop_the_workers(env_config, failing_env: int) -> None:
     # env 0 is stepped in this process (the error itself), env 1 in a worker (WorkerError with its message)
-    config = derive_config(env_config, "NUM_PROCESSES", 2, "ENV.NUM_WORKERS", 2, "ENV.MULTIPROCESSING_CONTEXT", "fork", "TASK.SENSORS", SENSORS)
+    config = derive_config(
+        env_config,
+        "NUM_PROCESSES",
+        2,
+        "ENV.NUM_WORKERS",
+        2,
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "TASK.SENSORS",
+        SENSORS,
+    )
     envs = make_vector_env(config, vector_env_type="grouped")
     envs.reset(seed=0)
     actions = np.array([0, 0])

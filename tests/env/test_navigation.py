@@ -1,4 +1,5 @@
 """The forward rule, turns and pose lookups on known grids."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Vectorised envs: scene sharing, per-env seeds, and sync == async."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,11 @@ from tests.env.conftest import derive_config
 
 
 def fake_episodes(counts: dict[str, int]) -> list[dict]:
-    return [{"episode_id": f"{scene}-{i}", "scene_id": f"d/{scene}/{scene}.glb"} for scene, count in counts.items() for i in range(count)]
+    return [
+        {"episode_id": f"{scene}-{i}", "scene_id": f"d/{scene}/{scene}.glb"}
+        for scene, count in counts.items()
+        for i in range(count)
+    ]
 
 
 def test_scenes_go_round_robin_over_envs() -> None:
@@ -30,8 +35,15 @@ def test_scenes_go_round_robin_over_envs() -> None:
 
 
 def test_sync_and_async_give_identical_observations(env_config) -> None:
-    config = derive_config(env_config, "NUM_PROCESSES", 2, "ENV.MULTIPROCESSING_CONTEXT", "fork",
-                           "TASK.SENSORS", ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "POSE", "RGB"])
+    config = derive_config(
+        env_config,
+        "NUM_PROCESSES",
+        2,
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "TASK.SENSORS",
+        ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "POSE", "RGB"],
+    )
     actions = np.random.default_rng(0).integers(3, size=(22, 2))
     runs = []
     for kind in ("sync", "async"):

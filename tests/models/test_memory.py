@@ -1,5 +1,6 @@
 """The transformer memory: window masks and refinement indices on hand-made sequences, sizes, and that
 padding never leaks into valid tokens."""
+
 from __future__ import annotations
 
 import torch
@@ -84,7 +85,9 @@ def test_refine_gathers_windows_from_a_pool_like_forward() -> None:
 
 
 def test_residual_memory_starts_as_the_passive_estimate() -> None:
-    memory = TransformerMemory(num_freq_bins=64, num_frames=8, channels=4, num_heads=2, ffn_size=16, predict_residual=True)
+    memory = TransformerMemory(
+        num_freq_bins=64, num_frames=8, channels=4, num_heads=2, ffn_size=16, predict_residual=True
+    )
     entries = torch.rand(1, 3, 64, 8)
     assert torch.allclose(memory(entries, torch.tensor([2])), entries)
 
@@ -95,11 +98,16 @@ def test_negative_slope_keeps_every_cnn_unit_alive_where_relu_loses_them() -> No
     torch.manual_seed(0)
     entries = torch.rand(2, 3, 64, 8)
     for slope, expect_alive in ((0.0, False), (0.2, True)):
-        memory = TransformerMemory(num_freq_bins=64, num_frames=8, channels=4, num_heads=2, ffn_size=16, negative_slope=slope)
+        memory = TransformerMemory(
+            num_freq_bins=64, num_frames=8, channels=4, num_heads=2, ffn_size=16, negative_slope=slope
+        )
         with torch.no_grad():  # kill skip channel 0: a large negative bias makes its pre-activation < 0 everywhere
             memory.encode_half[0].bias[0] = -100.0
         memory(entries, torch.tensor([2, 2])).abs().sum().backward()
         gradient = memory.encode_half[0].weight.grad[0].abs().sum()
         assert (gradient > 0) == expect_alive, (slope, gradient)
-    activations = {type(module).__name__ for module in TransformerMemory(64, 8, 4, num_heads=2, ffn_size=16, negative_slope=0.2).modules()}
+    activations = {
+        type(module).__name__
+        for module in TransformerMemory(64, 8, 4, num_heads=2, ffn_size=16, negative_slope=0.2).modules()
+    }
     assert "LeakyReLU" in activations and "ReLU" not in activations

@@ -1,5 +1,6 @@
 """The policy's optional interaural features: the level difference has the sign of the louder ear, the
 size of the ratio in log-energy units, and the encoder is wired in only when asked for."""
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,9 @@ def test_interaural_level_difference_sign_and_scale() -> None:
 
 def test_policy_uses_interaural_features_only_when_asked() -> None:
     plain = ActorCritic(num_freq_bins=64, num_frames=8, hidden_size=16, embedding_size=16, use_rgb=False)
-    with_ild = ActorCritic(num_freq_bins=64, num_frames=8, hidden_size=16, embedding_size=16, use_rgb=False, interaural_bands=8)
+    with_ild = ActorCritic(
+        num_freq_bins=64, num_frames=8, hidden_size=16, embedding_size=16, use_rgb=False, interaural_bands=8
+    )
     assert plain.interaural_encoder is None and with_ild.interaural_encoder is not None
     assert count_parameters(with_ild) > count_parameters(plain)
     inputs = {"binaural": torch.rand(2, 64, 8, 2), "refined_mono": torch.rand(2, 64, 8)}
@@ -49,8 +52,14 @@ def test_previous_action_input_is_the_agents_own_last_action() -> None:
     assert storage.policy_inputs(0)["previous_action"].tolist() == [0, 0]  # episode start
     assert storage.policy_inputs(2)["previous_action"].tolist() == [2, 2]  # action 1 at step 1, + 1
     assert storage.policy_inputs(slice(0, 3))["previous_action"].tolist() == [[0, 0], [1, 3], [2, 2]]
-    policy = ActorCritic(num_freq_bins=64, num_frames=8, hidden_size=16, embedding_size=16, use_rgb=False, previous_action_size=4)
-    inputs = {"binaural": torch.rand(2, 64, 8, 2), "refined_mono": torch.rand(2, 64, 8), "previous_action": torch.tensor([0, 3])}
+    policy = ActorCritic(
+        num_freq_bins=64, num_frames=8, hidden_size=16, embedding_size=16, use_rgb=False, previous_action_size=4
+    )
+    inputs = {
+        "binaural": torch.rand(2, 64, 8, 2),
+        "refined_mono": torch.rand(2, 64, 8),
+        "previous_action": torch.tensor([0, 3]),
+    }
     changed = {**inputs, "previous_action": torch.tensor([1, 3])}
     features, other = policy.features(inputs), policy.features(changed)
     assert not torch.equal(features[0], other[0]) and torch.equal(features[1], other[1])

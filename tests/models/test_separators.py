@@ -1,4 +1,5 @@
 """The separator U-Nets: paper-size shapes and parameter counts, slicing, conditioning, mask activation."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,12 +18,21 @@ PAPER_PARAMETERS = 16.7e6  # spec "Models": ~16.7 M for each U-Net
 
 def test_paper_size_shapes_and_parameter_counts() -> None:
     model = PassiveSeparator()  # defaults are the paper's sizes
-    for name, module in (("binaural_separator", model.binaural_separator), ("binaural_to_mono", model.binaural_to_mono)):
+    for name, module in (
+        ("binaural_separator", model.binaural_separator),
+        ("binaural_to_mono", model.binaural_to_mono),
+    ):
         count = count_parameters(module)
         assert abs(count - PAPER_PARAMETERS) / PAPER_PARAMETERS < 0.01, f"{name}: {count} parameters"
     assert abs(count_parameters(model) - 33.5e6) / 33.5e6 < 0.01
     first = model.binaural_separator.unet.encoder[0][0]
-    assert (first.in_channels, first.out_channels, first.kernel_size, first.stride, first.bias) == (33, 64, (4, 4), (2, 2), None)
+    assert (first.in_channels, first.out_channels, first.kernel_size, first.stride, first.bias) == (
+        33,
+        64,
+        (4, 4),
+        (2, 2),
+        None,
+    )
     assert [level[0].out_channels for level in model.binaural_separator.unet.encoder] == [64, 128, 256, 512, 512]
     assert model.binaural_to_mono.unet.encoder[0][0].in_channels == 32
     mixture = torch.log1p(torch.rand(2, 512, 32, 2))

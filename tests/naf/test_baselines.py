@@ -1,4 +1,5 @@
 """NAF baselines on the tiny world: interpolation, mean predictor, codecs (or a clear missing-tool error)."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """NAF data: HDF5 round trip against the world's RIRs, a deterministic saved split, stats."""
+
 from __future__ import annotations
 
 import json
@@ -31,12 +32,16 @@ def test_hdf5_round_trip_matches_the_world_rirs(naf_config, naf_scene) -> None:
     assert naf_scene.num_freq_bins == params.n_fft // 2 == 256
     for heading, listener, emitter in [(0, nodes[0], nodes[-1]), (270, nodes[-1], nodes[1])]:
         index = naf_scene.keys.index(item_key(heading, listener, emitter))
-        rir = read_rir(layout.rir_path(naf_config.NAF.SCENE, azimuth_of_heading(heading), listener, emitter), params.sample_rate)
+        rir = read_rir(
+            layout.rir_path(naf_config.NAF.SCENE, azimuth_of_heading(heading), listener, emitter), params.sample_rate
+        )
         expected = logmag_of_waveform(rir.T, params)
         stored = naf_scene.item_logmag(index)
         assert stored.shape == expected.shape
         np.testing.assert_allclose(stored, expected, atol=1e-2)  # fp16 storage
-        np.testing.assert_allclose(naf_scene.waveform(index), rir.T[:, : naf_scene.waveform(index).shape[-1]], atol=1e-7)
+        np.testing.assert_allclose(
+            naf_scene.waveform(index), rir.T[:, : naf_scene.waveform(index).shape[-1]], atol=1e-7
+        )
     with h5py.File(naf_scene.path, "r") as handle:
         assert handle.attrs["sample_rate"] == 16000 and handle.attrs["hop_length"] == 128
         assert handle["logmag"][naf_scene.keys[0]].dtype == np.float16

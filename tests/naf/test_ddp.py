@@ -1,4 +1,5 @@
 """Two-process gloo DDP: one step keeps parameters identical across ranks; the trainer runs under DDP."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,15 @@ def _spawn(function, args: tuple, seconds: float = 180.0) -> None:
 
 
 def _set_env(rank: int, world_size: int, port: int) -> None:
-    os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    os.environ.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world_size),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+    )
 
 
 def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
@@ -41,7 +50,9 @@ def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
     distributed.init_distributed()
     from audio_separation.naf.model import build_model
 
-    config = get_config(opts=["NAF.HIDDEN", "16", "NAF.NUM_BLOCKS", "2", "NAF.SKIP_AFTER", "1", "NAF.GRID_SPACING", "1.0"])
+    config = get_config(
+        opts=["NAF.HIDDEN", "16", "NAF.NUM_BLOCKS", "2", "NAF.SKIP_AFTER", "1", "NAF.GRID_SPACING", "1.0"]
+    )
     torch.manual_seed(0)
     model = torch.nn.parallel.DistributedDataParallel(build_model(config, (0.0, 0.0, 2.0, 2.0), 4, 256, 8))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -56,7 +67,10 @@ def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
     gathered = [torch.zeros_like(flat) for _ in range(world_size)]
     dist.all_gather(gathered, flat)
     mean_rank = float(distributed.all_reduce_mean(float(rank)))
-    torch.save({"gathered": gathered, "mean_rank": mean_rank, "is_main": distributed.is_main()}, os.path.join(out_dir, f"rank{rank}.pt"))
+    torch.save(
+        {"gathered": gathered, "mean_rank": mean_rank, "is_main": distributed.is_main()},
+        os.path.join(out_dir, f"rank{rank}.pt"),
+    )
     distributed.cleanup_distributed()
 
 

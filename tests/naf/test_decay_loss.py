@@ -1,4 +1,5 @@
 """The energy-decay-curve loss of the frame model (naf/batches.py): known values, gradients, guards."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,14 @@ import pytest
 import torch
 
 from audio_separation.config import get_config
-from audio_separation.naf.batches import SceneTensors, decay_curve_db, decay_curve_loss, energy_envelope_db, frame_energy, frame_loss
+from audio_separation.naf.batches import (
+    SceneTensors,
+    decay_curve_db,
+    decay_curve_loss,
+    energy_envelope_db,
+    frame_energy,
+    frame_loss,
+)
 from audio_separation.naf.trainer import NafTrainer, model_for_scene
 from tests.naf.conftest import naf_opts
 
@@ -96,14 +104,22 @@ def _frame_setup(naf_config, naf_scene, count: int):
     """A freshly seeded frame model of the tiny scene, its tensors, and its first `count` train items."""
     config = get_config(opts=naf_opts(naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR))
     torch.manual_seed(0)
-    return model_for_scene(config, naf_scene), SceneTensors.from_data(naf_scene, config.NAF.STD_SCALE), torch.from_numpy(naf_scene.train_indices[:count])
+    return (
+        model_for_scene(config, naf_scene),
+        SceneTensors.from_data(naf_scene, config.NAF.STD_SCALE),
+        torch.from_numpy(naf_scene.train_indices[:count]),
+    )
 
 
 def test_frame_loss_with_decay_term_trains_and_guards(naf_config, naf_scene) -> None:
     model, tensors, items = _frame_setup(naf_config, naf_scene, 16)
     # de-normalising the targets gives back the stored log-magnitudes
     item = int(items[0])
-    np.testing.assert_allclose((tensors.target[item] * tensors.scale + tensors.mean).permute(1, 2, 0).numpy(), naf_scene.logmag[item], atol=1e-4)
+    np.testing.assert_allclose(
+        (tensors.target[item] * tensors.scale + tensors.mean).permute(1, 2, 0).numpy(),
+        naf_scene.logmag[item],
+        atol=1e-4,
+    )
 
     def losses(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         plain = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(seed))[0]
@@ -130,7 +146,10 @@ def test_frame_loss_with_decay_term_trains_and_guards(naf_config, naf_scene) -> 
 
 def test_pixel_model_refuses_the_decay_term(naf_config, naf_scene, tmp_path) -> None:
     root, data_dir = naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR
-    config = get_config(opts=naf_opts(root, data_dir, "NAF.MODEL", "pixel", "NAF.DECAY_LOSS_WEIGHT", "1.0"), model_dir=str(tmp_path / "pixel"))
+    config = get_config(
+        opts=naf_opts(root, data_dir, "NAF.MODEL", "pixel", "NAF.DECAY_LOSS_WEIGHT", "1.0"),
+        model_dir=str(tmp_path / "pixel"),
+    )
     with pytest.raises(ValueError, match="DECAY_LOSS_WEIGHT"):
         NafTrainer(config).train()
 
@@ -140,13 +159,31 @@ def test_edc_term_adds_the_clamped_schroeder_loss_and_guards(naf_config, naf_sce
     with torch.no_grad():
         plain = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(5))[0]
         energy = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(5), decay_weight=1.0)[0]
-        both = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(5), decay_weight=1.0, edc_weight=2.0, edc_floor_db=-40.0)[0]
+        both = frame_loss(
+            model,
+            tensors,
+            items,
+            0,
+            0.0,
+            0.0,
+            torch.Generator().manual_seed(5),
+            decay_weight=1.0,
+            edc_weight=2.0,
+            edc_floor_db=-40.0,
+        )[0]
         # the EDC term alone, rebuilt by hand from the de-normalised prediction and target
         frames = torch.arange(tensors.target.shape[1])[None].expand(items.shape[0], -1)
         mask = frames < tensors.lengths[items][:, None]
         prediction = model(tensors.listener_xy[items], tensors.emitter_xy[items], tensors.heading[items], frames)
         target = tensors.target[items[:, None], frames]
-        expected = decay_curve_loss(prediction * tensors.scale + tensors.mean, target * tensors.scale + tensors.mean, tensors.log_eps, mask, -40.0, "schroeder")
+        expected = decay_curve_loss(
+            prediction * tensors.scale + tensors.mean,
+            target * tensors.scale + tensors.mean,
+            tensors.log_eps,
+            mask,
+            -40.0,
+            "schroeder",
+        )
     assert float(expected) > 0.0
     assert math.isclose(float(both - energy), 2.0 * float(expected), rel_tol=1e-4)
     assert float(energy) > float(plain)
@@ -168,7 +205,10 @@ def test_edc_floor_ignores_the_tail_below_it() -> None:
 
 def test_pixel_model_refuses_the_edc_term(naf_config, tmp_path) -> None:
     root, data_dir = naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR
-    config = get_config(opts=naf_opts(root, data_dir, "NAF.MODEL", "pixel", "NAF.EDC_LOSS_WEIGHT", "1.0"), model_dir=str(tmp_path / "pixel"))
+    config = get_config(
+        opts=naf_opts(root, data_dir, "NAF.MODEL", "pixel", "NAF.EDC_LOSS_WEIGHT", "1.0"),
+        model_dir=str(tmp_path / "pixel"),
+    )
     with pytest.raises(ValueError, match="EDC_LOSS_WEIGHT"):
         NafTrainer(config).train()
 
@@ -205,7 +245,9 @@ def test_random_phase_waveform_matches_the_eval_renderer_and_its_curve_loss_trai
     rate = naf_scene.params.sample_rate
 
     def t60_error(candidate: torch.Tensor) -> float:
-        wave = waveform_of_logmag(candidate[0].permute(1, 2, 0).detach().numpy(), params, naf_scene.params.log_eps, "random", 3)
+        wave = waveform_of_logmag(
+            candidate[0].permute(1, 2, 0).detach().numpy(), params, naf_scene.params.log_eps, "random", 3
+        )
         return float(metrics.t60_error_percent(wave, expected, rate)[0])
 
     assert t60_error(prediction) < 0.5 * t60_error(slower)
@@ -216,17 +258,43 @@ def test_frame_loss_waveform_domain_adds_a_term_and_guards(naf_config, naf_scene
     params = naf_scene.params.stft_params
     with torch.no_grad():
         plain = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1))[0]
-        wave = frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1), edc_weight=1.0, edc_domain="waveform", stft_params=params)[0]
+        wave = frame_loss(
+            model,
+            tensors,
+            items,
+            0,
+            0.0,
+            0.0,
+            torch.Generator().manual_seed(1),
+            edc_weight=1.0,
+            edc_domain="waveform",
+            stft_params=params,
+        )[0]
     assert float(wave) > float(plain)
     with pytest.raises(ValueError, match="stft_params"):
-        frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1), edc_weight=1.0, edc_domain="waveform")
+        frame_loss(
+            model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1), edc_weight=1.0, edc_domain="waveform"
+        )
     with pytest.raises(ValueError, match="EDC loss domain"):
-        frame_loss(model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1), edc_weight=1.0, edc_domain="sample")
+        frame_loss(
+            model, tensors, items, 0, 0.0, 0.0, torch.Generator().manual_seed(1), edc_weight=1.0, edc_domain="sample"
+        )
 
 
 def test_trainer_runs_with_the_waveform_edc_term(naf_config, tmp_path) -> None:
     root, data_dir = naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR
-    opts = naf_opts(root, data_dir, "NAF.DECAY_LOSS_WEIGHT", "1.0", "NAF.EDC_LOSS_WEIGHT", "1.0", "NAF.EDC_LOSS_DOMAIN", "waveform", "NUM_EPOCHS", "1")
+    opts = naf_opts(
+        root,
+        data_dir,
+        "NAF.DECAY_LOSS_WEIGHT",
+        "1.0",
+        "NAF.EDC_LOSS_WEIGHT",
+        "1.0",
+        "NAF.EDC_LOSS_DOMAIN",
+        "waveform",
+        "NUM_EPOCHS",
+        "1",
+    )
     trainer = NafTrainer(get_config(opts=opts, model_dir=str(tmp_path / "edc")))
     trainer.train()
     assert trainer.final_counters["epoch"] == 1 and trainer.final_counters["step"] > 0

@@ -1,4 +1,5 @@
 """NAF scoring on synthetic exponential decays with known T60 / C50 / EDT, and the phase options."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,9 @@ from audio_separation.naf.evaluate import acoustic_errors, score_paper_protocol
 from audio_separation.naf.phase import PHASE_METHODS, waveform_of_logmag
 
 RATE = 16000
-PARAMS = NafAudioParams(sample_rate=RATE, n_fft=512, hop_length=128, pad_mode="reflect", append_zeros=256, min_samples=3200, log_eps=1e-3)
+PARAMS = NafAudioParams(
+    sample_rate=RATE, n_fft=512, hop_length=128, pad_mode="reflect", append_zeros=256, min_samples=3200, log_eps=1e-3
+)
 
 
 def decay(t60: float, seconds: float = 1.0, seed: int = 0) -> np.ndarray:

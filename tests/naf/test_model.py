@@ -1,4 +1,5 @@
 """NAF models: the paper's sizes and shapes, and that both models' outputs line up with their inputs."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """NAF training: a few steps lower the loss; the trainer trains, checkpoints, resumes exactly, evaluates."""
+
 from __future__ import annotations
 
 import json
@@ -58,12 +59,20 @@ def test_trainer_resumes_exactly_and_evaluates(naf_config, naf_scene, tmp_path) 
         assert torch.equal(first[key], second[key]), key
     assert os.listdir(os.path.join(straight, "tb"))
 
-    result = NafTrainer(get_config(opts=naf_opts(root, data_dir, "NAF.PHASE_METHODS", "['random', 'minimum']"), model_dir=straight, run_type="eval")).eval()
+    result = NafTrainer(
+        get_config(
+            opts=naf_opts(root, data_dir, "NAF.PHASE_METHODS", "['random', 'minimum']"),
+            model_dir=straight,
+            run_type="eval",
+        )
+    ).eval()
     with open(os.path.join(straight, "eval", "metrics.json")) as handle:
         written = json.load(handle)
     assert written["test_items"] == 6
     for block in ("naf", "mean_predictor"):
-        assert {"spectral_error", "t60_error_percent", "t60_failures", "c50_error_db", "edt_error_seconds"} <= set(written[block])
+        assert {"spectral_error", "t60_error_percent", "t60_failures", "c50_error_db", "edt_error_seconds"} <= set(
+            written[block]
+        )
     assert set(written["phase_methods_vs_true_waveform"]["naf"]) == {"random", "minimum"}
     assert result["inference_ms_per_binaural_rir"] > 0 and written["parameters"] > 0
 
@@ -71,10 +80,22 @@ def test_trainer_resumes_exactly_and_evaluates(naf_config, naf_scene, tmp_path) 
 def test_budget_stops_training_and_eval_plots(naf_config, naf_scene, tmp_path) -> None:
     root, data_dir = naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR
     model_dir = str(tmp_path / "budget")
-    trainer = NafTrainer(get_config(opts=naf_opts(root, data_dir, "NAF.MAX_TRAIN_SECONDS", "1e-6", "NUM_EPOCHS", "50"), model_dir=model_dir))
+    trainer = NafTrainer(
+        get_config(
+            opts=naf_opts(root, data_dir, "NAF.MAX_TRAIN_SECONDS", "1e-6", "NUM_EPOCHS", "50"), model_dir=model_dir
+        )
+    )
     trainer.train()
     assert trainer.final_counters["epoch"] == 1 and trainer.final_counters["step"] == 1
-    result = NafTrainer(get_config(opts=naf_opts(root, data_dir, "NAF.EVAL_PLOTS", "True", "NAF.VIS_RESOLUTION", "0.5", "NAF.PHASE_METHODS", "['random']"), model_dir=model_dir, run_type="eval")).eval()
+    result = NafTrainer(
+        get_config(
+            opts=naf_opts(
+                root, data_dir, "NAF.EVAL_PLOTS", "True", "NAF.VIS_RESOLUTION", "0.5", "NAF.PHASE_METHODS", "['random']"
+            ),
+            model_dir=model_dir,
+            run_type="eval",
+        )
+    ).eval()
     plots = result["plots"]
     for name in ("loudness", "tsne", "wall_probe"):
         assert os.path.getsize(plots[name]) > 1000

@@ -1,5 +1,6 @@
 """The passive dataset: item layout, draws (fresh for train, fixed for val), clip pools, and mixing that
 matches an independent scipy rendering (mixture = MEAN of sources, GT binaural = the target's own)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import scipy.signal
 
 from audio_separation.audio.stft import StftParams, stft
+from audio_separation.pretrain.dataset import EpochSampler, PassiveDataset
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     WorldDataError,
@@ -17,11 +19,12 @@ from audio_separation.world.soundspaces import (
     read_sound_classes,
     sound_class,
 )
-from audio_separation.pretrain.dataset import EpochSampler, PassiveDataset
 
 
 def _dataset(config, split: str, seed: int = 0, **kwargs) -> PassiveDataset:
-    return PassiveDataset(config, SoundSpacesLayout(config.WORLD.DATA_ROOT, config.WORLD.DATASET), split, seed, **kwargs)
+    return PassiveDataset(
+        config, SoundSpacesLayout(config.WORLD.DATA_ROOT, config.WORLD.DATASET), split, seed, **kwargs
+    )
 
 
 def test_item_layout(passive_config) -> None:
@@ -87,11 +90,15 @@ def test_mixture_matches_an_independent_rendering(passive_config, crop: str) -> 
     datapoint, draw = dataset.resolve(2)
     layout = dataset.layout
     raw = read_passive(layout, "v1", "val", datapoint.scene)
-    assert datapoint.heading == (-raw[2]["azimuth"]) % 360 and azimuth_of_heading(datapoint.heading) == raw[2]["azimuth"]
+    assert (
+        datapoint.heading == (-raw[2]["azimuth"]) % 360 and azimuth_of_heading(datapoint.heading) == raw[2]["azimuth"]
+    )
     binaural = []
     for path, second, node in zip(draw.clip_paths, draw.clip_seconds, datapoint.source_nodes):
         chunk = read_sound(path, 16000)[second * 16000 : (second + 1) * 16000]
-        rir = read_rir(layout.rir_path(datapoint.scene, azimuth_of_heading(datapoint.heading), datapoint.receiver, node), 16000)
+        rir = read_rir(
+            layout.rir_path(datapoint.scene, azimuth_of_heading(datapoint.heading), datapoint.receiver, node), 16000
+        )
         start = 0 if crop == "causal" else (rir.shape[0] - 1) // 2  # "same": scipy's centred crop
         full = [scipy.signal.fftconvolve(chunk, rir[:, ear], mode="full") for ear in range(2)]
         binaural.append(np.stack([signal[start : start + 16000] for signal in full]))

@@ -1,5 +1,6 @@
 """Trainer "passive": the loss goes down, checkpoints and best copies are written, resuming continues
 exactly, bad checkpoints fail clearly, and eval reports the metrics beside the mixture baseline."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,11 @@ from audio_separation.common.checkpoint import CheckpointError
 from audio_separation.common.registry import registry
 from audio_separation.pretrain.dataset import PassiveDataset
 from audio_separation.pretrain.evaluation import separation_losses
-from audio_separation.pretrain.separator_checkpoint import build_passive_separator, load_passive_separator, separator_settings
+from audio_separation.pretrain.separator_checkpoint import (
+    build_passive_separator,
+    load_passive_separator,
+    separator_settings,
+)
 from audio_separation.pretrain.trainer import PassiveTrainer, materialise
 from audio_separation.world.soundspaces import SoundSpacesLayout
 
@@ -76,8 +81,13 @@ def test_eval_reports_heard_and_unheard_beside_the_mixture(passive_config, tmp_p
     for scores in result["splits"].values():
         assert scores["items"] == 16  # 8 datapoints x EVAL_DRAWS_PER_DATAPOINT 2
         for name in ("si_sdr", "si_sdr_improvement", "stft_distance", "input_si_sdr", "input_stft_distance"):
-            assert scores[name]["count"] == 16 and scores[name]["ci95_low"] <= scores[name]["mean"] <= scores[name]["ci95_high"]
-        assert scores["si_sdr_improvement"]["mean"] == pytest.approx(scores["si_sdr"]["mean"] - scores["input_si_sdr"]["mean"], abs=1e-6)
+            assert (
+                scores[name]["count"] == 16
+                and scores[name]["ci95_low"] <= scores[name]["mean"] <= scores[name]["ci95_high"]
+            )
+        assert scores["si_sdr_improvement"]["mean"] == pytest.approx(
+            scores["si_sdr"]["mean"] - scores["input_si_sdr"]["mean"], abs=1e-6
+        )
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(open(tmp_path / "eval" / "passive_metrics.json").read())
 
@@ -87,7 +97,47 @@ def test_cli_train_then_eval_with_a_worker(tiny_world, tmp_path) -> None:
 
     root, _ = tiny_world
     model_dir = str(tmp_path / "cli")
-    common = ["WORLD.DATA_ROOT", root, "WORLD.BUILD_IF_MISSING", "False", "MODEL.SEPARATOR_WIDTH", "0.125", "PASSIVE.BATCH_SIZE", "8", "NUM_EPOCHS", "1", "NUM_PROCESSES", "1"]
-    assert main(["--exp-config", "configs/quickstart/pretrain_passive.yaml", "--run-type", "train", "--model-dir", model_dir, "--overwrite", *common]) == 0
-    assert main(["--exp-config", "configs/quickstart/pretrain_passive.yaml", "--run-type", "eval", "--model-dir", model_dir, *common]) == 0
+    common = [
+        "WORLD.DATA_ROOT",
+        root,
+        "WORLD.BUILD_IF_MISSING",
+        "False",
+        "MODEL.SEPARATOR_WIDTH",
+        "0.125",
+        "PASSIVE.BATCH_SIZE",
+        "8",
+        "NUM_EPOCHS",
+        "1",
+        "NUM_PROCESSES",
+        "1",
+    ]
+    assert (
+        main(
+            [
+                "--exp-config",
+                "configs/quickstart/pretrain_passive.yaml",
+                "--run-type",
+                "train",
+                "--model-dir",
+                model_dir,
+                "--overwrite",
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "--exp-config",
+                "configs/quickstart/pretrain_passive.yaml",
+                "--run-type",
+                "eval",
+                "--model-dir",
+                model_dir,
+                *common,
+            ]
+        )
+        == 0
+    )
     assert os.path.isfile(os.path.join(model_dir, "eval", "passive_metrics.json"))

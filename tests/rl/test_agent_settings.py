@@ -1,12 +1,25 @@
 """The agent's saved constructor settings: the memory's activation travels with a checkpoint, and a
 ReLU memory's settings stay those of older checkpoints (no new key)."""
+
 from __future__ import annotations
 
 from audio_separation.config import get_config
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings
 
-SMALL = ["RL.POLICY.HIDDEN_SIZE", "16", "RL.POLICY.EMBEDDING_SIZE", "16", "RL.MEMORY.ENCODER_CHANNELS", "4",
-         "RL.MEMORY.NUM_HEADS", "4", "RL.MEMORY.FFN_SIZE", "32", "RL.POLICY.USE_RGB", "False"]
+SMALL = [
+    "RL.POLICY.HIDDEN_SIZE",
+    "16",
+    "RL.POLICY.EMBEDDING_SIZE",
+    "16",
+    "RL.MEMORY.ENCODER_CHANNELS",
+    "4",
+    "RL.MEMORY.NUM_HEADS",
+    "4",
+    "RL.MEMORY.FFN_SIZE",
+    "32",
+    "RL.POLICY.USE_RGB",
+    "False",
+]
 
 
 def test_memory_negative_slope_is_saved_only_when_set() -> None:

@@ -1,5 +1,6 @@
 """The RL trainer runs unchanged on the grouped vector env: the same seeds give the same parameters as
 with the sync vector env (observations, infos and episode ends are identical)."""
+
 from __future__ import annotations
 
 import torch
@@ -9,8 +10,19 @@ from audio_separation.rl.trainer import DDPPOTrainer
 
 
 def _parameters(rl_config, model_dir: str, vector_env_type: str) -> dict[str, torch.Tensor]:
-    config = rl_config(model_dir, "ENV.VECTOR_ENV_TYPE", vector_env_type, "ENV.NUM_WORKERS", "2", "ENV.MULTIPROCESSING_CONTEXT", "fork",
-                       "NUM_UPDATES", "2", "CHECKPOINT_INTERVAL", "2")
+    config = rl_config(
+        model_dir,
+        "ENV.VECTOR_ENV_TYPE",
+        vector_env_type,
+        "ENV.NUM_WORKERS",
+        "2",
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "NUM_UPDATES",
+        "2",
+        "CHECKPOINT_INTERVAL",
+        "2",
+    )
     trainer = DDPPOTrainer(config)
     counters = trainer.train()
     assert counters["update"] == 2

@@ -1,6 +1,7 @@
 """The imitation warm start (rl/imitation.py): the loss learns a fixed batch, the labels are the approach
 agent's shortest-path actions, the expert's privileged view never reaches the policy, and the trainer's
 imitation phase runs and hands over to PPO."""
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,9 @@ from audio_separation.world.soundspaces import read_graph
 
 def test_imitation_loss_falls_on_a_fixed_batch() -> None:
     torch.manual_seed(0)
-    policy = ActorCritic(num_freq_bins=64, num_frames=8, view_resolution=48, hidden_size=16, embedding_size=16, use_rgb=True)
+    policy = ActorCritic(
+        num_freq_bins=64, num_frames=8, view_resolution=48, hidden_size=16, embedding_size=16, use_rgb=True
+    )
     storage = RolloutStorage(6, 3, 64, 8, 48)
     storage.binaural.uniform_(0, 3)
     storage.refined.uniform_(0, 3)
@@ -30,7 +33,9 @@ def test_imitation_loss_falls_on_a_fixed_batch() -> None:
     storage.expert_actions.random_(0, 3)
     storage.returns.normal_()
     settings = get_config(opts=["RL.IMITATION.LR", "0.01", "RL.IMITATION.EPOCHS", "1"])
-    learner = ImitationLearner(policy, torch.optim.Adam(policy.parameters(), lr=1e-4), settings.RL.IMITATION, settings.RL.PPO)
+    learner = ImitationLearner(
+        policy, torch.optim.Adam(policy.parameters(), lr=1e-4), settings.RL.IMITATION, settings.RL.PPO
+    )
     first = learner.update(storage)
     for _ in range(150):
         last = learner.update(storage)
@@ -42,7 +47,16 @@ def test_imitation_loss_falls_on_a_fixed_batch() -> None:
 
 
 def test_expert_probability_falls_linearly_over_the_phase() -> None:
-    settings = get_config(opts=["RL.IMITATION.UPDATES", "5", "RL.IMITATION.EXPERT_PROBABILITY_START", "1.0", "RL.IMITATION.EXPERT_PROBABILITY_END", "0.0"]).RL.IMITATION
+    settings = get_config(
+        opts=[
+            "RL.IMITATION.UPDATES",
+            "5",
+            "RL.IMITATION.EXPERT_PROBABILITY_START",
+            "1.0",
+            "RL.IMITATION.EXPERT_PROBABILITY_END",
+            "0.0",
+        ]
+    ).RL.IMITATION
     assert [expert_probability(update, settings) for update in range(5)] == [1.0, 0.75, 0.5, 0.25, 0.0]
 
 
@@ -57,13 +71,29 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
     agent = ActiveSeparationAgent(agent_settings(config)).eval()
     separator, _ = load_frozen_separator(config)
     envs = make_vector_env(rl_env_config(config, evaluation=True))
-    storage = RolloutStorage(int(config.TASK.MAX_EPISODE_STEPS), envs.num_envs, int(config.AUDIO.NUM_FREQ_BINS), int(config.AUDIO.NUM_FRAMES), int(config.WORLD.VIEW_RESOLUTION))
+    storage = RolloutStorage(
+        int(config.TASK.MAX_EPISODE_STEPS),
+        envs.num_envs,
+        int(config.AUDIO.NUM_FREQ_BINS),
+        int(config.AUDIO.NUM_FRAMES),
+        int(config.WORLD.VIEW_RESOLUTION),
+    )
     layout = ensure_world(config, progress=False)
     labellers = [make_agent("approach", config, layout, 0) for _ in range(envs.num_envs)] if experts else None
     torch.manual_seed(1)
     try:
-        result = run_episodes(envs, separator, agent.memory, storage, RolloutSettings.from_config(config), policy=agent.policy,
-                              seeds=[seed + index for index in range(envs.num_envs)], record=True, experts=labellers, expert_probability=probability)
+        result = run_episodes(
+            envs,
+            separator,
+            agent.memory,
+            storage,
+            RolloutSettings.from_config(config),
+            policy=agent.policy,
+            seeds=[seed + index for index in range(envs.num_envs)],
+            record=True,
+            experts=labellers,
+            expert_probability=probability,
+        )
     finally:
         envs.close()
     return storage, result.recordings, layout
@@ -75,7 +105,9 @@ def test_labels_are_the_approach_agents_shortest_path_actions(rl_config) -> None
     navigations = {}
     for env, recording in enumerate(recordings):
         scene = str(recording.infos[0]["scene"])
-        navigation = navigations.setdefault(scene, SceneNavigation(read_graph(layout.graph_path(scene)), list(config.WORLD.HEADINGS)))
+        navigation = navigations.setdefault(
+            scene, SceneNavigation(read_graph(layout.graph_path(scene)), list(config.WORLD.HEADINGS))
+        )
         for step, info in enumerate(recording.infos[:-1]):
             plan = shortest_actions(navigation, int(info["node"]), int(info["heading"]), int(info["target_node"]))
             label = int(storage.expert_actions[step, env])

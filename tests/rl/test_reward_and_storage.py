@@ -1,4 +1,5 @@
 """Reward sign and scale, GAE on a hand-made episode, and the storage's memory windows."""
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,11 @@ def test_gae_on_a_hand_made_episode() -> None:
     storage.values[:, 0] = torch.tensor([0.5, 0.25, 1.0])
     gamma, tau = 0.9, 0.8
     storage.compute_returns(gamma, tau)
-    deltas = [1.0 + gamma * 0.25 - 0.5, 0.0 + gamma * 1.0 - 0.25, 2.0 + 0.0 - 1.0]  # the last transition ends the episode
+    deltas = [
+        1.0 + gamma * 0.25 - 0.5,
+        0.0 + gamma * 1.0 - 0.25,
+        2.0 + 0.0 - 1.0,
+    ]  # the last transition ends the episode
     expected = [0.0, 0.0, 0.0]
     running = 0.0
     for step in reversed(range(3)):

@@ -1,4 +1,5 @@
 """scripts/find_best_checkpoint.py and scripts/compute_separation_quality.py on a tiny trained run."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,42 @@ import compute_separation_quality  # noqa: E402
 import find_best_checkpoint  # noqa: E402
 
 
-def test_pick_the_best_checkpoint_then_tabulate_agents(rl_config, tiny_world, separator_checkpoint, tmp_path, capsys) -> None:
+def test_pick_the_best_checkpoint_then_tabulate_agents(
+    rl_config, tiny_world, separator_checkpoint, tmp_path, capsys
+) -> None:
     model_dir = str(tmp_path / "run")
     DDPPOTrainer(rl_config(model_dir)).train()  # ckpt.2.pth and ckpt.3.pth
     root, _ = tiny_world
-    opts = ["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny", "WORLD.BUILD_IF_MISSING", "False", "RL.SEPARATOR_CHECKPOINT", separator_checkpoint,
-            *TINY_RL, "EVAL.NUM_EPISODES", "2", "EVAL.MEDIA_EPISODES", "0"]
+    opts = [
+        "WORLD.DATA_ROOT",
+        root,
+        "WORLD.PRESET",
+        "tiny",
+        "WORLD.BUILD_IF_MISSING",
+        "False",
+        "RL.SEPARATOR_CHECKPOINT",
+        separator_checkpoint,
+        *TINY_RL,
+        "EVAL.NUM_EPISODES",
+        "2",
+        "EVAL.MEDIA_EPISODES",
+        "0",
+    ]
     val = os.path.join(ROOT, "configs", "quickstart", "val")
-    assert find_best_checkpoint.main(["--model-dir", model_dir, "--heard-config", f"{val}/nearTarget.yaml", "--unheard-config", f"{val}/nearTarget_unheard.yaml", *opts]) == 0
+    assert (
+        find_best_checkpoint.main(
+            [
+                "--model-dir",
+                model_dir,
+                "--heard-config",
+                f"{val}/nearTarget.yaml",
+                "--unheard-config",
+                f"{val}/nearTarget_unheard.yaml",
+                *opts,
+            ]
+        )
+        == 0
+    )
     chosen = json.load(open(os.path.join(model_dir, "best_checkpoints.json")))
     for clips, split in (("heard", "val"), ("unheard", "valUnheard")):
         candidates = chosen[clips]["candidates"]
@@ -31,8 +60,22 @@ def test_pick_the_best_checkpoint_then_tabulate_agents(rl_config, tiny_world, se
         assert os.path.isfile(os.path.join(model_dir, "data", f"best_ckpt_val_{clips}.pth"))
 
     test = os.path.join(ROOT, "configs", "quickstart", "test")
-    assert compute_separation_quality.main(["--model-dir", model_dir, "--heard-config", f"{test}/nearTarget.yaml", "--unheard-config", f"{test}/nearTarget_unheard.yaml",
-                                            "--agents", "policy,still", *opts]) == 0
+    assert (
+        compute_separation_quality.main(
+            [
+                "--model-dir",
+                model_dir,
+                "--heard-config",
+                f"{test}/nearTarget.yaml",
+                "--unheard-config",
+                f"{test}/nearTarget_unheard.yaml",
+                "--agents",
+                "policy,still",
+                *opts,
+            ]
+        )
+        == 0
+    )
     results = json.load(open(os.path.join(model_dir, "separation_quality.json")))
     unheard = results["clips"]["unheard"]
     assert unheard["split"] == "testUnheard" and os.path.basename(unheard["checkpoint"]) == "best_ckpt_val_unheard.pth"
@@ -53,5 +96,7 @@ def test_quickstart_selection_and_test_configs_cover_enough_episodes_of_the_defa
         config = get_config(os.path.join(ROOT, "configs", "quickstart", "val", name))
         assert config.EVAL.NUM_EPISODES in (0, available[config.TASK.SPLIT]), name
     unheard = get_config(os.path.join(ROOT, "configs", "quickstart", "test", "nearTarget_unheard.yaml"))
-    scored = unheard.EVAL.NUM_EPISODES if unheard.EVAL.NUM_EPISODES > 0 else available["testUnheard"]  # 0 = every episode
+    scored = (
+        unheard.EVAL.NUM_EPISODES if unheard.EVAL.NUM_EPISODES > 0 else available["testUnheard"]
+    )  # 0 = every episode
     assert unheard.TASK.SPLIT == "testUnheard" and 100 <= scored <= available["testUnheard"]

@@ -1,4 +1,5 @@
 """Physical sanity of the generated binaural RIRs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,19 @@ SAMPLE_RATE = 16000
 def _room(index, x0, y0, x1, y1, target_t60):
     volume = (x1 - x0) * (y1 - y0) * 2.8
     surface = 2 * ((x1 - x0) * (y1 - y0) + ((x1 - x0) + (y1 - y0)) * 2.8)
-    return Room(index, "room", x0, y0, x1, y1, 2.8, eyring_absorption(target_t60, volume, surface), target_t60, (0, 0, 0), (0, 0, 0))
+    return Room(
+        index,
+        "room",
+        x0,
+        y0,
+        x1,
+        y1,
+        2.8,
+        eyring_absorption(target_t60, volume, surface),
+        target_t60,
+        (0, 0, 0),
+        (0, 0, 0),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +61,10 @@ def test_lateral_source_is_louder_and_earlier_at_the_near_ear(two_room_acoustics
 def test_measured_t60_matches_the_absorption_and_rooms_differ(two_room_acoustics):
     plan, acoustics = two_room_acoustics
     measured = []
-    for room, listener, source in ((plan.rooms[0], [2.0, 1.5, 1.5], [4.5, 3.5, 1.5]), (plan.rooms[1], [7.5, 1.5, 1.5], [10.0, 4.0, 1.5])):
+    for room, listener, source in (
+        (plan.rooms[0], [2.0, 1.5, 1.5], [4.5, 3.5, 1.5]),
+        (plan.rooms[1], [7.5, 1.5, 1.5], [10.0, 4.0, 1.5]),
+    ):
         rir = acoustics.binaural_rirs(np.array(source), np.array(listener), [0], (1, 2))[0]
         value = float(np.mean([t60(rir[:, ear], SAMPLE_RATE) for ear in range(2)]))
         low = 0.8 * eyring_t60(room.absorption, room.volume, room.surface)
@@ -70,8 +86,12 @@ def test_sound_through_a_door_is_delayed_and_weaker(two_room_acoustics):
 
 def test_rirs_are_deterministic(two_room_acoustics):
     plan, _ = two_room_acoustics
-    a = SceneAcoustics(plan, RirSettings(length_seconds=0.3), seed=5).binaural_rirs(np.array([1.0, 1.0, 1.5]), np.array([9.0, 4.0, 1.5]), [0, 90], (1, 2))
-    b = SceneAcoustics(plan, RirSettings(length_seconds=0.3), seed=5).binaural_rirs(np.array([1.0, 1.0, 1.5]), np.array([9.0, 4.0, 1.5]), [0, 90], (1, 2))
+    a = SceneAcoustics(plan, RirSettings(length_seconds=0.3), seed=5).binaural_rirs(
+        np.array([1.0, 1.0, 1.5]), np.array([9.0, 4.0, 1.5]), [0, 90], (1, 2)
+    )
+    b = SceneAcoustics(plan, RirSettings(length_seconds=0.3), seed=5).binaural_rirs(
+        np.array([1.0, 1.0, 1.5]), np.array([9.0, 4.0, 1.5]), [0, 90], (1, 2)
+    )
     np.testing.assert_array_equal(a, b)
 
 

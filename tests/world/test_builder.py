@@ -1,4 +1,5 @@
 """The whole tiny world: every file of the layout is there, consistent, and reproducible byte for byte."""
+
 from __future__ import annotations
 
 import filecmp
@@ -39,7 +40,10 @@ def test_tiny_world_is_complete_and_consistent(tiny_world):
                     assert os.path.isfile(layout.rir_path(scene, azimuth_of_heading(heading), receiver, source))
         # the cache holds exactly what the wav files hold
         receiver, source = sorted(points)[0], sorted(points)[-1]
-        np.testing.assert_array_equal(read_rir(layout.rir_path(scene, azimuth_of_heading(90), receiver, source), 16000), packed.get(receiver, source, 90))
+        np.testing.assert_array_equal(
+            read_rir(layout.rir_path(scene, azimuth_of_heading(90), receiver, source), 16000),
+            packed.get(receiver, source, 90),
+        )
         views = read_observations(layout.observations_path(scene))
         assert set(views) == {(node, heading) for node in points for heading in HEADINGS}
         sample = views[(sorted(points)[0], 0)]
@@ -47,7 +51,13 @@ def test_tiny_world_is_complete_and_consistent(tiny_world):
         assert sample["depth"].shape == (128, 128, 1) and 0 <= sample["depth"].min() and sample["depth"].max() <= 1
     roles = read_scene_splits(layout, "v1")
     assert not set(roles["train"]) & (set(roles["val"]) | set(roles["test"]))
-    for split, role in (("train", "train"), ("val", "val"), ("valUnheard", "val"), ("test", "test"), ("testUnheard", "test")):
+    for split, role in (
+        ("train", "train"),
+        ("val", "val"),
+        ("valUnheard", "val"),
+        ("test", "test"),
+        ("testUnheard", "test"),
+    ):
         episodes = read_episodes(layout, "v1", split)
         assert {scene_of_episode(e) for e in episodes} <= set(roles[role])
     heard, unheard = list_sounds(layout, heard=True), list_sounds(layout, heard=False)

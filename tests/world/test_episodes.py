@@ -1,4 +1,5 @@
 """Episode and passive datasets of a tiny synthetic world (4 procedural scenes, a fake sound bank)."""
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,15 @@ def _make_world(root: str) -> SoundSpacesLayout:
     rng = np.random.default_rng(7)
     for index in range(4):
         scene = f"scene{index}"
-        plan = generate_floorplan(scene, rng, width_range=(5, 7), depth_range=(4, 6), num_rooms=(2, 3), min_room_side=2, t60_targets=[0.4, 0.6])
+        plan = generate_floorplan(
+            scene,
+            rng,
+            width_range=(5, 7),
+            depth_range=(4, 6),
+            num_rooms=(2, 3),
+            min_room_side=2,
+            t60_targets=[0.4, 0.6],
+        )
         points = grid_nodes(plan)
         write_points(layout.points_path(scene), points)
         write_graph(layout.graph_path(scene), build_graph(plan, points))
@@ -71,7 +80,9 @@ def _make_world(root: str) -> SoundSpacesLayout:
             sf.write(path, noise, SAMPLE_RATE, subtype="PCM_16")
             (heard if folder == "heard" else unheard).append(name)
     with open(os.path.join(layout.sounds_dir(), "classes.json"), "w") as handle:
-        json.dump({"classes": CLASSES, "sample_rate": SAMPLE_RATE, "heard": sorted(heard), "unheard": sorted(unheard)}, handle)
+        json.dump(
+            {"classes": CLASSES, "sample_rate": SAMPLE_RATE, "heard": sorted(heard), "unheard": sorted(unheard)}, handle
+        )
     return layout
 
 
@@ -180,7 +191,11 @@ def test_near_target_and_geodesics(world):
 
 def test_scenes_follow_roles_and_spread_evenly(world):
     layout, roles = world
-    assert not (set(roles["train"]) & set(roles["val"]) or set(roles["train"]) & set(roles["test"]) or set(roles["val"]) & set(roles["test"]))
+    assert not (
+        set(roles["train"]) & set(roles["val"])
+        or set(roles["train"]) & set(roles["test"])
+        or set(roles["val"]) & set(roles["test"])
+    )
     role_of = {"train": "train", "val": "val", "valUnheard": "val", "test": "test", "testUnheard": "test"}
     for split in EPISODE_SPLITS:
         scenes = [scene_of_episode(episode) for episode in read_episodes(layout, "v1", split)]
@@ -207,7 +222,10 @@ def test_deterministic_from_seed(world):
         assert _bytes(layout, "v1", split) != _bytes(layout, "different", split)
     build_passive_datasets(layout, "same", roles, PASSIVE_COUNTS, NUM_SOUNDS, seed=11)
     for scene in roles["train"]:
-        with open(layout.passive_path("v1", "train", scene), "rb") as a, open(layout.passive_path("same", "train", scene), "rb") as b:
+        with (
+            open(layout.passive_path("v1", "train", scene), "rb") as a,
+            open(layout.passive_path("same", "train", scene), "rb") as b,
+        ):
             assert a.read() == b.read()
 
 
@@ -255,7 +273,9 @@ def test_empty_role_raises(world, role):
 def test_bad_arguments_raise(world):
     layout, roles = world
     with pytest.raises(ValueError, match="valUnheard"):
-        build_episode_datasets(layout, "bad", roles, {k: v for k, v in COUNTS.items() if k != "valUnheard"}, NUM_SOUNDS, RADIUS, seed=0)
+        build_episode_datasets(
+            layout, "bad", roles, {k: v for k, v in COUNTS.items() if k != "valUnheard"}, NUM_SOUNDS, RADIUS, seed=0
+        )
     with pytest.raises(ValueError, match="disjoint"):
         build_episode_datasets(layout, "bad", {**roles, "test": roles["val"]}, COUNTS, NUM_SOUNDS, RADIUS, seed=0)
 

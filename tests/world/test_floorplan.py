@@ -1,4 +1,5 @@
 """Floor plans and the navigation grid: outline, doors, and no graph edge through a wall."""
+
 from __future__ import annotations
 
 import networkx as nx

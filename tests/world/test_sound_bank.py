@@ -1,4 +1,5 @@
 """The procedural sound bank: layout, classes.json, clip properties, determinism, distinct speakers."""
+
 from __future__ import annotations
 
 import json
@@ -114,8 +115,12 @@ def test_speakers_are_distinct(tiny_bank):
     speakers = [entry["name"] for entry in content["classes"] if entry["kind"] == "speech"]
     pitches = {}
     for speaker in speakers:
-        clips = [_read(output_dir, pool, name) for pool in ("heard", "unheard")
-                 for name in content[pool] if name.rsplit("_", 1)[0] == speaker]
+        clips = [
+            _read(output_dir, pool, name)
+            for pool in ("heard", "unheard")
+            for name in content[pool]
+            if name.rsplit("_", 1)[0] == speaker
+        ]
         values = [_median_pitch(clip) for clip in clips]
         assert max(values) / min(values) < 1.1, f"{speaker} changes pitch between clips: {values}"  # same identity
         pitches[speaker] = float(np.mean(values))

@@ -1,4 +1,5 @@
 """The SoundSpaces layout reader/writer: round trips, and loud failures on bad input."""
+
 from __future__ import annotations
 
 import os
@@ -27,10 +28,14 @@ def _graph():
 
 
 def test_paths_follow_soundspaces_layout(layout):
-    assert layout.rir_path("sceneA", 270, 3, 7).endswith(os.path.join("binaural_rirs", "mp3d", "sceneA", "270", "3_7.wav"))
+    assert layout.rir_path("sceneA", 270, 3, 7).endswith(
+        os.path.join("binaural_rirs", "mp3d", "sceneA", "270", "3_7.wav")
+    )
     assert layout.points_path("sceneA").endswith(os.path.join("metadata", "mp3d", "sceneA", "points.txt"))
     assert layout.observations_path("sceneA").endswith(os.path.join("scene_observations", "mp3d", "sceneA.pkl"))
-    assert layout.episodes_path("v1", "valUnheard").endswith(os.path.join("active_datasets", "v1", "valUnheard", "valUnheard.json.gz"))
+    assert layout.episodes_path("v1", "valUnheard").endswith(
+        os.path.join("active_datasets", "v1", "valUnheard", "valUnheard.json.gz")
+    )
     assert ss.azimuth_of_heading(90) == 270 and ss.azimuth_of_heading(0) == 0
 
 

@@ -1,4 +1,5 @@
 """Egocentric views: shapes, habitat depth convention, heading convention, doors, determinism."""
+
 from __future__ import annotations
 
 import numpy as np
