@@ -15,6 +15,7 @@ import sys
 from audio_separation.common.logging import setup_logging
 from audio_separation.common.registry import registry
 from audio_separation.config import ConfigError, get_config
+from audio_separation.run_context import build_run_context
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if main_rank:
         prepare_model_dir(args.model_dir, args.run_type, args.overwrite)
     os.makedirs(args.model_dir, exist_ok=True)
-    setup_logging(config.LOG_FILE if main_rank else None)
-    trainer = registry.get_trainer(config.TRAINER_NAME)(config)
+    setup_logging(os.path.join(args.model_dir, "train.log") if main_rank else None)
+    trainer_class = registry.get_trainer(config.TRAINER_NAME)
+    run = build_run_context(config, with_world=trainer_class.needs_world)
+    trainer = trainer_class(run)
     if args.run_type == "train":
         trainer.train()
     else:

@@ -33,7 +33,7 @@ from audio_separation.config import ConfigError, get_config  # noqa: E402
 from audio_separation.env import make_vector_env  # noqa: E402
 from audio_separation.env.baseline_agents import AGENTS, make_agent  # noqa: E402
 from audio_separation.env.episode_metrics import aggregate, mixture_mono_estimate, step_metrics  # noqa: E402
-from audio_separation.world.builder import ensure_world  # noqa: E402
+from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
 REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS", "POSE")
 Estimator = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -52,7 +52,7 @@ def evaluate(
     """Run `num_episodes` episodes with the agent, score every step, write the JSON files; returns the aggregate."""
     from tqdm import tqdm
 
-    layout = ensure_world(config, progress=progress)
+    layout = build_world_if_absent(config, progress=progress)
     params = StftParams.from_config(config.AUDIO)
     length = int(config.AUDIO.SAMPLE_RATE * config.AUDIO.STEP_SECONDS)
     target_rms = float(config.AUDIO.TARGET_MONO_RMS)

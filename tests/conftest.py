@@ -20,4 +20,4 @@ def tiny_world(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_config(tiny_world):
     root, _ = tiny_world
-    return get_config(opts=["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny", "WORLD.BUILD_IF_MISSING", "False"])
+    return get_config(opts=["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny"])

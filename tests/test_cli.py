@@ -24,7 +24,7 @@ def test_config_rejects_unknown_keys_and_bad_types(tmp_path):
     with pytest.raises(ConfigError, match="odd"):
         get_config(opts=["SEED"])
     config = get_config(opts=["SEED", "7"], model_dir=str(tmp_path / "run"), run_type="eval")
-    assert config.SEED == 7 and config.CHECKPOINT_FOLDER.endswith(os.path.join("run", "data"))
+    assert config.SEED == 7 and config.MODEL_DIR == str(tmp_path / "run") and config.RUN_TYPE == "eval"
     assert config.AUDIO.N_FFT == 1023 and config.AUDIO.HOP_LENGTH == 512 and config.AUDIO.SAMPLE_RATE == 16000
 
 
@@ -36,7 +36,7 @@ def test_registry_names_unknown_trainers():
 
 def test_cli_world_trainer_and_model_dir_safety(tiny_world, tmp_path, capsys):
     root, _ = tiny_world
-    opts = ["WORLD.DATA_ROOT", root, "WORLD.BUILD_IF_MISSING", "False"]
+    opts = ["WORLD.DATA_ROOT", root]
     model_dir = str(tmp_path / "run")
     assert (
         cli.main(["--exp-config", "configs/world_tiny.yaml", "--run-type", "train", "--model-dir", model_dir, *opts])

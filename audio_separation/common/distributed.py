@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -18,23 +19,49 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def init_distributed(backend: str | None = None, timeout_seconds: float = 1800.0) -> torch.device:
-    """Join the process group torchrun describes (no-op in a single process); returns this rank's device.
+@dataclass(frozen=True)
+class DeviceState:
+    """Where this process computes and which worker it is (rank 0 of 1 outside torchrun)."""
 
-    backend: None picks NCCL when CUDA is available, gloo otherwise.
-    """
-    cuda = torch.cuda.is_available()
-    device = torch.device("cpu")
-    if cuda:
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
+    device: torch.device
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def select_device(torch_gpu_id: int = 0) -> torch.device:
+    """The one device rule of every trainer: under torchrun cuda:LOCAL_RANK, else cuda:TORCH_GPU_ID, and
+    the CPU when CUDA is not available."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    index = int(os.environ.get("LOCAL_RANK", 0)) if launched_by_torchrun() else int(torch_gpu_id)
+    if not 0 <= index < torch.cuda.device_count():
+        source = "LOCAL_RANK" if launched_by_torchrun() else "TORCH_GPU_ID"
+        raise ValueError(f"{source}={index} but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return torch.device("cuda", index)
+
+
+def init_distributed(backend: str | None = None, torch_gpu_id: int = 0, timeout_seconds: float = 1800.0) -> DeviceState:
+    """This process's device (select_device), joining the process group torchrun describes (nothing to
+    join in a plain process). backend: None picks NCCL with CUDA, gloo otherwise."""
+    device = select_device(torch_gpu_id)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     if launched_by_torchrun() and not dist.is_initialized():
         dist.init_process_group(
-            backend=backend or ("nccl" if cuda else "gloo"),
+            backend=backend or ("nccl" if device.type == "cuda" else "gloo"),
             timeout=datetime.timedelta(seconds=timeout_seconds),
         )
-    return device
+    return DeviceState(
+        device=device,
+        rank=get_rank(),
+        local_rank=int(os.environ.get("LOCAL_RANK", 0)) if launched_by_torchrun() else 0,
+        world_size=get_world_size(),
+    )
 
 
 def is_distributed() -> bool:

@@ -20,7 +20,7 @@ def get_config(
     model_dir: str | None = None,
     run_type: str | None = None,
 ) -> CfgNode:
-    """Defaults <- exp_config yaml <- opts (flat KEY VALUE list); then derive the run paths.
+    """Defaults <- exp_config yaml <- opts (flat KEY VALUE list) <- model_dir / run_type.
 
     Raises ConfigError naming the offending key for unknown keys and type mismatches.
     """
@@ -43,10 +43,6 @@ def get_config(
         config.MODEL_DIR = model_dir
     if run_type is not None:
         config.RUN_TYPE = run_type
-    if config.MODEL_DIR:
-        config.TENSORBOARD_DIR = os.path.join(config.MODEL_DIR, "tb")
-        config.CHECKPOINT_FOLDER = os.path.join(config.MODEL_DIR, "data")
-        config.LOG_FILE = os.path.join(config.MODEL_DIR, "train.log")
     _check(config)
     config.freeze()
     return config

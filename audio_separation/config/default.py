@@ -13,11 +13,11 @@ _C.SEED = 0  # global seed; each process rank and env index derive their own fro
 _C.TRAINER_NAME = "world"  # which registered trainer main.py runs (registry: common/registry.py)
 _C.ENV_NAME = "AudioSeparationEnv"  # which registered env class the vector env builds
 _C.NUM_PROCESSES = 2  # envs per worker process (vectorised); also DataLoader workers where relevant
-_C.TORCH_GPU_ID = 0  # CUDA device index used when CUDA is available (ignored on CPU)
-_C.MODEL_DIR = ""  # run directory: tb/, data/ (checkpoints), train.log live here (set by --model-dir)
-_C.TENSORBOARD_DIR = ""  # derived: <MODEL_DIR>/tb
-_C.CHECKPOINT_FOLDER = ""  # derived: <MODEL_DIR>/data
-_C.LOG_FILE = ""  # derived: <MODEL_DIR>/train.log
+_C.TORCH_GPU_ID = 0  # CUDA device of a plain (non-torchrun) process when CUDA is available; under torchrun each worker uses cuda:LOCAL_RANK
+_C.DISTRIBUTED_BACKEND = (
+    ""  # torch.distributed backend under torchrun, every trainer ("" = nccl with CUDA, gloo on CPU)
+)
+_C.MODEL_DIR = ""  # run directory (set by --model-dir): tb/ (tensorboard), data/ (checkpoints) and train.log live here
 _C.RUN_TYPE = "train"  # "train" or "eval" (set by --run-type)
 _C.EVAL_CKPT_PATH_DIR = ""  # eval: a checkpoint file, or a folder polled for new ckpt.N.pth files
 _C.NUM_UPDATES = 1000  # trainers: number of optimisation updates (RL) before stopping
@@ -49,10 +49,10 @@ _C.AUDIO.FAST_STFT = False  # use a 1024-point STFT with the Nyquist bin dropped
 _C.WORLD = CN()
 _C.WORLD.DATA_ROOT = "data/worlds/default"  # root of a SoundSpaces-layout world (metadata/, binaural_rirs/, ...)
 _C.WORLD.DATASET = "procedural"  # dataset name under metadata/ and binaural_rirs/ (mp3d, replica, procedural)
-_C.WORLD.BUILD_IF_MISSING = True  # build the procedural world at DATA_ROOT on first use if it is absent
-_C.WORLD.PRESET = "default"  # procedural world preset when building: "tiny" (tests) or "default"
+_C.WORLD.PRESET = (
+    "default"  # procedural world preset the world stage builds (trainer "world"): "tiny" (tests) or "default"
+)
 _C.WORLD.BUILD_SEED = 0  # seed of the procedural world builder (same seed -> byte-identical files)
-_C.WORLD.GRID_SIZE = 1.0  # metres between navigation grid nodes
 _C.WORLD.HEADINGS = [0, 90, 180, 270]  # agent headings in degrees (RIR folders are (-heading) mod 360)
 _C.WORLD.RIR_SAMPLE_RATE = 16000  # Hz the RIRs are used at; files at another rate are resampled on load
 _C.WORLD.ALLOW_MISSING_RIRS = False  # opt-in: a missing RIR file reads as silence with a counted warning
@@ -267,8 +267,6 @@ _C.RL.IMITATION.LR = (
     1e-3  # Adam learning rate of the policy during imitation (PPO's optimizer; PPO's LR and its decay take over after)
 )
 _C.RL.IMITATION.EPOCHS = 2  # cross-entropy + value steps per imitation rollout
-_C.RL.DDPPO = CN()
-_C.RL.DDPPO.BACKEND = ""  # torch.distributed backend under torchrun ("" = nccl with CUDA, gloo on CPU)
 
 # ----------------------------------------------------------------------------------------------------
 # Evaluation of a trained agent (--run-type eval of "ddppo"/"ppo"): metrics JSON, wavs, PNGs, mp4, HTML.

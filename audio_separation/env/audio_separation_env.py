@@ -38,7 +38,7 @@ from audio_separation.env.sensors import (
     view_observations,
 )
 from audio_separation.env.simulator import Simulator
-from audio_separation.world.builder import ensure_world
+from audio_separation.world.open import open_world
 from audio_separation.world.soundspaces import read_sound_classes
 
 
@@ -62,7 +62,7 @@ class AudioSeparationEnv(gym.Env):
         world_size x num_envs envs, unless `episodes` is given. seed defaults to
         derive_seed(SEED, rank, env_index) and is used at the first reset without a seed."""
         self.config = config
-        self.layout = ensure_world(config, progress=False)
+        self.layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
         self.sensors = check_sensors(list(config.TASK.SENSORS))
         self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
         self.max_steps = int(config.TASK.MAX_EPISODE_STEPS)

@@ -16,7 +16,7 @@ from yacs.config import CfgNode
 from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.registry import registry
 from audio_separation.env.grouped_vector import GroupedVectorEnv
-from audio_separation.world.builder import ensure_world
+from audio_separation.world.open import open_world
 
 _AUTORESET_MODES = {
     "same_step": AutoresetMode.SAME_STEP,
@@ -61,7 +61,7 @@ def make_vector_env(
         )
     if config.ENV.KEEP_FREED_MEMORY:  # this process batches (and copies) every env's observations
         keep_freed_memory()
-    ensure_world(config)  # build a missing procedural world once here, not in every env process at once
+    open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)  # fail here, once, if the world is missing
     factories = [functools.partial(make_env, config, index, count, rank, world_size) for index in range(count)]
     mode = _AUTORESET_MODES[mode_name]
     copy = bool(config.ENV.COPY_OBSERVATIONS)

@@ -182,7 +182,3 @@ class PassiveSeparator(nn.Module):
         binaural = mask * torch.expm1(log_mixture)
         mono = self.binaural_to_mono(torch.log1p(binaural.detach().clamp(min=0.0)))
         return SeparatorOutput(mask=mask, binaural=binaural, mono=mono)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in module.parameters())

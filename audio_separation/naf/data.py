@@ -23,6 +23,7 @@ import numpy as np
 from yacs.config import CfgNode
 
 from audio_separation.audio.stft import StftParams, stft
+from audio_separation.common.files import write_json_atomic
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     load_packed_cache,
@@ -190,13 +191,6 @@ def make_split(keys: list[str], train_fraction: float, seed: int) -> tuple[list[
     return train, test
 
 
-def _write_json(path: str, payload: dict) -> None:
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(payload, handle, indent=1)
-    os.replace(temporary, path)
-
-
 def ensure_scene_data(config: CfgNode, scene: str | None = None, progress: bool = True) -> str:
     """Build (when absent or built with other parameters) the HDF5, split and stats; returns the folder."""
     scene = scene or config.NAF.SCENE
@@ -226,7 +220,7 @@ def ensure_scene_data(config: CfgNode, scene: str | None = None, progress: bool 
             split = None
     if split is None:
         train, test = make_split(keys, config.NAF.TRAIN_FRACTION, config.NAF.SPLIT_SEED)
-        _write_json(split_path, {**wanted, "train": train, "test": test})
+        write_json_atomic(split_path, {**wanted, "train": train, "test": test})
         if os.path.exists(os.path.join(folder, "stats.npz")):
             os.remove(os.path.join(folder, "stats.npz"))
     stats_path = os.path.join(folder, "stats.npz")

@@ -270,7 +270,3 @@ def build_model(config: CfgNode, box, num_headings: int, num_freq_bins: int, max
     if config.NAF.MODEL not in MODELS:
         raise ValueError(f"NAF.MODEL must be one of {sorted(MODELS)}, got {config.NAF.MODEL!r}")
     return MODELS[config.NAF.MODEL](config, box, num_headings, num_freq_bins, max_len)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

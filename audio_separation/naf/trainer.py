@@ -27,7 +27,6 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from audio_separation.common import distributed
-from audio_separation.common.base_trainer import BaseTrainer
 from audio_separation.common.checkpoint import (
     checkpoint_path,
     checkpoint_to_evaluate,
@@ -35,23 +34,22 @@ from audio_separation.common.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from audio_separation.common.parameters import count_parameters
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed, seed_everything
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.naf.batches import SceneTensors, denormalise, frame_loss, pixel_loss
 from audio_separation.naf.data import NafSceneData, ensure_scene_data, load_scene_data
 from audio_separation.naf.evaluate import score_paper_protocol, score_phase_methods
-from audio_separation.naf.model import build_model, count_parameters, scene_box
+from audio_separation.naf.model import build_model, scene_box
+from audio_separation.run_context import BaseTrainer
 
 logger = logging.getLogger("audio_separation")
 
 
 def prepare_scene_data(config) -> NafSceneData:
-    """Rank 0 builds the world (if allowed and absent) and the scene's NAF files; every rank loads them."""
+    """Rank 0 builds the scene's NAF files from the (opened) world if absent; every rank loads them."""
     if distributed.is_main():
-        from audio_separation.world.builder import ensure_world
-
-        ensure_world(config, progress=False)
         ensure_scene_data(config, progress=True)
     distributed.barrier()
     return load_scene_data(config)
@@ -142,8 +140,8 @@ class NafTrainer(BaseTrainer):
 
     def train(self) -> None:
         config, naf = self.config, self.config.NAF
-        device = distributed.init_distributed()
-        rank, world_size, main = distributed.get_rank(), distributed.get_world_size(), distributed.is_main()
+        device = self.run.device.device
+        rank, world_size, main = self.run.device.rank, self.run.device.world_size, self.run.device.is_main
         seed_everything(derive_seed(config.SEED, rank))
         data = prepare_scene_data(config)
         tensors = SceneTensors.from_data(data, naf.STD_SCALE, device)
@@ -158,7 +156,7 @@ class NafTrainer(BaseTrainer):
             lr=naf.LR,
         )
         counters = {"epoch": 0, "step": 0, "seconds": 0.0, "queries": 0}
-        resume = latest_checkpoint(config.CHECKPOINT_FOLDER) if config.CHECKPOINT_FOLDER else None
+        resume = latest_checkpoint(self.run.paths.checkpoint_dir) if self.run.paths.checkpoint_dir else None
         if resume:
             counters.update(load_checkpoint(resume, model=model, optimizer=optimizer)["counters"])
             if main:
@@ -173,7 +171,7 @@ class NafTrainer(BaseTrainer):
             drop_last=False,
         )
         train_items = torch.from_numpy(data.train_indices).to(device)
-        writer = make_writer(config.TENSORBOARD_DIR, enabled=main)
+        writer = make_writer(self.run.paths.tensorboard_dir, enabled=main)
         if main:
             logger.info(
                 "NAF %s model on %s: %d parameters, %d train / %d test items, %d process(es)",
@@ -247,7 +245,11 @@ class NafTrainer(BaseTrainer):
                     counters["queries"] / max(counters["seconds"], 1e-9),
                 )
             finished = counters["epoch"] >= config.NUM_EPOCHS or out_of_time
-            if main and config.CHECKPOINT_FOLDER and (finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0):
+            if (
+                main
+                and self.run.paths.checkpoint_dir
+                and (finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0)
+            ):
                 self._save(model, optimizer, counters, data)
         bar.close()
         writer.close()
@@ -263,18 +265,18 @@ class NafTrainer(BaseTrainer):
             "max_len": data.max_len,
         }
         counters = {**counters, "queries_per_second": counters["queries"] / max(counters["seconds"], 1e-9)}
-        path = checkpoint_path(self.config.CHECKPOINT_FOLDER, counters["epoch"])
+        path = checkpoint_path(self.run.paths.checkpoint_dir, counters["epoch"])
         save_checkpoint(path, config=self.config, model=model, optimizer=optimizer, counters=counters, extra=extra)
         logger.info("saved %s", path)
 
     def _checkpoint_to_evaluate(self) -> str:
-        return checkpoint_to_evaluate(self.config.EVAL_CKPT_PATH_DIR, self.config.CHECKPOINT_FOLDER)
+        return checkpoint_to_evaluate(self.config.EVAL_CKPT_PATH_DIR, self.run.paths.checkpoint_dir)
 
     def eval(self) -> dict:
         """Score the latest (or EVAL_CKPT_PATH_DIR) checkpoint and the mean predictor on the test split;
         writes <model-dir>/eval/metrics.json (+ per_item.json and plots when the floor plan exists)."""
         config, naf = self.config, self.config.NAF
-        device = torch.device("cuda", config.TORCH_GPU_ID) if torch.cuda.is_available() else torch.device("cpu")
+        device = self.run.device.device
         data = prepare_scene_data(config)
         model = model_for_scene(config, data).to(device)
         path = self._checkpoint_to_evaluate()
@@ -312,7 +314,7 @@ class NafTrainer(BaseTrainer):
             "training_queries_per_second": counters.get("queries_per_second"),
             "training_epochs": counters.get("epoch"),
         }
-        out_dir = os.path.join(config.MODEL_DIR or ".", "eval")
+        out_dir = os.path.join(self.run.paths.model_dir or ".", "eval")
         os.makedirs(out_dir, exist_ok=True)
         per_item = [
             {"key": data.keys[i], "spectral_error": float(np.mean(np.abs(p - g)))}

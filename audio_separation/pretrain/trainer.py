@@ -35,7 +35,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from audio_separation.audio.stft import StftParams
-from audio_separation.common.base_trainer import BaseTrainer
 from audio_separation.common.checkpoint import (
     CheckpointError,
     checkpoint_path,
@@ -45,11 +44,11 @@ from audio_separation.common.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
+from audio_separation.common.parameters import count_parameters
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import seed_everything
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env.episode_metrics import METRIC_NAMES
-from audio_separation.models.separators import count_parameters
 from audio_separation.pretrain.dataset import EpochSampler, PassiveDataset
 from audio_separation.pretrain.evaluation import score_split, separation_losses, to_device
 from audio_separation.pretrain.separator_checkpoint import (
@@ -58,7 +57,7 @@ from audio_separation.pretrain.separator_checkpoint import (
     load_passive_separator,
     separator_settings,
 )
-from audio_separation.world.builder import ensure_world
+from audio_separation.run_context import BaseTrainer, RunContext
 
 logger = logging.getLogger("audio_separation")
 
@@ -90,16 +89,13 @@ def build_optimizer(model: torch.nn.Module, passive) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=passive.LR, eps=passive.ADAM_EPS, fused=True)
 
 
-def device_of(config) -> torch.device:
-    return torch.device("cuda", config.TORCH_GPU_ID) if torch.cuda.is_available() else torch.device("cpu")
-
-
 @registry.register_trainer(name="passive")
 class PassiveTrainer(BaseTrainer):
     """Passive separator pretraining and its evaluation (see the module docstring)."""
 
-    def __init__(self, config) -> None:
-        super().__init__(config)
+    def __init__(self, run: RunContext) -> None:
+        super().__init__(run)
+        config = run.config
         self.step_losses: list[float] = []  # total loss of every step this process ran (tests, debugging)
         self.params = StftParams.from_config(config.AUDIO)
         self.step_samples = int(config.AUDIO.SAMPLE_RATE * config.AUDIO.STEP_SECONDS)
@@ -110,9 +106,9 @@ class PassiveTrainer(BaseTrainer):
     def train(self) -> dict[str, Any]:
         """Train (or resume) to NUM_EPOCHS or MAX_TRAIN_SECONDS; returns the final counters."""
         config, passive = self.config, self.config.PASSIVE
-        device = device_of(config)
+        device = self.run.device.device
         seed_everything(config.SEED)
-        layout = ensure_world(config)
+        layout = self.run.require_world()
         train_set = PassiveDataset(config, layout, "train", seed=config.SEED)
         validation = {
             split: materialise(PassiveDataset(config, layout, split, seed=passive.VAL_SEED), passive.VAL_MAX_ITEMS)
@@ -142,7 +138,7 @@ class PassiveTrainer(BaseTrainer):
             persistent_workers=workers > 0,
             drop_last=False,
         )
-        writer = make_writer(config.TENSORBOARD_DIR)
+        writer = make_writer(self.run.paths.tensorboard_dir)
         logger.info(
             "passive pretraining: %d parameters (width %s), %d train datapoints, %d items per epoch, batch %d, %d workers, %d threads",
             count_parameters(model),
@@ -253,7 +249,7 @@ class PassiveTrainer(BaseTrainer):
     # ================================================================================================ checkpoints
     def _resume(self, model, optimizer, counters: dict, settings: dict) -> None:
         """Continue from the latest ckpt.N.pth of the run dir, if any (clear errors for bad files)."""
-        folder = self.config.CHECKPOINT_FOLDER
+        folder = self.run.paths.checkpoint_dir
         path = latest_checkpoint(folder) if folder else None
         if path is None:
             return
@@ -270,7 +266,7 @@ class PassiveTrainer(BaseTrainer):
         logger.info("resumed from %s at epoch %d (step %d)", path, counters["epoch"], counters["step"])
 
     def _save(self, model, optimizer, counters: dict, settings: dict, summaries: dict, periodic: bool) -> None:
-        folder = self.config.CHECKPOINT_FOLDER
+        folder = self.run.paths.checkpoint_dir
         if not folder:
             return
         extra = {"separator": settings, "validation": summaries}
@@ -306,15 +302,15 @@ class PassiveTrainer(BaseTrainer):
 
     def _checkpoint_to_evaluate(self) -> str:
         return checkpoint_to_evaluate(
-            self.config.EVAL_CKPT_PATH_DIR, self.config.CHECKPOINT_FOLDER, self.config.PASSIVE.EVAL_CHECKPOINT
+            self.config.EVAL_CKPT_PATH_DIR, self.run.paths.checkpoint_dir, self.config.PASSIVE.EVAL_CHECKPOINT
         )
 
     # ================================================================================================ eval
     def eval(self) -> dict[str, Any]:
         """Score a checkpoint on heard and unheard validation clips; returns (and prints) the result JSON."""
         config, passive = self.config, self.config.PASSIVE
-        device = device_of(config)
-        layout = ensure_world(config)
+        device = self.run.device.device
+        layout = self.run.require_world()
         path = self._checkpoint_to_evaluate()
         model, payload = load_passive_separator(path, device)
         counters = payload.get("counters", {})
@@ -343,7 +339,7 @@ class PassiveTrainer(BaseTrainer):
             )
             result["splits"][split] = {"clips": CLIPS_OF_SPLIT[split], "items": len(dataset), **scored["summary"]}
             per_item[split] = scored["per_item"]
-        out_dir = os.path.join(config.MODEL_DIR or ".", "eval")
+        out_dir = os.path.join(self.run.paths.model_dir or ".", "eval")
         os.makedirs(out_dir, exist_ok=True)
         with open(os.path.join(out_dir, "passive_metrics.json"), "w") as handle:
             json.dump(result, handle, indent=1)

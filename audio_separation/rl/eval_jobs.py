@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +32,14 @@ def run_job(job: EvalJob) -> dict[str, Any]:
 
     from audio_separation.common.logging import setup_logging
     from audio_separation.config import get_config
-    from audio_separation.rl.evaluation import evaluate_checkpoint
+    from audio_separation.rl.evaluation import Evaluator
+    from audio_separation.run_context import build_run_context
 
     config = get_config(job.exp_config, list(job.opts), model_dir=job.model_dir, run_type="eval")
-    setup_logging(config.LOG_FILE)
+    setup_logging(os.path.join(job.model_dir, "train.log"))
     if config.RL.NUM_THREADS > 0:
         torch.set_num_threads(int(config.RL.NUM_THREADS))
-    return evaluate_checkpoint(config, job.checkpoint)
+    return Evaluator(build_run_context(config)).evaluate_checkpoint(job.checkpoint)
 
 
 def run_jobs(jobs: list[EvalJob], parallel: int = 1) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from yacs.config import CfgNode
 
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.checkpoint import CheckpointError, list_checkpoints
+from audio_separation.common.files import write_json_atomic
 from audio_separation.common.seeding import derive_seed
 from audio_separation.env import make_vector_env
 from audio_separation.env.baseline_agents import AGENTS, make_agent
@@ -36,11 +37,11 @@ from audio_separation.env.episode_metrics import METRIC_NAMES, mixture_mono_esti
 from audio_separation.env.episode_set import episodes_for_env, load_split
 from audio_separation.rl import media
 from audio_separation.rl.agent_checkpoint import load_agent
+from audio_separation.rl.environment import rl_env_config
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.rollout import EpisodeRecording, RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
-from audio_separation.rl.trainer import device_of, rl_env_config
-from audio_separation.world.builder import ensure_world
+from audio_separation.run_context import RunContext
 
 logger = logging.getLogger("audio_separation")
 
@@ -48,10 +49,10 @@ ESTIMATES = ("passive", "refined")
 
 
 # ============================================================================================ which checkpoints
-def output_folder(config: CfgNode) -> str:
+def output_folder(config: CfgNode, model_dir: str) -> str:
     if config.EVAL.OUTPUT_DIR:
         return str(config.EVAL.OUTPUT_DIR)
-    return os.path.join(config.MODEL_DIR or ".", "eval", str(config.TASK.SPLIT), str(config.EVAL.AGENT))
+    return os.path.join(model_dir or ".", "eval", str(config.TASK.SPLIT), str(config.EVAL.AGENT))
 
 
 def checkpoint_name(path: str) -> str:
@@ -60,170 +61,178 @@ def checkpoint_name(path: str) -> str:
     return name[: -len(".pth")] if name.endswith(".pth") else name
 
 
-def evaluate_checkpoints(config: CfgNode) -> list[dict[str, Any]]:
-    """Evaluate EVAL_CKPT_PATH_DIR (a file, or every ckpt.N.pth of a folder; default CHECKPOINT_FOLDER),
-    polling the folder every EVAL.POLL_SECONDS when > 0 until a checkpoint of the run's last update is done."""
-    requested = config.EVAL_CKPT_PATH_DIR or config.CHECKPOINT_FOLDER
-    if not requested:
-        raise ValueError("nothing to evaluate: set EVAL_CKPT_PATH_DIR (a checkpoint or a folder) or --model-dir")
-    if os.path.isfile(requested):
-        return [evaluate_checkpoint(config, requested)]
-    if not os.path.isdir(requested) and config.EVAL.POLL_SECONDS <= 0:
-        raise CheckpointError(f"EVAL_CKPT_PATH_DIR {requested} is neither a checkpoint file nor a folder")
-    summaries: list[dict[str, Any]] = []
-    done: set[str] = set()
-    while True:
-        pending = [path for _, path in list_checkpoints(requested) if path not in done]
-        for path in pending:
-            summary = evaluate_checkpoint(config, path)
-            summaries.append(summary)
-            done.add(path)
-            if config.EVAL.POLL_SECONDS > 0 and summary.get("last_update"):
+class Evaluator:
+    """Scores the checkpoints of a "ddppo" run on TASK.SPLIT (composed by the trainer's eval; see the
+    module docstring). The run supplies the device, the world and the model dir."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.config = run.config
+
+    def evaluate_checkpoints(self) -> list[dict[str, Any]]:
+        """Evaluate EVAL_CKPT_PATH_DIR (a file, or every ckpt.N.pth of a folder; default CHECKPOINT_FOLDER),
+        polling the folder every EVAL.POLL_SECONDS when > 0 until a checkpoint of the run's last update is done."""
+        config = self.config
+        requested = config.EVAL_CKPT_PATH_DIR or self.run.paths.checkpoint_dir
+        if not requested:
+            raise ValueError("nothing to evaluate: set EVAL_CKPT_PATH_DIR (a checkpoint or a folder) or --model-dir")
+        if os.path.isfile(requested):
+            return [self.evaluate_checkpoint(requested)]
+        if not os.path.isdir(requested) and config.EVAL.POLL_SECONDS <= 0:
+            raise CheckpointError(f"EVAL_CKPT_PATH_DIR {requested} is neither a checkpoint file nor a folder")
+        summaries: list[dict[str, Any]] = []
+        done: set[str] = set()
+        while True:
+            pending = [path for _, path in list_checkpoints(requested) if path not in done]
+            for path in pending:
+                summary = self.evaluate_checkpoint(path)
+                summaries.append(summary)
+                done.add(path)
+                if config.EVAL.POLL_SECONDS > 0 and summary.get("last_update"):
+                    return summaries
+            if config.EVAL.POLL_SECONDS <= 0:
+                if not done:
+                    raise CheckpointError(f"no ckpt.<N>.pth to evaluate in {requested}")
                 return summaries
-        if config.EVAL.POLL_SECONDS <= 0:
-            if not done:
-                raise CheckpointError(f"no ckpt.<N>.pth to evaluate in {requested}")
-            return summaries
-        time.sleep(float(config.EVAL.POLL_SECONDS))
+            time.sleep(float(config.EVAL.POLL_SECONDS))
 
-
-# ============================================================================================ one checkpoint
-def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
-    """Score one checkpoint on TASK.SPLIT (see the module docstring); returns the aggregate summary."""
-    folder = os.path.join(output_folder(config), checkpoint_name(path))
-    aggregate_path = os.path.join(folder, "aggregate.json")
-    wanted_settings = evaluation_settings(config, path)
-    if os.path.isfile(aggregate_path):
-        with open(aggregate_path) as handle:
-            previous = json.load(handle)
-        if previous.get("evaluation_settings") == wanted_settings:
-            logger.info("%s already evaluated with these settings: %s", path, aggregate_path)
-            return previous
-    device = device_of(config)
-    agent, payload = load_agent(path, device)
-    saved_separator = (payload.get("extra") or {}).get("separator") or {}
-    separator, separator_description = load_frozen_separator(
-        config, device, path=config.RL.SEPARATOR_CHECKPOINT or saved_separator.get("path")
-    )
-    if saved_separator.get("fingerprint") not in (None, separator_description["fingerprint"]):
-        raise CheckpointError(
-            f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})"
+    def evaluate_checkpoint(self, path: str) -> dict[str, Any]:
+        """Score one checkpoint on TASK.SPLIT (see the module docstring); returns the aggregate summary."""
+        config = self.config
+        folder = os.path.join(output_folder(config, self.run.paths.model_dir), checkpoint_name(path))
+        aggregate_path = os.path.join(folder, "aggregate.json")
+        wanted_settings = evaluation_settings(config, path)
+        if os.path.isfile(aggregate_path):
+            with open(aggregate_path) as handle:
+                previous = json.load(handle)
+            if previous.get("evaluation_settings") == wanted_settings:
+                logger.info("%s already evaluated with these settings: %s", path, aggregate_path)
+                return previous
+        device = self.run.device.device
+        agent, payload = load_agent(path, device)
+        saved_separator = (payload.get("extra") or {}).get("separator") or {}
+        separator, separator_description = load_frozen_separator(
+            config, device, path=config.RL.SEPARATOR_CHECKPOINT or saved_separator.get("path")
         )
-    layout = ensure_world(config)
-    env_config = rl_env_config(config, evaluation=True)
-    plan = episode_plan(env_config, layout)
-    envs = make_vector_env(env_config)
-    count = envs.num_envs
-    storage = RolloutStorage(
-        int(config.TASK.MAX_EPISODE_STEPS),
-        count,
-        int(config.AUDIO.NUM_FREQ_BINS),
-        int(config.AUDIO.NUM_FRAMES),
-        int(config.WORLD.VIEW_RESOLUTION) if agent.policy.use_rgb else None,
-        device,
-    )
-    saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None
-    settings = RolloutSettings.from_config(config, deterministic=bool(config.EVAL.DETERMINISTIC))
-    if saved_config is not None:  # the memory window is part of the trained method: use the checkpoint's
-        settings.capacity = int(saved_config.RL.MEMORY.CAPACITY)
-        settings.refinement_window = int(saved_config.RL.MEMORY.REFINEMENT_WINDOW)
-    agent_name = str(config.EVAL.AGENT)
-    if agent_name != "policy" and agent_name not in AGENTS:
-        raise ValueError(f"EVAL.AGENT must be 'policy' or one of {list(AGENTS)}, got {agent_name!r}")
-    agents = (
-        None
-        if agent_name == "policy"
-        else [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
-    )
-    torch.manual_seed(derive_seed(config.SEED, 11))  # sampled actions (EVAL.DETERMINISTIC False) are reproducible
+        if saved_separator.get("fingerprint") not in (None, separator_description["fingerprint"]):
+            raise CheckpointError(
+                f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})"
+            )
+        layout = self.run.require_world()
+        env_config = rl_env_config(config, evaluation=True)
+        plan = episode_plan(env_config, layout)
+        envs = make_vector_env(env_config)
+        count = envs.num_envs
+        storage = RolloutStorage(
+            int(config.TASK.MAX_EPISODE_STEPS),
+            count,
+            int(config.AUDIO.NUM_FREQ_BINS),
+            int(config.AUDIO.NUM_FRAMES),
+            int(config.WORLD.VIEW_RESOLUTION) if agent.policy.use_rgb else None,
+            device,
+        )
+        saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None
+        settings = RolloutSettings.from_config(config, deterministic=bool(config.EVAL.DETERMINISTIC))
+        if saved_config is not None:  # the memory window is part of the trained method: use the checkpoint's
+            settings.capacity = int(saved_config.RL.MEMORY.CAPACITY)
+            settings.refinement_window = int(saved_config.RL.MEMORY.REFINEMENT_WINDOW)
+        agent_name = str(config.EVAL.AGENT)
+        if agent_name != "policy" and agent_name not in AGENTS:
+            raise ValueError(f"EVAL.AGENT must be 'policy' or one of {list(AGENTS)}, got {agent_name!r}")
+        agents = (
+            None
+            if agent_name == "policy"
+            else [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
+        )
+        torch.manual_seed(derive_seed(config.SEED, 11))  # sampled actions (EVAL.DETERMINISTIC False) are reproducible
 
-    os.makedirs(folder, exist_ok=True)
-    episodes: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    scorer = EpisodeScorer(config)
-    started = time.perf_counter()
-    try:
-        for _ in range(plan["rounds"]):
-            if len(episodes) >= plan["wanted"]:
-                break
-            result = run_episodes(
-                envs,
-                separator,
-                agent.memory,
-                storage,
-                settings,
-                policy=agent.policy if agents is None else None,
-                agents=agents,
-                record=True,
-            )
-            for index, recording in enumerate(result.recordings):
-                episode_id = str(recording.infos[0]["episode_id"])
-                if episode_id in seen or len(episodes) >= plan["wanted"]:
-                    continue
-                seen.add(episode_id)
-                arrays = episode_arrays(storage, index, recording, float(config.AUDIO.TARGET_MONO_RMS))
-                record = scorer.score(recording, arrays, agent_name)
-                if config.EVAL.MEDIA_EPISODES < 0 or len(episodes) < config.EVAL.MEDIA_EPISODES:
-                    record["media"] = scorer.write_media(
-                        folder, record, recording, arrays, layout, plan["sources"].get(episode_id, [])
-                    )
-                episodes.append(record)
-            logger.info(
-                "evaluated %d/%d episodes of %s (%s)",
-                len(episodes),
-                plan["wanted"],
-                config.TASK.SPLIT,
-                checkpoint_name(path),
-            )
-    finally:
-        envs.close()
-    counters = payload.get("counters", {})
-    summary = {
-        "checkpoint": os.path.abspath(path),
-        "results_dir": os.path.abspath(folder),
-        "evaluation_settings": wanted_settings,
-        "update": counters.get("update"),
-        "env_steps": counters.get("env_steps"),
-        "last_update": bool(saved_config is not None and counters.get("update") == saved_config.get("NUM_UPDATES")),
-        "split": str(config.TASK.SPLIT),
-        "agent": agent_name,
-        "deterministic": bool(config.EVAL.DETERMINISTIC),
-        "estimate_phase": str(config.EVAL.ESTIMATE_PHASE),
-        "memory_window": {"capacity": settings.capacity, "refinement_window": settings.refinement_window},
-        "num_episodes": len(episodes),
-        "seconds": time.perf_counter() - started,
-        "separator": separator_description,
-        "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes]))
-        if episodes
-        else None,
-        "metrics": {
-            kind: {name: summarise([episode["mean"][kind][name] for episode in episodes]) for name in METRIC_NAMES}
-            for kind in ESTIMATES
-        },
-    }
-    _write_json(os.path.join(folder, "per_episode.json"), episodes)
-    media.write_index_html(
-        os.path.join(folder, "index.html"),
-        f"{agent_name} on {config.TASK.SPLIT}: {checkpoint_name(path)}",
-        summary,
-        episodes,
-    )
-    _write_json(aggregate_path, summary)
-    refined, passive = summary["metrics"]["refined"], summary["metrics"]["passive"]
-    logger.info(
-        "%s on %s (%s, %d episodes): SI-SDR refined %.2f dB, passive %.2f dB, mixture %.2f dB; STFT distance refined %.4f, passive %.4f -> %s",
-        agent_name,
-        config.TASK.SPLIT,
-        checkpoint_name(path),
-        len(episodes),
-        refined["si_sdr"]["mean"],
-        passive["si_sdr"]["mean"],
-        refined["input_si_sdr"]["mean"],
-        refined["stft_distance"]["mean"],
-        passive["stft_distance"]["mean"],
-        folder,
-    )
-    return summary
+        os.makedirs(folder, exist_ok=True)
+        episodes: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        scorer = EpisodeScorer(config)
+        started = time.perf_counter()
+        try:
+            for _ in range(plan["rounds"]):
+                if len(episodes) >= plan["wanted"]:
+                    break
+                result = run_episodes(
+                    envs,
+                    separator,
+                    agent.memory,
+                    storage,
+                    settings,
+                    policy=agent.policy if agents is None else None,
+                    agents=agents,
+                    record=True,
+                )
+                for index, recording in enumerate(result.recordings):
+                    episode_id = str(recording.infos[0]["episode_id"])
+                    if episode_id in seen or len(episodes) >= plan["wanted"]:
+                        continue
+                    seen.add(episode_id)
+                    arrays = episode_arrays(storage, index, recording, float(config.AUDIO.TARGET_MONO_RMS))
+                    record = scorer.score(recording, arrays, agent_name)
+                    if config.EVAL.MEDIA_EPISODES < 0 or len(episodes) < config.EVAL.MEDIA_EPISODES:
+                        record["media"] = scorer.write_media(
+                            folder, record, recording, arrays, layout, plan["sources"].get(episode_id, [])
+                        )
+                    episodes.append(record)
+                logger.info(
+                    "evaluated %d/%d episodes of %s (%s)",
+                    len(episodes),
+                    plan["wanted"],
+                    config.TASK.SPLIT,
+                    checkpoint_name(path),
+                )
+        finally:
+            envs.close()
+        counters = payload.get("counters", {})
+        summary = {
+            "checkpoint": os.path.abspath(path),
+            "results_dir": os.path.abspath(folder),
+            "evaluation_settings": wanted_settings,
+            "update": counters.get("update"),
+            "env_steps": counters.get("env_steps"),
+            "last_update": bool(saved_config is not None and counters.get("update") == saved_config.get("NUM_UPDATES")),
+            "split": str(config.TASK.SPLIT),
+            "agent": agent_name,
+            "deterministic": bool(config.EVAL.DETERMINISTIC),
+            "estimate_phase": str(config.EVAL.ESTIMATE_PHASE),
+            "memory_window": {"capacity": settings.capacity, "refinement_window": settings.refinement_window},
+            "num_episodes": len(episodes),
+            "seconds": time.perf_counter() - started,
+            "separator": separator_description,
+            "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes]))
+            if episodes
+            else None,
+            "metrics": {
+                kind: {name: summarise([episode["mean"][kind][name] for episode in episodes]) for name in METRIC_NAMES}
+                for kind in ESTIMATES
+            },
+        }
+        write_json_atomic(os.path.join(folder, "per_episode.json"), episodes)
+        media.write_index_html(
+            os.path.join(folder, "index.html"),
+            f"{agent_name} on {config.TASK.SPLIT}: {checkpoint_name(path)}",
+            summary,
+            episodes,
+        )
+        write_json_atomic(aggregate_path, summary)
+        refined, passive = summary["metrics"]["refined"], summary["metrics"]["passive"]
+        logger.info(
+            "%s on %s (%s, %d episodes): SI-SDR refined %.2f dB, passive %.2f dB, mixture %.2f dB; STFT distance refined %.4f, passive %.4f -> %s",
+            agent_name,
+            config.TASK.SPLIT,
+            checkpoint_name(path),
+            len(episodes),
+            refined["si_sdr"]["mean"],
+            passive["si_sdr"]["mean"],
+            refined["input_si_sdr"]["mean"],
+            refined["stft_distance"]["mean"],
+            passive["stft_distance"]["mean"],
+            folder,
+        )
+        return summary
 
 
 def evaluation_settings(config: CfgNode, path: str) -> dict[str, Any]:
@@ -368,10 +377,3 @@ class EpisodeScorer:
             files["video"] = "views.mp4"
         files["folder"] = relative
         return files
-
-
-def _write_json(path: str, payload: Any) -> None:
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(payload, handle, indent=1)
-    os.replace(temporary, path)

@@ -32,60 +32,37 @@ from typing import Any
 
 import torch
 from tqdm import tqdm
-from yacs.config import CfgNode
 
 from audio_separation.common import distributed
-from audio_separation.common.base_trainer import BaseTrainer
 from audio_separation.common.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
+from audio_separation.common.parameters import count_parameters
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
 from audio_separation.env.baseline_agents import make_agent
-from audio_separation.models.separators import count_parameters
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings, newest_state
+from audio_separation.rl.environment import rl_env_config
+from audio_separation.rl.evaluation import Evaluator
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability
 from audio_separation.rl.ppo import PPO, MemoryLearner, linear_decay
 from audio_separation.rl.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
-from audio_separation.world.builder import ensure_world
+from audio_separation.run_context import BaseTrainer, RunContext
 
 logger = logging.getLogger("audio_separation")
 
-REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS")
-
-
-def rl_env_config(config: CfgNode, evaluation: bool = False) -> CfgNode:
-    """The env settings RL needs: whole episodes without autoreset; evaluation adds the mixture phase
-    and views (wavs, videos) and visits episodes in split order."""
-    missing = [name for name in REQUIRED_SENSORS if name not in config.TASK.SENSORS]
-    if missing:
-        raise ValueError(f"TASK.SENSORS lacks {missing}, which RL needs")
-    derived = config.clone()
-    derived.defrost()
-    derived.ENV.AUTORESET_MODE = "disabled"
-    if evaluation:
-        derived.TASK.SENSORS = [
-            *config.TASK.SENSORS,
-            *[name for name in ("MIXED_BINAURAL_PHASE", "RGB") if name not in config.TASK.SENSORS],
-        ]
-        derived.ENV.SHUFFLE_EPISODES = False
-    derived.freeze()
-    return derived
-
-
-def device_of(config: CfgNode) -> torch.device:
-    return distributed.init_distributed(config.RL.DDPPO.BACKEND or None)
-
 
 @registry.register_trainer(name="ddppo")
+@registry.register_trainer(name="ppo")  # a plain `python main.py` run is one DD-PPO worker
 class DDPPOTrainer(BaseTrainer):
     """DD-PPO training (any number of workers, one in a plain process) and evaluation."""
 
-    def __init__(self, config: CfgNode) -> None:
-        super().__init__(config)
+    def __init__(self, run: RunContext) -> None:
+        super().__init__(run)
+        config = run.config
         if config.RL.NUM_THREADS > 0:
             torch.set_num_threads(int(config.RL.NUM_THREADS))
         self.update_history: list[
@@ -105,11 +82,8 @@ class DDPPOTrainer(BaseTrainer):
 
     def _train(self, preemption: PreemptionFlag) -> dict[str, Any]:
         config = self.config
-        device = device_of(config)
-        rank, world_size, main = distributed.get_rank(), distributed.get_world_size(), distributed.is_main()
-        if main:
-            ensure_world(config)
-        distributed.barrier()
+        device = self.run.device.device
+        rank, world_size, main = self.run.device.rank, self.run.device.world_size, self.run.device.is_main
         separator, separator_description = load_frozen_separator(config, device)
 
         settings = agent_settings(config)
@@ -136,7 +110,7 @@ class DDPPOTrainer(BaseTrainer):
             device,
         )
         rollout_settings = RolloutSettings.from_config(config)
-        writer = make_writer(config.TENSORBOARD_DIR, enabled=main)
+        writer = make_writer(self.run.paths.tensorboard_dir, enabled=main)
         if main:
             logger.info(
                 "RL training: %d worker(s) x %d envs, policy %d + memory %d parameters (frozen separator %d from %s), %d updates from update %d",
@@ -171,7 +145,7 @@ class DDPPOTrainer(BaseTrainer):
                 finished = counters["update"] >= config.NUM_UPDATES
                 if main and (finished or counters["update"] % config.CHECKPOINT_INTERVAL == 0):
                     self._save(
-                        checkpoint_path(config.CHECKPOINT_FOLDER, counters["update"]),
+                        checkpoint_path(self.run.paths.checkpoint_dir, counters["update"]),
                         agent,
                         ppo,
                         memory_learner,
@@ -183,7 +157,7 @@ class DDPPOTrainer(BaseTrainer):
                     self.preempted = True
                     if main:
                         path = self._save(
-                            os.path.join(config.CHECKPOINT_FOLDER, RESUME_STATE_NAME),
+                            os.path.join(self.run.paths.checkpoint_dir, RESUME_STATE_NAME),
                             agent,
                             ppo,
                             memory_learner,
@@ -310,7 +284,7 @@ class DDPPOTrainer(BaseTrainer):
         """One RL.IMITATION.EXPERT baseline agent per env (labels only; see rl/imitation.py)."""
         if self.experts is None:
             config = self.config
-            layout = ensure_world(config, progress=False)
+            layout = self.run.require_world()
             self.experts = [
                 make_agent(str(config.RL.IMITATION.EXPERT), config, layout, derive_seed(config.SEED, 13, rank, index))
                 for index in range(num_envs)
@@ -366,7 +340,7 @@ class DDPPOTrainer(BaseTrainer):
         separator_description: dict,
     ) -> None:
         """Continue from the newest resume_state.pth / ckpt.N.pth of the run dir, if any."""
-        folder = self.config.CHECKPOINT_FOLDER
+        folder = self.run.paths.checkpoint_dir
         found = newest_state(folder) if folder else None
         if found is None:
             return
@@ -401,7 +375,7 @@ class DDPPOTrainer(BaseTrainer):
         settings: dict,
         separator_description: dict,
     ) -> str:
-        if not self.config.CHECKPOINT_FOLDER:
+        if not self.run.paths.checkpoint_dir:
             return ""  # no --model-dir: nothing is written
         extra = {
             "agent_settings": settings,
@@ -414,11 +388,4 @@ class DDPPOTrainer(BaseTrainer):
 
     # ================================================================================================ eval
     def eval(self) -> list[dict[str, Any]]:
-        from audio_separation.rl.evaluation import evaluate_checkpoints
-
-        return evaluate_checkpoints(self.config)
-
-
-@registry.register_trainer(name="ppo")
-class PPOTrainer(DDPPOTrainer):
-    """The single-process alias: the same trainer (a plain `python main.py` run is one DD-PPO worker)."""
+        return Evaluator(self.run).evaluate_checkpoints()

@@ -296,18 +296,14 @@ def world_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def ensure_world(config: CfgNode, progress: bool = True) -> SoundSpacesLayout:
-    """The world at config.WORLD.DATA_ROOT; the procedural preset is built there first if it is absent
-    and WORLD.BUILD_IF_MISSING is on. A half-built folder (no build_report.json) is an error, not a guess."""
+def build_world_if_absent(config: CfgNode, progress: bool = True) -> SoundSpacesLayout:
+    """The world stage: build the procedural WORLD.PRESET at WORLD.DATA_ROOT unless a world is there.
+    A non-empty folder without the dataset's metadata is an error, not a guess."""
     root = config.WORLD.DATA_ROOT
     layout = SoundSpacesLayout(root, config.WORLD.DATASET)
     metadata = os.path.join(root, "metadata", config.WORLD.DATASET)
     if os.path.isdir(metadata):
         return layout
-    if not config.WORLD.BUILD_IF_MISSING:
-        raise FileNotFoundError(
-            f"no world at {root} (no {metadata}); build one with scripts/build_world.py or set WORLD.BUILD_IF_MISSING True"
-        )
     if config.WORLD.DATASET != DATASET:
         raise FileNotFoundError(
             f"no {config.WORLD.DATASET} data at {root}; only the {DATASET!r} dataset can be generated"
@@ -316,7 +312,7 @@ def ensure_world(config: CfgNode, progress: bool = True) -> SoundSpacesLayout:
         raise FileNotFoundError(
             f"{root} is not empty but holds no {metadata}: remove it or point WORLD.DATA_ROOT elsewhere"
         )
-    logger.info("building the %s world at %s (first use)", config.WORLD.PRESET, root)
+    logger.info("building the %s world at %s", config.WORLD.PRESET, root)
     build_world(root, preset=config.WORLD.PRESET, seed=config.WORLD.BUILD_SEED, progress=progress, config=config)
     return layout
 

@@ -62,6 +62,7 @@ import networkx as nx
 import numpy as np
 import soundfile as sf
 
+from audio_separation.common.files import write_json_atomic
 from audio_separation.world.soundspaces import (
     ChannelError,
     MissingSoundError,
@@ -129,11 +130,7 @@ def write_scene_splits(layout: SoundSpacesLayout, version: str, scene_roles: dic
     _check_disjoint(roles)
     path = layout.scene_splits_path(version)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(roles, handle, sort_keys=True, indent=1)
-    os.replace(temporary, path)
-    return path
+    return write_json_atomic(path, roles, sort_keys=True)
 
 
 def read_scene_splits(layout: SoundSpacesLayout, version: str) -> dict[str, list[str]]:

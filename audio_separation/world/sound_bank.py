@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
-import json
 import math
 import os
 import shutil
@@ -58,6 +57,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
+from audio_separation.common.files import write_json_atomic
 from audio_separation.common.seeding import derive_seed
 
 # --------------------------------------------------------------------------------------- presets
@@ -314,10 +314,7 @@ def build_sound_bank(
         "heard": sorted(written["heard"]),
         "unheard": sorted(written["unheard"]),
     }
-    temporary = os.path.join(output_dir, "classes.json.tmp")
-    with open(temporary, "w") as handle:
-        json.dump(content, handle, indent=2)
-    os.replace(temporary, os.path.join(output_dir, "classes.json"))
+    write_json_atomic(os.path.join(output_dir, "classes.json"), content, indent=2)
     return content
 
 

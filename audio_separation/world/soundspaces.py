@@ -37,6 +37,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from audio_separation.common.files import write_bytes_atomic, write_json_atomic
+
 logger = logging.getLogger("audio_separation")
 
 SPLITS = ("train", "val", "valUnheard", "test", "testUnheard")
@@ -350,7 +352,7 @@ def write_packed_cache(
         "shape": list(array.shape),
         "missing": int(missing),
     }
-    _write_json_atomic(os.path.join(folder, "index.json"), index)
+    write_json_atomic(os.path.join(folder, "index.json"), index, sort_keys=True)
     return folder
 
 
@@ -421,7 +423,7 @@ def load_packed_cache(
 def write_observations(path: str, observations: dict[tuple[int, int], dict[str, np.ndarray]]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     ordered = {key: observations[key] for key in sorted(observations)}
-    _write_bytes_atomic(path, pickle.dumps(ordered, protocol=4))
+    write_bytes_atomic(path, pickle.dumps(ordered, protocol=4))
 
 
 def read_observations(path: str) -> dict[tuple[int, int], dict[str, np.ndarray]]:
@@ -444,7 +446,7 @@ def write_json_gz(path: str, payload: Any) -> None:
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as handle:
         handle.write(json.dumps(payload, sort_keys=True).encode())
-    _write_bytes_atomic(path, buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def read_json_gz(path: str) -> Any:
@@ -485,7 +487,7 @@ def scene_of_episode(episode: dict) -> str:
 def write_passive(layout: SoundSpacesLayout, version: str, split: str, scene: str, datapoints: list[dict]) -> None:
     path = layout.passive_path(version, split, scene)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _write_bytes_atomic(path, pickle.dumps(datapoints, protocol=4))
+    write_bytes_atomic(path, pickle.dumps(datapoints, protocol=4))
 
 
 def read_passive(layout: SoundSpacesLayout, version: str, split: str, scene: str) -> list[dict]:
@@ -580,12 +582,3 @@ def read_sound(path: str, sample_rate: int, min_seconds: float = 0.0) -> np.ndar
 
 
 # ============================================================================================ helpers
-def _write_bytes_atomic(path: str, payload: bytes) -> None:
-    temporary = f"{path}.tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(payload)
-    os.replace(temporary, path)
-
-
-def _write_json_atomic(path: str, payload: Any) -> None:
-    _write_bytes_atomic(path, json.dumps(payload, sort_keys=True, indent=1).encode())

@@ -9,9 +9,10 @@ import os
 
 from tqdm import tqdm
 
-from audio_separation.common.base_trainer import BaseTrainer
 from audio_separation.common.registry import registry
-from audio_separation.world.builder import ensure_world, read_build_report, world_summary
+from audio_separation.run_context import BaseTrainer
+from audio_separation.world.builder import build_world_if_absent, read_build_report, world_summary
+from audio_separation.world.open import open_world
 from audio_separation.world.soundspaces import load_packed_cache, read_graph, read_observations, read_points
 
 logger = logging.getLogger("audio_separation")
@@ -19,14 +20,25 @@ logger = logging.getLogger("audio_separation")
 
 @registry.register_trainer(name="world")
 class WorldTrainer(BaseTrainer):
+    needs_world = False  # the world stage builds the world; every other run only opens one
+
     def train(self) -> None:
-        ensure_world(self.config)
+        root = self.config.WORLD.DATA_ROOT
+        if os.path.isdir(os.path.join(root, "metadata", self.config.WORLD.DATASET)) and not os.path.isfile(
+            os.path.join(root, "build_report.json")
+        ):
+            print(
+                f"{root} holds a {self.config.WORLD.DATASET} world that this project did not build (no "
+                "build_report.json): nothing to build. Verify it with --run-type eval."
+            )
+            return
+        build_world_if_absent(self.config)
         summary = world_summary(read_build_report(self.config.WORLD.DATA_ROOT))
         print(summary)
         logger.info("world ready at %s", self.config.WORLD.DATA_ROOT)
 
     def eval(self) -> None:
-        layout = ensure_world(self.config)
+        layout = open_world(self.config.WORLD.DATA_ROOT, self.config.WORLD.DATASET)
         world = self.config.WORLD
         report = {}
         for scene in tqdm(layout.scenes(), desc="checking scenes", unit="scene"):
@@ -44,7 +56,7 @@ class WorldTrainer(BaseTrainer):
                 "rir_array": list(packed.rirs.shape),
                 "views": len(views),
             }
-        path = os.path.join(self.config.MODEL_DIR, "world_check.json")
+        path = os.path.join(self.run.paths.model_dir, "world_check.json")
         with open(path, "w") as handle:
             json.dump(report, handle, indent=1, sort_keys=True)
         print(json.dumps(report, indent=1, sort_keys=True))

@@ -26,7 +26,7 @@ from naf_baselines import run_baselines  # noqa: E402
 
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.naf.data import ensure_scene_data, load_scene_data  # noqa: E402
-from audio_separation.world.builder import ensure_world  # noqa: E402
+from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart", "naf.yaml")
 HEADER = "| date | scene | method | train s | spectral | T60 % (fail) | C50 dB | EDT s | size | train queries/s | infer ms/RIR |\n|---|---|---|---|---|---|---|---|---|---|---|"
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     config = get_config(QUICKSTART, args.opts)
-    ensure_world(config)
+    build_world_if_absent(config)
     ensure_scene_data(config)
     data = load_scene_data(config)
     date = datetime.date.today().isoformat()

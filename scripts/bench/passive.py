@@ -26,13 +26,13 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from audio_separation.common.parameters import count_parameters  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
-from audio_separation.models.separators import count_parameters  # noqa: E402
 from audio_separation.pretrain.dataset import EpochSampler, PassiveDataset  # noqa: E402
 from audio_separation.pretrain.evaluation import to_device  # noqa: E402
 from audio_separation.pretrain.separator_checkpoint import build_passive_separator, separator_settings  # noqa: E402
 from audio_separation.pretrain.trainer import PassiveTrainer, build_optimizer  # noqa: E402
-from audio_separation.world.builder import ensure_world  # noqa: E402
+from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
 DEFAULT_THREADS = torch.get_num_threads()  # what NUM_THREADS 0 means
 PAPER = os.path.join("configs", "pretrain_passive.yaml")
@@ -59,7 +59,7 @@ def measure_throughput(config_path: str, steps: int, warmup: int, opts: list[str
     """Training samples/s of the real pipeline: DataLoader workers rendering mixtures + trainer steps."""
     config = get_config(config_path, opts)
     torch.set_num_threads(int(config.PASSIVE.NUM_THREADS) if config.PASSIVE.NUM_THREADS > 0 else DEFAULT_THREADS)
-    layout = ensure_world(config)
+    layout = build_world_if_absent(config)
     dataset = PassiveDataset(config, layout, "train", seed=config.SEED)
     batch_size = int(config.PASSIVE.BATCH_SIZE)
     sampler = EpochSampler(len(dataset.datapoints), batch_size * (steps + warmup), config.SEED)
@@ -68,7 +68,7 @@ def measure_throughput(config_path: str, steps: int, warmup: int, opts: list[str
     torch.manual_seed(config.SEED)
     model = build_passive_separator(separator_settings(config))
     optimizer = build_optimizer(model, config.PASSIVE)
-    trainer = PassiveTrainer(config)
+    trainer = PassiveTrainer.from_config(config)
     model.train()
     started = None
     for index, batch in enumerate(loader):

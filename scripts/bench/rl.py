@@ -78,7 +78,7 @@ def _worker(rank: int, world_size: int, port: int, config_path: str, opts: list,
 
     config = get_config(config_path, opts, model_dir=model_dir)
     setup_logging()
-    trainer = DDPPOTrainer(config)
+    trainer = DDPPOTrainer.from_config(config)
     trainer.train()
     if rank == 0:
         with open(out_path, "w") as handle:

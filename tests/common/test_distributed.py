@@ -14,8 +14,9 @@ from audio_separation.common.tensorboard import NullWriter, make_writer
 def test_single_process_defaults(monkeypatch) -> None:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-    device = distributed.init_distributed()
-    assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    state = distributed.init_distributed()
+    assert state.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert (state.rank, state.local_rank, state.world_size, state.is_main) == (0, 0, 1, True)
     assert (distributed.get_rank(), distributed.get_world_size(), distributed.is_main()) == (0, 1, True)
     assert float(distributed.all_reduce_mean(2.5)) == 2.5
     distributed.barrier()
@@ -26,7 +27,22 @@ def test_single_process_defaults(monkeypatch) -> None:
 def test_cuda_device_follows_local_rank(monkeypatch) -> None:
     monkeypatch.setenv("LOCAL_RANK", "0")
     monkeypatch.delenv("RANK", raising=False)
-    assert distributed.init_distributed() == torch.device("cuda", 0)
+    assert distributed.init_distributed().device == torch.device("cuda", 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA: TORCH_GPU_ID selects the device of a plain process")
+def test_plain_process_uses_torch_gpu_id(monkeypatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.select_device(torch.cuda.device_count() - 1).index == torch.cuda.device_count() - 1
+    with pytest.raises(ValueError, match="TORCH_GPU_ID"):
+        distributed.select_device(torch.cuda.device_count())
+
+
+def test_cpu_without_cuda_whatever_the_gpu_id(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert distributed.select_device(5) == torch.device("cpu")
 
 
 def test_writer_falls_back_to_noop_without_tensorboard(monkeypatch, tmp_path) -> None:

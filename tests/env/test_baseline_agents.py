@@ -63,7 +63,7 @@ def test_evaluate_baselines_writes_per_episode_and_aggregate_json(tiny_config, t
     spec.loader.exec_module(script)
     config_path = tmp_path / "tiny.yaml"
     config_path.write_text(
-        f'WORLD:\n  DATA_ROOT: "{tiny_config.WORLD.DATA_ROOT}"\n  BUILD_IF_MISSING: False\nTASK:\n  SPLIT: "val"\n'
+        f'WORLD:\n  DATA_ROOT: "{tiny_config.WORLD.DATA_ROOT}"\nTASK:\n  SPLIT: "val"\n'
         'ENV:\n  VECTOR_ENV_TYPE: "sync"\nNUM_PROCESSES: 1\n'
     )
     output = tmp_path / "out"

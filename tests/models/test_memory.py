@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from audio_separation.common.parameters import count_parameters
 from audio_separation.models.memory import (
     TransformerMemory,
     final_estimate_source,
@@ -12,7 +13,6 @@ from audio_separation.models.memory import (
     window_mask,
     window_steps,
 )
-from audio_separation.models.separators import count_parameters
 
 
 def test_window_mask_and_steps_by_hand() -> None:

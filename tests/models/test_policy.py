@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from audio_separation.common.parameters import count_parameters
 from audio_separation.models.policy import ActorCritic, InterauralEncoder
-from audio_separation.models.separators import count_parameters
 
 
 def test_interaural_level_difference_sign_and_scale() -> None:

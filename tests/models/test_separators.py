@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from audio_separation.common.parameters import count_parameters
 from audio_separation.models.separators import (
     BinauralSeparator,
     PassiveSeparator,
-    count_parameters,
     slice_frequencies,
     unslice_frequencies,
 )

@@ -11,8 +11,6 @@ TINY_NAF = [
     "naf",
     "WORLD.PRESET",
     "tiny",
-    "WORLD.BUILD_IF_MISSING",
-    "False",
     "NAF.SCENE",
     "apartment_00",
     "NAF.MODEL",

@@ -89,7 +89,7 @@ def _ddp_trainer(rank: int, world_size: int, port: int, opts: list, model_dir: s
     torch.set_num_threads(1)
     from audio_separation.naf.trainer import NafTrainer
 
-    NafTrainer(get_config(opts=opts, model_dir=model_dir)).train()
+    NafTrainer.from_config(get_config(opts=opts, model_dir=model_dir)).train()
 
 
 @pytest.mark.slow

@@ -151,7 +151,7 @@ def test_pixel_model_refuses_the_decay_term(naf_config, naf_scene, tmp_path) -> 
         model_dir=str(tmp_path / "pixel"),
     )
     with pytest.raises(ValueError, match="DECAY_LOSS_WEIGHT"):
-        NafTrainer(config).train()
+        NafTrainer.from_config(config).train()
 
 
 def test_edc_term_adds_the_clamped_schroeder_loss_and_guards(naf_config, naf_scene) -> None:
@@ -210,7 +210,7 @@ def test_pixel_model_refuses_the_edc_term(naf_config, tmp_path) -> None:
         model_dir=str(tmp_path / "pixel"),
     )
     with pytest.raises(ValueError, match="EDC_LOSS_WEIGHT"):
-        NafTrainer(config).train()
+        NafTrainer.from_config(config).train()
 
 
 def test_random_phase_waveform_matches_the_eval_renderer_and_its_curve_loss_trains(naf_scene) -> None:
@@ -295,6 +295,6 @@ def test_trainer_runs_with_the_waveform_edc_term(naf_config, tmp_path) -> None:
         "NUM_EPOCHS",
         "1",
     )
-    trainer = NafTrainer(get_config(opts=opts, model_dir=str(tmp_path / "edc")))
+    trainer = NafTrainer.from_config(get_config(opts=opts, model_dir=str(tmp_path / "edc")))
     trainer.train()
     assert trainer.final_counters["epoch"] == 1 and trainer.final_counters["step"] > 0

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from audio_separation.common.parameters import count_parameters
 from audio_separation.config import get_config
-from audio_separation.naf.model import FourierFeatures, LocalFeatureGrid, build_model, count_parameters
+from audio_separation.naf.model import FourierFeatures, LocalFeatureGrid, build_model
 
 
 def test_paper_embedding_sizes_and_parameter_count() -> None:

@@ -48,18 +48,18 @@ def _params(model_dir: str) -> dict:
 def test_trainer_resumes_exactly_and_evaluates(naf_config, naf_scene, tmp_path) -> None:
     root, data_dir = naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR
     straight = str(tmp_path / "straight")
-    NafTrainer(get_config(opts=naf_opts(root, data_dir), model_dir=straight)).train()
+    NafTrainer.from_config(get_config(opts=naf_opts(root, data_dir), model_dir=straight)).train()
     resumed = str(tmp_path / "resumed")
-    NafTrainer(get_config(opts=naf_opts(root, data_dir, "NUM_EPOCHS", "1"), model_dir=resumed)).train()
+    NafTrainer.from_config(get_config(opts=naf_opts(root, data_dir, "NUM_EPOCHS", "1"), model_dir=resumed)).train()
     assert latest_checkpoint(os.path.join(resumed, "data")).endswith("ckpt.1.pth")
-    NafTrainer(get_config(opts=naf_opts(root, data_dir), model_dir=resumed)).train()
+    NafTrainer.from_config(get_config(opts=naf_opts(root, data_dir), model_dir=resumed)).train()
     assert latest_checkpoint(os.path.join(resumed, "data")).endswith("ckpt.2.pth")
     first, second = _params(straight), _params(resumed)
     for key in first:
         assert torch.equal(first[key], second[key]), key
     assert os.listdir(os.path.join(straight, "tb"))
 
-    result = NafTrainer(
+    result = NafTrainer.from_config(
         get_config(
             opts=naf_opts(root, data_dir, "NAF.PHASE_METHODS", "['random', 'minimum']"),
             model_dir=straight,
@@ -80,14 +80,14 @@ def test_trainer_resumes_exactly_and_evaluates(naf_config, naf_scene, tmp_path) 
 def test_budget_stops_training_and_eval_plots(naf_config, naf_scene, tmp_path) -> None:
     root, data_dir = naf_config.WORLD.DATA_ROOT, naf_config.NAF.DATA_DIR
     model_dir = str(tmp_path / "budget")
-    trainer = NafTrainer(
+    trainer = NafTrainer.from_config(
         get_config(
             opts=naf_opts(root, data_dir, "NAF.MAX_TRAIN_SECONDS", "1e-6", "NUM_EPOCHS", "50"), model_dir=model_dir
         )
     )
     trainer.train()
     assert trainer.final_counters["epoch"] == 1 and trainer.final_counters["step"] == 1
-    result = NafTrainer(
+    result = NafTrainer.from_config(
         get_config(
             opts=naf_opts(
                 root, data_dir, "NAF.EVAL_PLOTS", "True", "NAF.VIS_RESOLUTION", "0.5", "NAF.PHASE_METHODS", "['random']"

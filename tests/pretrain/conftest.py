@@ -18,8 +18,6 @@ def passive_config(tiny_world):
             root,
             "WORLD.PRESET",
             "tiny",
-            "WORLD.BUILD_IF_MISSING",
-            "False",
             "TRAINER_NAME",
             "passive",
             "MODEL.SEPARATOR_WIDTH",

@@ -42,7 +42,7 @@ def test_a_few_steps_lower_the_loss(passive_config) -> None:
 def test_train_writes_checkpoints_and_best_copies(passive_config, tmp_path) -> None:
     assert registry.get_trainer("passive") is PassiveTrainer
     config = passive_config(str(tmp_path))
-    counters = PassiveTrainer(config).train()
+    counters = PassiveTrainer.from_config(config).train()
     assert counters["epoch"] == 2 and counters["step"] == 4  # 16 train datapoints / batch 8
     names = sorted(os.listdir(tmp_path / "data"))
     assert names == ["best_ckpt_nonoverlapping_val.pth", "best_ckpt_val.pth", "ckpt.1.pth", "ckpt.2.pth"]
@@ -52,29 +52,29 @@ def test_train_writes_checkpoints_and_best_copies(passive_config, tmp_path) -> N
 
 
 def test_resume_continues_with_identical_losses(passive_config, tmp_path) -> None:
-    straight = PassiveTrainer(passive_config(str(tmp_path / "straight")))
+    straight = PassiveTrainer.from_config(passive_config(str(tmp_path / "straight")))
     straight.train()
-    first = PassiveTrainer(passive_config(str(tmp_path / "resumed"), "NUM_EPOCHS", "1"))
+    first = PassiveTrainer.from_config(passive_config(str(tmp_path / "resumed"), "NUM_EPOCHS", "1"))
     first.train()
     assert first.step_losses == straight.step_losses[:2]
-    second = PassiveTrainer(passive_config(str(tmp_path / "resumed")))
+    second = PassiveTrainer.from_config(passive_config(str(tmp_path / "resumed")))
     counters = second.train()
     assert counters["epoch"] == 2 and counters["step"] == 4
     assert second.step_losses == straight.step_losses[2:]  # the epoch-2 batches, bit for bit
 
 
 def test_corrupt_or_mismatched_checkpoint_fails_clearly(passive_config, tmp_path) -> None:
-    PassiveTrainer(passive_config(str(tmp_path / "run"), "NUM_EPOCHS", "1")).train()
+    PassiveTrainer.from_config(passive_config(str(tmp_path / "run"), "NUM_EPOCHS", "1")).train()
     with pytest.raises(CheckpointError, match=r"ckpt\.1\.pth.*width: checkpoint 0\.125, config 0\.25"):
-        PassiveTrainer(passive_config(str(tmp_path / "run"), "MODEL.SEPARATOR_WIDTH", "0.25")).train()
+        PassiveTrainer.from_config(passive_config(str(tmp_path / "run"), "MODEL.SEPARATOR_WIDTH", "0.25")).train()
     (tmp_path / "run" / "data" / "ckpt.7.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"ckpt\.7\.pth: cannot read"):
-        PassiveTrainer(passive_config(str(tmp_path / "run"))).train()
+        PassiveTrainer.from_config(passive_config(str(tmp_path / "run"))).train()
 
 
 def test_eval_reports_heard_and_unheard_beside_the_mixture(passive_config, tmp_path, capsys) -> None:
-    PassiveTrainer(passive_config(str(tmp_path), "NUM_EPOCHS", "1")).train()
-    result = PassiveTrainer(passive_config(str(tmp_path), run_type="eval")).eval()
+    PassiveTrainer.from_config(passive_config(str(tmp_path), "NUM_EPOCHS", "1")).train()
+    result = PassiveTrainer.from_config(passive_config(str(tmp_path), run_type="eval")).eval()
     assert result["checkpoint"].endswith("best_ckpt_nonoverlapping_val.pth")
     assert set(result["splits"]) == {"val", "nonoverlapping_val"}
     assert result["splits"]["val"]["clips"] == "heard" and result["splits"]["nonoverlapping_val"]["clips"] == "unheard"
@@ -100,8 +100,6 @@ def test_cli_train_then_eval_with_a_worker(tiny_world, tmp_path) -> None:
     common = [
         "WORLD.DATA_ROOT",
         root,
-        "WORLD.BUILD_IF_MISSING",
-        "False",
         "MODEL.SEPARATOR_WIDTH",
         "0.125",
         "PASSIVE.BATCH_SIZE",

@@ -49,6 +49,7 @@ default), and say so in the commit message. A refactor that must not change beha
 the existing golden.json; if the refactor renames a public call this module uses, adapt the calls here,
 never golden.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,7 +70,16 @@ import torch
 GOLDEN_PATH = Path(__file__).with_name("golden.json")
 RTOL = 1e-6
 
-SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "MIXED_BINAURAL_PHASE", "GT_MONO", "GT_BINAURAL", "TARGET_CLASS", "POSE", "RGB", "DEPTH"]
+SENSORS = [
+    "MIXED_BINAURAL_MAGNITUDE",
+    "MIXED_BINAURAL_PHASE",
+    "GT_MONO",
+    "GT_BINAURAL",
+    "TARGET_CLASS",
+    "POSE",
+    "RGB",
+    "DEPTH",
+]
 ACTIONS = [[0, 1], [2, 0], [0, 0], [1, 2], [0, 1], [2, 2]]  # 0 MOVE_FORWARD, 1 TURN_LEFT, 2 TURN_RIGHT; per env
 INFO_KEYS = ("episode_id", "step", "node", "heading")
 
@@ -80,35 +90,102 @@ class GoldenBitsWarning(UserWarning):
 
 # ==================================================================================================== configs
 def world_opts(root: str) -> list[str]:
-    return ["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny", "WORLD.BUILD_IF_MISSING", "False", "SEED", "0"]
+    return ["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny", "SEED", "0"]
 
 
 def env_opts(root: str, vector_env_type: str) -> list[str]:
     return [
-        *world_opts(root), "TASK.SPLIT", "train", "TASK.SENSORS", str(SENSORS), "TASK.MAX_EPISODE_STEPS", "4",
-        "TASK.NUM_SOUNDS_IN_MIX", "2", "NUM_PROCESSES", "2", "ENV.VECTOR_ENV_TYPE", vector_env_type,
-        "ENV.NUM_WORKERS", "2", "ENV.MULTIPROCESSING_CONTEXT", "fork", "ENV.AUTORESET_MODE", "same_step",
-        "ENV.COPY_OBSERVATIONS", "True",
+        *world_opts(root),
+        "TASK.SPLIT",
+        "train",
+        "TASK.SENSORS",
+        str(SENSORS),
+        "TASK.MAX_EPISODE_STEPS",
+        "4",
+        "TASK.NUM_SOUNDS_IN_MIX",
+        "2",
+        "NUM_PROCESSES",
+        "2",
+        "ENV.VECTOR_ENV_TYPE",
+        vector_env_type,
+        "ENV.NUM_WORKERS",
+        "2",
+        "ENV.MULTIPROCESSING_CONTEXT",
+        "fork",
+        "ENV.AUTORESET_MODE",
+        "same_step",
+        "ENV.COPY_OBSERVATIONS",
+        "True",
     ]
 
 
 def passive_opts(root: str) -> list[str]:
     return [
-        *world_opts(root), "TRAINER_NAME", "passive", "MODEL.SEPARATOR_WIDTH", "0.0625", "PASSIVE.BATCH_SIZE", "8",
-        "PASSIVE.ITEMS_PER_EPOCH", "16", "PASSIVE.VAL_MAX_ITEMS", "8", "PASSIVE.NUM_THREADS", "1", "NUM_PROCESSES", "0",
-        "NUM_EPOCHS", "2", "CHECKPOINT_INTERVAL", "1", "LOG_INTERVAL", "1",
+        *world_opts(root),
+        "TRAINER_NAME",
+        "passive",
+        "MODEL.SEPARATOR_WIDTH",
+        "0.0625",
+        "PASSIVE.BATCH_SIZE",
+        "8",
+        "PASSIVE.ITEMS_PER_EPOCH",
+        "16",
+        "PASSIVE.VAL_MAX_ITEMS",
+        "8",
+        "PASSIVE.NUM_THREADS",
+        "1",
+        "NUM_PROCESSES",
+        "0",
+        "NUM_EPOCHS",
+        "2",
+        "CHECKPOINT_INTERVAL",
+        "1",
+        "LOG_INTERVAL",
+        "1",
     ]
 
 
 def rl_opts(root: str, separator_checkpoint: str) -> list[str]:
     return [
-        *world_opts(root), "TRAINER_NAME", "ddppo", "RL.SEPARATOR_CHECKPOINT", separator_checkpoint,
-        "ENV.VECTOR_ENV_TYPE", "sync", "NUM_PROCESSES", "2", "TASK.MAX_EPISODE_STEPS", "5",
-        "TASK.SENSORS", "['MIXED_BINAURAL_MAGNITUDE', 'GT_MONO', 'TARGET_CLASS', 'POSE', 'RGB']",
-        "MODEL.SEPARATOR_WIDTH", "0.0625", "RL.POLICY.HIDDEN_SIZE", "16", "RL.POLICY.EMBEDDING_SIZE", "16",
-        "RL.MEMORY.CAPACITY", "4", "RL.MEMORY.REFINEMENT_WINDOW", "2", "RL.MEMORY.ENCODER_CHANNELS", "2",
-        "RL.MEMORY.NUM_HEADS", "2", "RL.MEMORY.FFN_SIZE", "32", "RL.PPO.PPO_EPOCH", "2", "RL.NUM_THREADS", "1",
-        "NUM_UPDATES", "2", "CHECKPOINT_INTERVAL", "2", "LOG_INTERVAL", "1",
+        *world_opts(root),
+        "TRAINER_NAME",
+        "ddppo",
+        "RL.SEPARATOR_CHECKPOINT",
+        separator_checkpoint,
+        "ENV.VECTOR_ENV_TYPE",
+        "sync",
+        "NUM_PROCESSES",
+        "2",
+        "TASK.MAX_EPISODE_STEPS",
+        "5",
+        "TASK.SENSORS",
+        "['MIXED_BINAURAL_MAGNITUDE', 'GT_MONO', 'TARGET_CLASS', 'POSE', 'RGB']",
+        "MODEL.SEPARATOR_WIDTH",
+        "0.0625",
+        "RL.POLICY.HIDDEN_SIZE",
+        "16",
+        "RL.POLICY.EMBEDDING_SIZE",
+        "16",
+        "RL.MEMORY.CAPACITY",
+        "4",
+        "RL.MEMORY.REFINEMENT_WINDOW",
+        "2",
+        "RL.MEMORY.ENCODER_CHANNELS",
+        "2",
+        "RL.MEMORY.NUM_HEADS",
+        "2",
+        "RL.MEMORY.FFN_SIZE",
+        "32",
+        "RL.PPO.PPO_EPOCH",
+        "2",
+        "RL.NUM_THREADS",
+        "1",
+        "NUM_UPDATES",
+        "2",
+        "CHECKPOINT_INTERVAL",
+        "2",
+        "LOG_INTERVAL",
+        "1",
     ]
 
 
@@ -118,8 +195,11 @@ def checksum(array: Any) -> dict[str, Any]:
     array = np.ascontiguousarray(np.asarray(array))
     values = array.astype(np.float64)
     return {
-        "shape": list(array.shape), "dtype": str(array.dtype), "sum": float(values.sum()),
-        "sum_abs": float(np.abs(values).sum()), "sum_sq": float(np.square(values).sum()),
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "sum": float(values.sum()),
+        "sum_abs": float(np.abs(values).sum()),
+        "sum_sq": float(np.square(values).sum()),
         "sha256": hashlib.sha256(array.tobytes()).hexdigest(),
     }
 
@@ -141,8 +221,15 @@ def tensors_checksum(tensors: list[torch.Tensor]) -> dict[str, Any]:
         digest.update(array.tobytes())
         if str(array.dtype) not in dtypes:
             dtypes.append(str(array.dtype))
-    return {"shape": [count], "dtype": ",".join(dtypes), "tensors": len(tensors), "sum": total, "sum_abs": total_abs,
-            "sum_sq": total_sq, "sha256": digest.hexdigest()}
+    return {
+        "shape": [count],
+        "dtype": ",".join(dtypes),
+        "tensors": len(tensors),
+        "sum": total,
+        "sum_abs": total_abs,
+        "sum_sq": total_sq,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def state_dict_checksums(state_dict: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -150,7 +237,10 @@ def state_dict_checksums(state_dict: dict[str, torch.Tensor]) -> dict[str, Any]:
     groups: dict[str, list[torch.Tensor]] = {}
     for name, tensor in state_dict.items():
         groups.setdefault(name.split(".")[0], []).append(tensor)
-    return {"all": tensors_checksum(list(state_dict.values())), **{name: tensors_checksum(group) for name, group in groups.items()}}
+    return {
+        "all": tensors_checksum(list(state_dict.values())),
+        **{name: tensors_checksum(group) for name, group in groups.items()},
+    }
 
 
 def plain(value: Any) -> Any:
@@ -176,19 +266,25 @@ def env_trace(root: str, vector_env_type: str) -> list[dict[str, Any]]:
     envs = make_vector_env(config)
     try:
         observations, infos = envs.reset(seed=0)
-        trace = [{"observations": {key: checksum(value) for key, value in observations.items()}, "infos": info_record(infos)}]
+        trace = [
+            {"observations": {key: checksum(value) for key, value in observations.items()}, "infos": info_record(infos)}
+        ]
         for actions in ACTIONS:
             observations, rewards, terminations, truncations, infos = envs.step(np.asarray(actions))
             record = {
                 "observations": {key: checksum(value) for key, value in observations.items()},
-                "rewards": checksum(rewards), "terminations": checksum(terminations), "truncations": checksum(truncations),
+                "rewards": checksum(rewards),
+                "terminations": checksum(terminations),
+                "truncations": checksum(truncations),
                 "infos": info_record(infos),
             }
             ended = np.flatnonzero(np.asarray(infos.get("_final_obs", np.zeros(len(actions), dtype=bool))))
             if len(ended):
                 finals = [infos["final_obs"][index] for index in ended]
-                record["final_obs"] = {"envs": [int(index) for index in ended],
-                                       **{key: checksum(np.stack([final[key] for final in finals])) for key in finals[0]}}
+                record["final_obs"] = {
+                    "envs": [int(index) for index in ended],
+                    **{key: checksum(np.stack([final[key] for final in finals])) for key in finals[0]},
+                }
             trace.append(record)
     finally:
         envs.close()
@@ -202,8 +298,11 @@ def info_record(infos: dict[str, Any]) -> dict[str, Any]:
 # ==================================================================================================== b, c. training
 def newest_checkpoint(model_dir: str) -> str:
     """The ckpt.N.pth with the largest N under <model_dir>/data."""
-    found = sorted((int(name.split(".")[1]), name) for name in os.listdir(os.path.join(model_dir, "data"))
-                   if name.startswith("ckpt.") and name.endswith(".pth") and name.split(".")[1].isdigit())
+    found = sorted(
+        (int(name.split(".")[1]), name)
+        for name in os.listdir(os.path.join(model_dir, "data"))
+        if name.startswith("ckpt.") and name.endswith(".pth") and name.split(".")[1].isdigit()
+    )
     assert found, f"no ckpt.N.pth in {model_dir}/data"
     return os.path.join(model_dir, "data", found[-1][1])
 
@@ -264,7 +363,9 @@ def compare(actual: Any, expected: Any, where: str, failures: list[str], bit_dif
     """Append what differs: failures beyond tolerance, bit_differences for sha256 mismatches."""
     if isinstance(expected, dict):
         if not isinstance(actual, dict) or sorted(actual) != sorted(expected):
-            failures.append(f"{where}: keys {sorted(actual) if isinstance(actual, dict) else type(actual).__name__} != expected {sorted(expected)}")
+            failures.append(
+                f"{where}: keys {sorted(actual) if isinstance(actual, dict) else type(actual).__name__} != expected {sorted(expected)}"
+            )
             return
         for key in expected:
             if key == "sha256":
@@ -273,7 +374,9 @@ def compare(actual: Any, expected: Any, where: str, failures: list[str], bit_dif
             elif key == "sum" and "sum_abs" in expected:
                 bound = RTOL * max(expected["sum_abs"], actual["sum_abs"])
                 if not abs(actual["sum"] - expected["sum"]) <= bound:
-                    failures.append(f"{where}.sum: {actual['sum']!r} != expected {expected['sum']!r} (allowed {bound:.3g})")
+                    failures.append(
+                        f"{where}.sum: {actual['sum']!r} != expected {expected['sum']!r} (allowed {bound:.3g})"
+                    )
             else:
                 compare(actual[key], expected[key], f"{where}.{key}", failures, bit_differences)
     elif isinstance(expected, list):
@@ -283,7 +386,9 @@ def compare(actual: Any, expected: Any, where: str, failures: list[str], bit_dif
         for index, (got, wanted) in enumerate(zip(actual, expected)):
             compare(got, wanted, f"{where}[{index}]", failures, bit_differences)
     elif isinstance(expected, float) and not isinstance(actual, (bool, str)) and isinstance(actual, (int, float)):
-        if not (math.isclose(actual, expected, rel_tol=RTOL, abs_tol=1e-12) or (math.isnan(actual) and math.isnan(expected))):
+        if not (
+            math.isclose(actual, expected, rel_tol=RTOL, abs_tol=1e-12) or (math.isnan(actual) and math.isnan(expected))
+        ):
             failures.append(f"{where}: {actual!r} != expected {expected!r} (rtol {RTOL})")
     elif actual != expected or type(actual) is not type(expected):
         failures.append(f"{where}: {actual!r} != expected {expected!r}")
@@ -294,10 +399,17 @@ def check(actual: Any, expected: Any, where: str) -> None:
     bit_differences: list[str] = []
     compare(actual, expected, where, failures, bit_differences)
     if failures:
-        pytest.fail(f"{len(failures)} difference(s) from {GOLDEN_PATH.name}:\n" + "\n".join(failures[:40]), pytrace=False)
+        pytest.fail(
+            f"{len(failures)} difference(s) from {GOLDEN_PATH.name}:\n" + "\n".join(failures[:40]), pytrace=False
+        )
     if bit_differences:
-        warnings.warn(GoldenBitsWarning(f"{len(bit_differences)} sha256 mismatch(es) with sums within tolerance (not bit-identical): "
-                                        + ", ".join(bit_differences[:20])), stacklevel=2)
+        warnings.warn(
+            GoldenBitsWarning(
+                f"{len(bit_differences)} sha256 mismatch(es) with sums within tolerance (not bit-identical): "
+                + ", ".join(bit_differences[:20])
+            ),
+            stacklevel=2,
+        )
 
 
 # ==================================================================================================== tests
@@ -350,7 +462,9 @@ def write_golden() -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Regenerate golden.json (see the module docstring for when that is legitimate).")
+    parser = argparse.ArgumentParser(
+        description="Regenerate golden.json (see the module docstring for when that is legitimate)."
+    )
     parser.add_argument("--write", action="store_true", help="rerun the captured scenarios and rewrite golden.json")
     if not parser.parse_args().write:
         parser.print_help()

@@ -80,8 +80,6 @@ def rl_config(tiny_world, separator_checkpoint):
             root,
             "WORLD.PRESET",
             "tiny",
-            "WORLD.BUILD_IF_MISSING",
-            "False",
             "RL.SEPARATOR_CHECKPOINT",
             separator_checkpoint,
             *TINY_RL,

@@ -23,7 +23,7 @@ def _parameters(rl_config, model_dir: str, vector_env_type: str) -> dict[str, to
         "CHECKPOINT_INTERVAL",
         "2",
     )
-    trainer = DDPPOTrainer(config)
+    trainer = DDPPOTrainer.from_config(config)
     counters = trainer.train()
     assert counters["update"] == 2
     return {name: value.detach().clone() for name, value in trainer.agent.state_dict().items()}

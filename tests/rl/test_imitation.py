@@ -12,12 +12,13 @@ from audio_separation.env.baseline_agents import make_agent, shortest_actions
 from audio_separation.env.navigation import TURN_LEFT, TURN_RIGHT, SceneNavigation
 from audio_separation.models.policy import POLICY_INPUTS, ActorCritic
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings
+from audio_separation.rl.environment import rl_env_config
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability, imitation_loss
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
-from audio_separation.rl.trainer import DDPPOTrainer, rl_env_config
-from audio_separation.world.builder import ensure_world
+from audio_separation.rl.trainer import DDPPOTrainer
+from audio_separation.world.open import open_world
 from audio_separation.world.soundspaces import read_graph
 
 
@@ -78,7 +79,7 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
         int(config.AUDIO.NUM_FRAMES),
         int(config.WORLD.VIEW_RESOLUTION),
     )
-    layout = ensure_world(config, progress=False)
+    layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
     labellers = [make_agent("approach", config, layout, 0) for _ in range(envs.num_envs)] if experts else None
     torch.manual_seed(1)
     try:
@@ -132,7 +133,7 @@ def test_the_expert_never_changes_what_the_policy_sees_or_does(rl_config) -> Non
 
 
 def test_trainer_imitates_then_runs_ppo(rl_config, tmp_path) -> None:
-    trainer = DDPPOTrainer(rl_config(str(tmp_path / "run"), "RL.IMITATION.UPDATES", "2"))
+    trainer = DDPPOTrainer.from_config(rl_config(str(tmp_path / "run"), "RL.IMITATION.UPDATES", "2"))
     counters = trainer.train()
     assert counters["update"] == 3
     first, second, third = trainer.update_history

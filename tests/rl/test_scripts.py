@@ -20,15 +20,13 @@ def test_pick_the_best_checkpoint_then_tabulate_agents(
     rl_config, tiny_world, separator_checkpoint, tmp_path, capsys
 ) -> None:
     model_dir = str(tmp_path / "run")
-    DDPPOTrainer(rl_config(model_dir)).train()  # ckpt.2.pth and ckpt.3.pth
+    DDPPOTrainer.from_config(rl_config(model_dir)).train()  # ckpt.2.pth and ckpt.3.pth
     root, _ = tiny_world
     opts = [
         "WORLD.DATA_ROOT",
         root,
         "WORLD.PRESET",
         "tiny",
-        "WORLD.BUILD_IF_MISSING",
-        "False",
         "RL.SEPARATOR_CHECKPOINT",
         separator_checkpoint,
         *TINY_RL,

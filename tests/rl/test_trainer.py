@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_path) -> None:
     model_dir = str(tmp_path / "run")
-    trainer = DDPPOTrainer(rl_config(model_dir))
+    trainer = DDPPOTrainer.from_config(rl_config(model_dir))
     counters = trainer.train()
     assert counters["update"] == 3 and counters["env_steps"] == 3 * 2 * 4
     assert sorted(os.listdir(os.path.join(model_dir, "data"))) == ["ckpt.2.pth", "ckpt.3.pth"]
@@ -48,7 +48,7 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
         os.path.join(model_dir, "data", "ckpt.3.pth"),
         run_type="eval",
     )
-    [summary] = DDPPOTrainer(config).eval()
+    [summary] = DDPPOTrainer.from_config(config).eval()
     folder = os.path.join(model_dir, "eval", "val", "policy", "ckpt.3")
     assert summary["num_episodes"] == 3 and summary["update"] == 3 and summary["last_update"]
     for kind in ("passive", "refined"):
@@ -73,7 +73,7 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     page = open(os.path.join(folder, "index.html")).read()
     assert "<audio" in page and "summary.png" in page
     # a baseline agent runs through the same separator and memory
-    still = DDPPOTrainer(
+    still = DDPPOTrainer.from_config(
         rl_config(
             model_dir,
             "TASK.SPLIT",
@@ -90,7 +90,7 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     assert [s["agent"] for s in still] == ["still", "still"]  # every ckpt.N.pth of the run
     # polling the folder (habitat): stops once the checkpoint of the run's last update is evaluated;
     # ckpt.3 was evaluated above with the same settings and is read back, not recomputed
-    polled = DDPPOTrainer(
+    polled = DDPPOTrainer.from_config(
         rl_config(model_dir, "TASK.SPLIT", "val", "EVAL.NUM_EPISODES", "3", "EVAL.POLL_SECONDS", "0.1", run_type="eval")
     ).eval()
     assert [s["update"] for s in polled] == [2, 3] and polled[-1]["last_update"]
@@ -99,7 +99,9 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
 
 def test_missing_or_mismatched_separator_is_a_clear_error(rl_config, tiny_world, tmp_path) -> None:
     with pytest.raises(CheckpointError, match="does not exist: pretrain the separators first"):
-        DDPPOTrainer(rl_config(str(tmp_path / "a"), "RL.SEPARATOR_CHECKPOINT", str(tmp_path / "nope.pth"))).train()
+        DDPPOTrainer.from_config(
+            rl_config(str(tmp_path / "a"), "RL.SEPARATOR_CHECKPOINT", str(tmp_path / "nope.pth"))
+        ).train()
     root, _ = tiny_world
     other = get_config(opts=["WORLD.DATA_ROOT", root, "MODEL.SEPARATOR_WIDTH", "0.0625", "TASK.NUM_SOUNDS_IN_MIX", "3"])
     settings = separator_settings(other)
@@ -108,7 +110,7 @@ def test_missing_or_mismatched_separator_is_a_clear_error(rl_config, tiny_world,
         path, config=other, model=build_passive_separator(settings), counters={}, extra={"separator": settings}
     )
     with pytest.raises(CheckpointError, match="num_sources: checkpoint 3, RL config 2"):
-        DDPPOTrainer(rl_config(str(tmp_path / "b"), "RL.SEPARATOR_CHECKPOINT", path)).train()
+        DDPPOTrainer.from_config(rl_config(str(tmp_path / "b"), "RL.SEPARATOR_CHECKPOINT", path)).train()
 
 
 # ============================================================================================ DD-PPO
@@ -128,7 +130,7 @@ def _ddppo_worker(rank: int, world_size: int, port: int, opts: list, model_dir: 
             "MASTER_PORT": str(port),
         }
     )
-    trainer = DDPPOTrainer(get_config(opts=opts, model_dir=model_dir))
+    trainer = DDPPOTrainer.from_config(get_config(opts=opts, model_dir=model_dir))
     counters = trainer.train()
     flat = torch.cat([parameter.detach().flatten() for parameter in trainer.agent.parameters()])
     torch.save(
@@ -161,7 +163,7 @@ def _flatten(config, prefix: str = ""):
     for key, value in config.items():
         if hasattr(value, "items"):
             yield from _flatten(value, f"{prefix}{key}.")
-        elif key not in ("MODEL_DIR", "TENSORBOARD_DIR", "CHECKPOINT_FOLDER", "LOG_FILE", "RUN_TYPE"):
+        elif key not in ("MODEL_DIR", "RUN_TYPE"):
             yield f"{prefix}{key}", repr(value) if isinstance(value, (list, str)) else str(value)
 
 
@@ -171,7 +173,7 @@ def test_signal_saves_a_resumable_state_and_the_rerun_resumes_exactly(rl_config,
     update 2 and ends with the weights of an uninterrupted 4-update run."""
     model_dir = str(tmp_path / "preempted")
     config = rl_config(model_dir, "NUM_UPDATES", "4", "CHECKPOINT_INTERVAL", "4")
-    trainer = DDPPOTrainer(config)
+    trainer = DDPPOTrainer.from_config(config)
     original = trainer._train_update
 
     def update_then_signal(*args, **kwargs):
@@ -186,11 +188,13 @@ def test_signal_saves_a_resumable_state_and_the_rerun_resumes_exactly(rl_config,
     assert stopped.value.code == 128 + signal.SIGUSR1
     assert trainer.preempted and trainer.final_counters["update"] == 2
     assert load_checkpoint(os.path.join(model_dir, "data", RESUME_STATE_NAME))["counters"]["update"] == 2
-    resumed = DDPPOTrainer(config)
+    resumed = DDPPOTrainer.from_config(config)
     assert resumed.train()["update"] == 4 and len(resumed.update_history) == 2
     assert sorted(os.listdir(os.path.join(model_dir, "data"))) == ["ckpt.4.pth", RESUME_STATE_NAME]
 
-    DDPPOTrainer(rl_config(str(tmp_path / "straight"), "NUM_UPDATES", "4", "CHECKPOINT_INTERVAL", "4")).train()
+    DDPPOTrainer.from_config(
+        rl_config(str(tmp_path / "straight"), "NUM_UPDATES", "4", "CHECKPOINT_INTERVAL", "4")
+    ).train()
     expected = load_checkpoint(os.path.join(tmp_path, "straight", "data", "ckpt.4.pth"))
     actual = load_checkpoint(os.path.join(model_dir, "data", "ckpt.4.pth"))
     assert actual["counters"]["env_steps"] == expected["counters"]["env_steps"]
