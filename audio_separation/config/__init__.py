@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import yaml
 from yacs.config import CfgNode
 
 from audio_separation.config.default import get_default_config
@@ -20,23 +21,23 @@ def get_config(
     model_dir: str | None = None,
     run_type: str | None = None,
 ) -> CfgNode:
-    """Defaults <- exp_config yaml <- opts (flat KEY VALUE list) <- model_dir / run_type.
+    """Defaults <- exp_config yaml (after the yamls its _BASE_ chain names) <- opts (flat KEY VALUE list)
+    <- model_dir / run_type. An integer is accepted wherever the default is a float.
 
     Raises ConfigError naming the offending key for unknown keys and type mismatches.
     """
     config = get_default_config()
     if exp_config:
-        if not os.path.isfile(exp_config):
-            raise ConfigError(f"config file not found: {exp_config}")
-        try:
-            config.merge_from_file(exp_config)
-        except (KeyError, ValueError, AssertionError) as error:
-            raise ConfigError(f"{exp_config}: {error}") from None
+        for path, data in _yaml_chain(exp_config, ()):
+            try:
+                config.merge_from_other_cfg(CfgNode(_floats_where_expected(data, config)))
+            except (KeyError, ValueError, AssertionError) as error:
+                raise ConfigError(f"{path}: {error}") from None
     if opts:
         if len(opts) % 2:
             raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd count: {list(opts)}")
         try:
-            config.merge_from_list(list(opts))
+            config.merge_from_list(_float_overrides(list(opts), config))
         except (KeyError, ValueError, AssertionError) as error:
             raise ConfigError(f"override: {error}") from None
     if model_dir is not None:
@@ -46,6 +47,55 @@ def get_config(
     _check(config)
     config.freeze()
     return config
+
+
+BASE_KEY = "_BASE_"  # a yaml's parent, relative to the yaml's folder; merged first (one level of keys per file)
+
+
+def _yaml_chain(path: str, seen: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """[(path, mapping)] from the root ancestor down to `path` itself."""
+    if not os.path.isfile(path):
+        where = f" (the {BASE_KEY} of {seen[-1]})" if seen else ""
+        raise ConfigError(f"config file not found: {path}{where}")
+    if os.path.abspath(path) in seen:
+        raise ConfigError(f"{path}: {BASE_KEY} chain loops back to itself: {' -> '.join(seen)}")
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of config keys, got a {type(data).__name__}")
+    base = data.pop(BASE_KEY, None)
+    chain = []
+    if base is not None:
+        chain = _yaml_chain(os.path.join(os.path.dirname(path), str(base)), (*seen, os.path.abspath(path)))
+    return [*chain, (path, data)]
+
+
+def _floats_where_expected(data: dict, defaults: CfgNode) -> dict:
+    """The yaml mapping with each integer turned into a float where the default value is a float."""
+    converted = {}
+    for key, value in data.items():
+        default = defaults.get(key) if isinstance(defaults, CfgNode) else None
+        if isinstance(value, dict) and isinstance(default, CfgNode):
+            value = _floats_where_expected(value, default)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        converted[key] = value
+    return converted
+
+
+def _float_overrides(opts: list[str], defaults: CfgNode) -> list[str]:
+    """KEY VALUE overrides with an integer VALUE written as a float where the default value is a float."""
+    converted = list(opts)
+    for index in range(0, len(opts), 2):
+        node: object = defaults
+        for part in str(opts[index]).split("."):
+            node = node.get(part) if isinstance(node, CfgNode) else None
+        if isinstance(node, float):
+            try:
+                converted[index + 1] = repr(float(int(str(opts[index + 1]))))
+            except ValueError:
+                pass  # not an integer: yacs checks it
+    return converted
 
 
 def _check(config: CfgNode) -> None:
