@@ -13,7 +13,7 @@ from collections.abc import Callable
 # Where each built-in registered name lives (imported on first lookup). Add a line when adding one.
 _KNOWN_MODULES: dict[str, dict[str, str]] = {
     "trainer": {
-        "world": "audio_separation.world.trainer",
+        "world": "audio_separation.world_stage",
         "naf": "audio_separation.naf.trainer",
         "passive": "audio_separation.pretrain.trainer",
         "ddppo": "audio_separation.rl.trainer",

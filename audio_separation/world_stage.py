@@ -1,4 +1,4 @@
-"""Trainer "world": `--run-type train` builds the configured world if absent and prints its summary;
+"""Trainer "world" (the world stage, above world/ and run_context): `--run-type train` builds the configured world if absent and prints its summary;
 `--run-type eval` checks every scene reads back through the SoundSpaces reader."""
 
 from __future__ import annotations
