@@ -27,12 +27,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from audio_separation.audio.episode_metrics import aggregate, mixture_mono_estimate, step_metrics  # noqa: E402
 from audio_separation.audio.stft import StftParams  # noqa: E402
 from audio_separation.common.seeding import derive_seed  # noqa: E402
 from audio_separation.config import ConfigError, get_config  # noqa: E402
 from audio_separation.env import make_vector_env  # noqa: E402
 from audio_separation.env.baseline_agents import AGENTS, make_agent  # noqa: E402
-from audio_separation.env.episode_metrics import aggregate, mixture_mono_estimate, step_metrics  # noqa: E402
 from audio_separation.world.builder import ensure_world  # noqa: E402
 
 REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS", "POSE")

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from gymnasium import spaces
 
-from audio_separation.env.audio_renderer import RenderedAudio
+from audio_separation.audio.renderer import RenderedAudio
 
 SENSOR_KEYS: dict[str, tuple[str, ...]] = {
     "MIXED_BINAURAL_MAGNITUDE": ("mixed_binaural_magnitude",),

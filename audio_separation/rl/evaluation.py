@@ -4,7 +4,7 @@ same frozen separator and trained memory (EVAL.AGENT).
 What is scored (spec "Evaluation and metrics"): for every step of every episode, the passive estimate
 (frozen separator) and the final refined estimate (the memory's prediction of step s made at step
 min(s + REFINEMENT_WINDOW, last)), each against the ground-truth target with the mixture as the input
-baseline (env/episode_metrics.mixture_mono_estimate); an episode's number is its mean over steps, a
+baseline (audio/episode_metrics.mixture_mono_estimate); an episode's number is its mean over steps, a
 run's number the mean over episodes with a 95 % interval.
 
 Outputs, for each checkpoint, in <EVAL.OUTPUT_DIR or MODEL_DIR/eval/<split>/<agent>>/<checkpoint name>/:
@@ -27,12 +27,12 @@ import numpy as np
 import torch
 from yacs.config import CfgNode
 
+from audio_separation.audio.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics, summarise
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.checkpoint import CheckpointError, list_checkpoints
 from audio_separation.common.seeding import derive_seed
 from audio_separation.env import make_vector_env
 from audio_separation.env.baseline_agents import AGENTS, make_agent
-from audio_separation.env.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics, summarise
 from audio_separation.env.episode_set import episodes_for_env, load_split
 from audio_separation.rl import media
 from audio_separation.rl.agent_checkpoint import load_agent
