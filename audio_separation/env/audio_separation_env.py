@@ -18,7 +18,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from yacs.config import CfgNode
 
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
@@ -37,8 +36,9 @@ from audio_separation.env.sensors import (
     observation_space,
     view_observations,
 )
+from audio_separation.env.settings import EnvSettings
 from audio_separation.env.simulator import Simulator
-from audio_separation.world.builder import ensure_world
+from audio_separation.world.open import open_world
 from audio_separation.world.soundspaces import read_sound_classes
 
 
@@ -50,7 +50,7 @@ class AudioSeparationEnv(gym.Env):
 
     def __init__(
         self,
-        config: CfgNode,
+        settings: EnvSettings,
         env_index: int = 0,
         num_envs: int = 1,
         rank: int = 0,
@@ -60,44 +60,45 @@ class AudioSeparationEnv(gym.Env):
     ) -> None:
         """The env's episodes are its share (episode_set.episodes_for_env) of TASK.SPLIT over
         world_size x num_envs envs, unless `episodes` is given. seed defaults to
-        derive_seed(SEED, rank, env_index) and is used at the first reset without a seed."""
-        self.config = config
-        self.layout = ensure_world(config, progress=False)
-        self.sensors = check_sensors(list(config.TASK.SENSORS))
-        self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
-        self.max_steps = int(config.TASK.MAX_EPISODE_STEPS)
+        derive_seed(SEED, rank, env_index) and is used at the first reset without a seed. The world at
+        settings.world.data_root must exist (world/open.py: opened, never built)."""
+        self.settings = settings
+        world, task = settings.world, settings.task
+        self.layout = open_world(world.data_root, world.dataset)
+        self.sensors = check_sensors(list(task.sensors))
+        self.num_sources = task.num_sounds_in_mix
+        self.max_steps = task.max_episode_steps
         if self.max_steps < 1:
             raise ValueError(f"TASK.MAX_EPISODE_STEPS must be >= 1, got {self.max_steps}")
-        self.simulator = Simulator(config, self.layout)
+        self.simulator = Simulator(settings, self.layout)
 
         if episodes is None:
-            split = load_split(self.layout, config.WORLD.EPISODE_VERSION, config.TASK.SPLIT)
+            split = load_split(self.layout, world.episode_version, task.split)
             episodes = episodes_for_env(split, rank * num_envs + env_index, world_size * num_envs)
-        if config.ENV.MAX_EPISODES_PER_ENV > 0:
-            episodes = episodes[: int(config.ENV.MAX_EPISODES_PER_ENV)]
+        if settings.max_episodes_per_env > 0:
+            episodes = episodes[: settings.max_episodes_per_env]
         resolved = resolve_all(
             episodes,
             self.simulator.navigation,
             layout=self.layout,
-            heard=split_uses_heard_clips(config.TASK.SPLIT),
+            heard=split_uses_heard_clips(task.split),
             num_sources=self.num_sources,
-            position_tolerance=float(config.ENV.POSITION_TOLERANCE),
-            sounds_folder=config.WORLD.SOUNDS_DIR,
+            position_tolerance=settings.position_tolerance,
+            sounds_folder=world.sounds_dir,
         )
-        self.episodes = EpisodeIterator(resolved, shuffle=bool(config.ENV.SHUFFLE_EPISODES))
+        self.episodes = EpisodeIterator(resolved, shuffle=settings.shuffle_episodes)
 
-        classes = read_sound_classes(self.layout, config.WORLD.SOUNDS_DIR)["classes"]
-        audio = config.AUDIO
+        classes = read_sound_classes(self.layout, world.sounds_dir)["classes"]
         self.observation_space = observation_space(
             self.sensors,
-            num_freq_bins=int(audio.NUM_FREQ_BINS),
-            num_frames=int(audio.NUM_FRAMES),
+            num_freq_bins=settings.audio.num_freq_bins,
+            num_frames=settings.audio.num_frames,
             num_sources=self.num_sources,
             num_classes=max(int(entry["label"]) for entry in classes) + 1,
-            view_resolution=int(config.WORLD.VIEW_RESOLUTION),
+            view_resolution=world.view_resolution,
         )
         self.action_space = spaces.Discrete(len(ACTION_NAMES))
-        self._initial_seed = derive_seed(config.SEED, rank, env_index) if seed is None else int(seed)
+        self._initial_seed = derive_seed(settings.seed, rank, env_index) if seed is None else int(seed)
         self._seeded = False
         self._needs_reset = True
         self._with_source_binaural = "GT_BINAURAL" in self.sensors
@@ -170,7 +171,7 @@ class AudioSeparationEnv(gym.Env):
                 return f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
 
             observation.update(
-                view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where, buffers)
+                view_observations(self.sensors, rgb, depth, self.settings.world.view_resolution, where, buffers)
             )
         views_done = time.perf_counter()
         self.timings["audio"] += views_started - audio_started

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from yacs.config import CfgNode
 
 from audio_separation.audio.mixing import clip_second
 from audio_separation.audio.renderer import BinauralRenderer, RenderedAudio
-from audio_separation.audio.settings import AudioSettings
 from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
+from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.soundspaces import (
@@ -41,19 +40,18 @@ class SceneData:
 class Simulator:
     """Graph navigation + binaural rendering + view lookup for one env."""
 
-    def __init__(self, config: CfgNode, layout: SoundSpacesLayout) -> None:
-        self.config = config
+    def __init__(self, settings: EnvSettings, layout: SoundSpacesLayout) -> None:
+        self.settings = settings
         self.layout = layout
-        self.headings = [int(h) for h in config.WORLD.HEADINGS]
-        audio = config.AUDIO
-        self.step_samples = int(audio.SAMPLE_RATE * audio.STEP_SECONDS)
-        self.clips = ClipLibrary(int(audio.SAMPLE_RATE))
+        self.headings = list(settings.world.headings)
+        self.step_samples = settings.audio.step_samples
+        self.clips = ClipLibrary(settings.audio.sample_rate)
         self.renderer = BinauralRenderer.from_settings(
-            AudioSettings.from_config(config),
+            settings.audio,
             self.clips,
-            int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
-            int(config.ENV.CLIP_SECOND_CACHE_SIZE),
-            keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
+            settings.rir_spectra_cache_size,
+            settings.clip_second_cache_size,
+            keep_freed=settings.keep_freed_memory,
         )
         self._scenes: dict[str, SceneData] = {}
         self.episode: ResolvedEpisode | None = None
@@ -80,15 +78,15 @@ class Simulator:
 
     def _scene_rirs(self, data: SceneData, name: str) -> SceneRirs:
         if data.rirs is None:
-            world = self.config.WORLD
+            world = self.settings.world
             data.rirs = open_scene_rirs(
                 self.layout,
                 name,
                 self.headings,
-                int(world.RIR_SAMPLE_RATE),
-                int(self.config.AUDIO.SAMPLE_RATE),
-                bool(world.USE_PACKED_CACHE),
-                bool(world.ALLOW_MISSING_RIRS),
+                world.rir_sample_rate,
+                self.settings.audio.sample_rate,
+                world.use_packed_cache,
+                world.allow_missing_rirs,
             )
         return data.rirs
 

@@ -39,7 +39,7 @@ from audio_separation.rl.agent_checkpoint import load_agent
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.rollout import EpisodeRecording, RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
-from audio_separation.rl.trainer import device_of, rl_env_config
+from audio_separation.rl.trainer import device_of, rl_env_settings
 from audio_separation.world.builder import ensure_world
 
 logger = logging.getLogger("audio_separation")
@@ -110,9 +110,8 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
             f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})"
         )
     layout = ensure_world(config)
-    env_config = rl_env_config(config, evaluation=True)
-    plan = episode_plan(env_config, layout)
-    envs = make_vector_env(env_config)
+    plan = episode_plan(config, layout)
+    envs = make_vector_env(rl_env_settings(config, evaluation=True))
     count = envs.num_envs
     storage = RolloutStorage(
         int(config.TASK.MAX_EPISODE_STEPS),
@@ -133,7 +132,10 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
     agents = (
         None
         if agent_name == "policy"
-        else [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
+        else [
+            make_agent(agent_name, config.WORLD.HEADINGS, layout, derive_seed(config.SEED, 7, index))
+            for index in range(count)
+        ]
     )
     torch.manual_seed(derive_seed(config.SEED, 11))  # sampled actions (EVAL.DETERMINISTIC False) are reproducible
 

@@ -42,6 +42,7 @@ from audio_separation.common.seeding import derive_seed
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
 from audio_separation.env.baseline_agents import make_agent
+from audio_separation.env.settings import EnvSettings
 from audio_separation.models.separators import count_parameters
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings, newest_state
 from audio_separation.rl.frozen_separator import load_frozen_separator
@@ -57,23 +58,16 @@ logger = logging.getLogger("audio_separation")
 REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS")
 
 
-def rl_env_config(config: CfgNode, evaluation: bool = False) -> CfgNode:
+def rl_env_settings(config: CfgNode, evaluation: bool = False) -> EnvSettings:
     """The env settings RL needs: whole episodes without autoreset; evaluation adds the mixture phase
     and views (wavs, videos) and visits episodes in split order."""
     missing = [name for name in REQUIRED_SENSORS if name not in config.TASK.SENSORS]
     if missing:
         raise ValueError(f"TASK.SENSORS lacks {missing}, which RL needs")
-    derived = config.clone()
-    derived.defrost()
-    derived.ENV.AUTORESET_MODE = "disabled"
+    settings = EnvSettings.from_config(config).replace(autoreset_mode="disabled")
     if evaluation:
-        derived.TASK.SENSORS = [
-            *config.TASK.SENSORS,
-            *[name for name in ("MIXED_BINAURAL_PHASE", "RGB") if name not in config.TASK.SENSORS],
-        ]
-        derived.ENV.SHUFFLE_EPISODES = False
-    derived.freeze()
-    return derived
+        settings = settings.with_sensors("MIXED_BINAURAL_PHASE", "RGB").replace(shuffle_episodes=False)
+    return settings
 
 
 def device_of(config: CfgNode) -> torch.device:
@@ -125,7 +119,7 @@ class DDPPOTrainer(BaseTrainer):
         self._resume(agent, ppo, memory_learner, counters, settings, separator_description)
 
         with signals_blocked():  # env workers must survive a preemption signal sent to the process group
-            envs = make_vector_env(rl_env_config(config), rank=rank, world_size=world_size)
+            envs = make_vector_env(rl_env_settings(config), rank=rank, world_size=world_size)
         num_envs = envs.num_envs
         storage = RolloutStorage(
             int(config.TASK.MAX_EPISODE_STEPS),
@@ -312,7 +306,12 @@ class DDPPOTrainer(BaseTrainer):
             config = self.config
             layout = ensure_world(config, progress=False)
             self.experts = [
-                make_agent(str(config.RL.IMITATION.EXPERT), config, layout, derive_seed(config.SEED, 13, rank, index))
+                make_agent(
+                    str(config.RL.IMITATION.EXPERT),
+                    config.WORLD.HEADINGS,
+                    layout,
+                    derive_seed(config.SEED, 13, rank, index),
+                )
                 for index in range(num_envs)
             ]
         return self.experts

@@ -40,6 +40,12 @@ from scipy.signal import resample_poly
 logger = logging.getLogger("audio_separation")
 
 SPLITS = ("train", "val", "valUnheard", "test", "testUnheard")
+HEADINGS = (
+    0,
+    90,
+    180,
+    270,
+)  # the grid headings in degrees of SoundSpaces data (and of generated worlds); config WORLD.HEADINGS
 
 
 # ============================================================================================ errors

@@ -16,7 +16,7 @@ from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability, imitation_loss
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
-from audio_separation.rl.trainer import DDPPOTrainer, rl_env_config
+from audio_separation.rl.trainer import DDPPOTrainer, rl_env_settings
 from audio_separation.world.builder import ensure_world
 from audio_separation.world.soundspaces import read_graph
 
@@ -70,7 +70,7 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
     torch.manual_seed(0)
     agent = ActiveSeparationAgent(agent_settings(config)).eval()
     separator, _ = load_frozen_separator(config)
-    envs = make_vector_env(rl_env_config(config, evaluation=True))
+    envs = make_vector_env(rl_env_settings(config, evaluation=True))
     storage = RolloutStorage(
         int(config.TASK.MAX_EPISODE_STEPS),
         envs.num_envs,
@@ -79,7 +79,9 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
         int(config.WORLD.VIEW_RESOLUTION),
     )
     layout = ensure_world(config, progress=False)
-    labellers = [make_agent("approach", config, layout, 0) for _ in range(envs.num_envs)] if experts else None
+    labellers = (
+        [make_agent("approach", config.WORLD.HEADINGS, layout, 0) for _ in range(envs.num_envs)] if experts else None
+    )
     torch.manual_seed(1)
     try:
         result = run_episodes(
