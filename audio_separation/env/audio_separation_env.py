@@ -29,13 +29,7 @@ from audio_separation.env.episode_set import (
     split_uses_heard_clips,
 )
 from audio_separation.env.navigation import ACTION_NAMES
-from audio_separation.env.sensors import (
-    AUDIO_SENSORS,
-    audio_observations,
-    check_sensors,
-    observation_space,
-    view_observations,
-)
+from audio_separation.env.sensors import Sensor, SensorContext, SensorStep, make_sensors, observation_space
 from audio_separation.env.settings import EnvSettings
 from audio_separation.env.simulator import Simulator
 from audio_separation.world.open import open_world
@@ -65,7 +59,6 @@ class AudioSeparationEnv(gym.Env):
         self.settings = settings
         world, task = settings.world, settings.task
         self.layout = open_world(world.data_root, world.dataset)
-        self.sensors = check_sensors(list(task.sensors))
         self.num_sources = task.num_sounds_in_mix
         self.max_steps = task.max_episode_steps
         if self.max_steps < 1:
@@ -89,20 +82,19 @@ class AudioSeparationEnv(gym.Env):
         self.episodes = EpisodeIterator(resolved, shuffle=settings.shuffle_episodes)
 
         classes = read_sound_classes(self.layout, world.sounds_dir)["classes"]
-        self.observation_space = observation_space(
-            self.sensors,
-            num_freq_bins=settings.audio.num_freq_bins,
-            num_frames=settings.audio.num_frames,
-            num_sources=self.num_sources,
-            num_classes=max(int(entry["label"]) for entry in classes) + 1,
-            view_resolution=world.view_resolution,
-        )
+        context = SensorContext(settings, num_classes=max(int(entry["label"]) for entry in classes) + 1)
+        self.sensors: list[Sensor] = make_sensors(task.sensors, context)  # registered classes (env/sensors.py)
+        self.observation_space = observation_space(self.sensors)
         self.action_space = spaces.Discrete(len(ACTION_NAMES))
         self._initial_seed = derive_seed(settings.seed, rank, env_index) if seed is None else int(seed)
         self._seeded = False
         self._needs_reset = True
-        self._with_source_binaural = "GT_BINAURAL" in self.sensors
-        self._with_audio = any(name in self.sensors for name in AUDIO_SENSORS)
+        self._with_source_binaural = any(sensor.needs_source_binaural for sensor in self.sensors)
+        # sensors by what they read, so the env renders only what is read and times audio and views apart
+        self._view_sensors = [sensor for sensor in self.sensors if sensor.needs_views]
+        self._audio_sensors = [sensor for sensor in self.sensors if sensor.needs_audio and not sensor.needs_views]
+        self._other_sensors = [sensor for sensor in self.sensors if not (sensor.needs_audio or sensor.needs_views)]
+        self._with_audio = any(sensor.needs_audio for sensor in self.sensors)
         self.timings = {"audio": 0.0, "views": 0.0, "step_total": 0.0}  # cumulative seconds (benchmarks)
         self._buffers: dict[str, np.ndarray] | None = None
 
@@ -154,37 +146,26 @@ class AudioSeparationEnv(gym.Env):
 
     # ---------------------------------------------------------------------------------------- helpers
     def _observe(self) -> dict[str, np.ndarray]:
+        """Every sensor's keys at this step (into the observation buffers when set), in the space's key order."""
         simulator = self.simulator
-        episode = simulator.episode
-        buffers = self._buffers
+        out = self._buffers if self._buffers is not None else {}
+        step = SensorStep(simulator)
         observation: dict[str, np.ndarray] = {}
         audio_started = time.perf_counter()
         if self._with_audio:
-            observation.update(
-                audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural), buffers)
-            )
+            step.audio = simulator.render_audio(self._with_source_binaural)
+            for sensor in self._audio_sensors:
+                observation.update(sensor.observe(step, out))
         views_started = time.perf_counter()
-        if "RGB" in self.sensors or "DEPTH" in self.sensors:
-            rgb, depth = simulator.render_views()
-
-            def where() -> str:  # formatted only for an error message
-                return f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
-
-            observation.update(
-                view_observations(self.sensors, rgb, depth, self.settings.world.view_resolution, where, buffers)
-            )
+        if self._view_sensors:
+            step.rgb, step.depth = simulator.render_views()
+            for sensor in self._view_sensors:
+                observation.update(sensor.observe(step, out))
         views_done = time.perf_counter()
         self.timings["audio"] += views_started - audio_started
         self.timings["views"] += views_done - views_started
-        if "TARGET_CLASS" in self.sensors:
-            observation["target_class"] = np.array([episode.target_label], dtype=np.int64)
-        if "POSE" in self.sensors:
-            observation["pose"] = simulator.pose()
-        if buffers is not None:
-            for key in ("target_class", "pose"):
-                if key in observation:
-                    buffers[key][...] = observation[key]
-                    observation[key] = buffers[key]
+        for sensor in self._other_sensors:
+            observation.update(sensor.observe(step, out))
         return {key: observation[key] for key in self.observation_space.spaces}
 
     def _info(self) -> dict[str, Any]:
