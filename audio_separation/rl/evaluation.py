@@ -118,7 +118,7 @@ def evaluate_checkpoint(config: CfgNode, path: str) -> dict[str, Any]:
         count,
         int(config.AUDIO.NUM_FREQ_BINS),
         int(config.AUDIO.NUM_FRAMES),
-        int(config.WORLD.VIEW_RESOLUTION) if agent.policy.use_rgb else None,
+        {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
         device,
     )
     saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None

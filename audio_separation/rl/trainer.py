@@ -126,7 +126,7 @@ class DDPPOTrainer(BaseTrainer):
             num_envs,
             int(config.AUDIO.NUM_FREQ_BINS),
             int(config.AUDIO.NUM_FRAMES),
-            int(config.WORLD.VIEW_RESOLUTION) if config.RL.POLICY.USE_RGB else None,
+            {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
             device,
         )
         rollout_settings = RolloutSettings.from_config(config)

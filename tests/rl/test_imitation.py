@@ -4,7 +4,9 @@ imitation phase runs and hands over to PPO."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from gymnasium.spaces import Box
 
 from audio_separation.config import get_config
 from audio_separation.env import make_vector_env
@@ -26,10 +28,11 @@ def test_imitation_loss_falls_on_a_fixed_batch() -> None:
     policy = ActorCritic(
         num_freq_bins=64, num_frames=8, view_resolution=48, hidden_size=16, embedding_size=16, use_rgb=True
     )
-    storage = RolloutStorage(6, 3, 64, 8, 48)
+    assert policy.observation_keys == ("rgb",)
+    storage = RolloutStorage(6, 3, 64, 8, {"rgb": Box(0, 255, (48, 48, 3), np.uint8)})
     storage.binaural.uniform_(0, 3)
     storage.refined.uniform_(0, 3)
-    storage.rgb.random_(0, 256)
+    storage.observations["rgb"].random_(0, 256)
     storage.expert_actions.random_(0, 3)
     storage.returns.normal_()
     settings = get_config(opts=["RL.IMITATION.LR", "0.01", "RL.IMITATION.EPOCHS", "1"])
@@ -76,7 +79,7 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
         envs.num_envs,
         int(config.AUDIO.NUM_FREQ_BINS),
         int(config.AUDIO.NUM_FRAMES),
-        int(config.WORLD.VIEW_RESOLUTION),
+        {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
     )
     layout = ensure_world(config, progress=False)
     labellers = (
