@@ -27,12 +27,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from audio_separation.audio.episode_metrics import aggregate, mixture_mono_estimate, step_metrics  # noqa: E402
 from audio_separation.audio.stft import StftParams  # noqa: E402
 from audio_separation.common.seeding import derive_seed  # noqa: E402
 from audio_separation.config import ConfigError, get_config  # noqa: E402
 from audio_separation.env import make_vector_env  # noqa: E402
 from audio_separation.env.baseline_agents import AGENTS, make_agent  # noqa: E402
-from audio_separation.env.episode_metrics import aggregate, mixture_mono_estimate, step_metrics  # noqa: E402
+from audio_separation.env.settings import EnvSettings  # noqa: E402
 from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
 REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS", "POSE")
@@ -56,9 +57,12 @@ def evaluate(
     params = StftParams.from_config(config.AUDIO)
     length = int(config.AUDIO.SAMPLE_RATE * config.AUDIO.STEP_SECONDS)
     target_rms = float(config.AUDIO.TARGET_MONO_RMS)
-    envs = make_vector_env(config)
+    envs = make_vector_env(EnvSettings.from_config(config))
     count = envs.num_envs
-    agents = [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
+    agents = [
+        make_agent(agent_name, config.WORLD.HEADINGS, layout, derive_seed(config.SEED, 7, index))
+        for index in range(count)
+    ]
     episodes: list[dict[str, Any]] = []
     bar = tqdm(total=num_episodes, desc=f"evaluating {agent_name}", unit="episode", disable=not progress)
     try:

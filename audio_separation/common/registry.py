@@ -1,4 +1,4 @@
-"""Extension by registration: trainers, envs and policies register themselves under a name.
+"""Extension by registration: trainers, envs, policies and sensors register themselves under a name.
 
 A new trainer is added with `@registry.register_trainer(name="x")` in its own module; nothing else
 needs editing. Modules that register are imported lazily by name through `_KNOWN_MODULES` so that
@@ -23,6 +23,16 @@ _KNOWN_MODULES: dict[str, dict[str, str]] = {
         "AudioSeparationEnv": "audio_separation.env.audio_separation_env",
     },
     "policy": {},
+    "sensor": {
+        "MIXED_BINAURAL_MAGNITUDE": "audio_separation.env.sensors",
+        "MIXED_BINAURAL_PHASE": "audio_separation.env.sensors",
+        "GT_MONO": "audio_separation.env.sensors",
+        "GT_BINAURAL": "audio_separation.env.sensors",
+        "TARGET_CLASS": "audio_separation.env.sensors",
+        "POSE": "audio_separation.env.sensors",
+        "RGB": "audio_separation.env.sensors",
+        "DEPTH": "audio_separation.env.sensors",
+    },
 }
 
 
@@ -30,7 +40,7 @@ class Registry:
     """Name -> class maps for each kind of pluggable component."""
 
     def __init__(self) -> None:
-        self._maps: dict[str, dict[str, type]] = {"trainer": {}, "env": {}, "policy": {}}
+        self._maps: dict[str, dict[str, type]] = {"trainer": {}, "env": {}, "policy": {}, "sensor": {}}
 
     def _register(self, kind: str, name: str | None) -> Callable[[type], type]:
         def wrap(cls: type) -> type:
@@ -52,6 +62,9 @@ class Registry:
     def register_policy(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("policy", name)
 
+    def register_sensor(self, name: str | None = None) -> Callable[[type], type]:
+        return self._register("sensor", name)
+
     def _get(self, kind: str, name: str) -> type:
         if name not in self._maps[kind] and name in _KNOWN_MODULES[kind]:
             importlib.import_module(_KNOWN_MODULES[kind][name])
@@ -68,6 +81,13 @@ class Registry:
 
     def get_policy(self, name: str) -> type:
         return self._get("policy", name)
+
+    def get_sensor(self, name: str) -> type:
+        return self._get("sensor", name)
+
+    def known(self, kind: str) -> list[str]:
+        """Every name of a kind: registered or built in (not yet imported)."""
+        return sorted(set(self._maps[kind]) | set(_KNOWN_MODULES[kind]))
 
 
 registry = Registry()

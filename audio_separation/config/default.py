@@ -196,7 +196,7 @@ _C.PASSIVE.EVAL_SEED = (
     1  # seed of the draws --run-type eval scores (not VAL_SEED: checkpoint selection must not pick its own test items)
 )
 _C.PASSIVE.EVAL_DRAWS_PER_DATAPOINT = 2  # eval scores every validation datapoint this many times with independent draws
-_C.PASSIVE.EVAL_CHECKPOINT = "best_ckpt_nonoverlapping_val.pth"  # eval: file in CHECKPOINT_FOLDER scored when EVAL_CKPT_PATH_DIR is empty (falls back to the latest ckpt.N.pth)
+_C.PASSIVE.EVAL_CHECKPOINT = "best_ckpt_nonoverlapping_val.pth"  # eval: file in <MODEL_DIR>/data scored when EVAL_CKPT_PATH_DIR is empty (falls back to the latest ckpt.N.pth)
 _C.PASSIVE.EVAL_BATCH_SIZE = 64  # items per forward pass in validation and eval
 _C.PASSIVE.NUM_THREADS = 0  # torch intra-op threads of the training process (0 = torch's default, one per core)
 

@@ -18,7 +18,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from yacs.config import CfgNode
 
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
@@ -30,13 +29,8 @@ from audio_separation.env.episode_set import (
     split_uses_heard_clips,
 )
 from audio_separation.env.navigation import ACTION_NAMES
-from audio_separation.env.sensors import (
-    AUDIO_SENSORS,
-    audio_observations,
-    check_sensors,
-    observation_space,
-    view_observations,
-)
+from audio_separation.env.sensors import Sensor, SensorContext, SensorStep, make_sensors, observation_space
+from audio_separation.env.settings import EnvSettings
 from audio_separation.env.simulator import Simulator
 from audio_separation.world.open import open_world
 from audio_separation.world.soundspaces import read_sound_classes
@@ -50,7 +44,7 @@ class AudioSeparationEnv(gym.Env):
 
     def __init__(
         self,
-        config: CfgNode,
+        settings: EnvSettings,
         env_index: int = 0,
         num_envs: int = 1,
         rank: int = 0,
@@ -60,48 +54,47 @@ class AudioSeparationEnv(gym.Env):
     ) -> None:
         """The env's episodes are its share (episode_set.episodes_for_env) of TASK.SPLIT over
         world_size x num_envs envs, unless `episodes` is given. seed defaults to
-        derive_seed(SEED, rank, env_index) and is used at the first reset without a seed."""
-        self.config = config
-        self.layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
-        self.sensors = check_sensors(list(config.TASK.SENSORS))
-        self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
-        self.max_steps = int(config.TASK.MAX_EPISODE_STEPS)
+        derive_seed(SEED, rank, env_index) and is used at the first reset without a seed. The world at
+        settings.world.data_root must exist (world/open.py: opened, never built)."""
+        self.settings = settings
+        world, task = settings.world, settings.task
+        self.layout = open_world(world.data_root, world.dataset)
+        self.num_sources = task.num_sounds_in_mix
+        self.max_steps = task.max_episode_steps
         if self.max_steps < 1:
             raise ValueError(f"TASK.MAX_EPISODE_STEPS must be >= 1, got {self.max_steps}")
-        self.simulator = Simulator(config, self.layout)
+        self.simulator = Simulator(settings, self.layout)
 
         if episodes is None:
-            split = load_split(self.layout, config.WORLD.EPISODE_VERSION, config.TASK.SPLIT)
+            split = load_split(self.layout, world.episode_version, task.split)
             episodes = episodes_for_env(split, rank * num_envs + env_index, world_size * num_envs)
-        if config.ENV.MAX_EPISODES_PER_ENV > 0:
-            episodes = episodes[: int(config.ENV.MAX_EPISODES_PER_ENV)]
+        if settings.max_episodes_per_env > 0:
+            episodes = episodes[: settings.max_episodes_per_env]
         resolved = resolve_all(
             episodes,
             self.simulator.navigation,
             layout=self.layout,
-            heard=split_uses_heard_clips(config.TASK.SPLIT),
+            heard=split_uses_heard_clips(task.split),
             num_sources=self.num_sources,
-            position_tolerance=float(config.ENV.POSITION_TOLERANCE),
-            sounds_folder=config.WORLD.SOUNDS_DIR,
+            position_tolerance=settings.position_tolerance,
+            sounds_folder=world.sounds_dir,
         )
-        self.episodes = EpisodeIterator(resolved, shuffle=bool(config.ENV.SHUFFLE_EPISODES))
+        self.episodes = EpisodeIterator(resolved, shuffle=settings.shuffle_episodes)
 
-        classes = read_sound_classes(self.layout, config.WORLD.SOUNDS_DIR)["classes"]
-        audio = config.AUDIO
-        self.observation_space = observation_space(
-            self.sensors,
-            num_freq_bins=int(audio.NUM_FREQ_BINS),
-            num_frames=int(audio.NUM_FRAMES),
-            num_sources=self.num_sources,
-            num_classes=max(int(entry["label"]) for entry in classes) + 1,
-            view_resolution=int(config.WORLD.VIEW_RESOLUTION),
-        )
+        classes = read_sound_classes(self.layout, world.sounds_dir)["classes"]
+        context = SensorContext(settings, num_classes=max(int(entry["label"]) for entry in classes) + 1)
+        self.sensors: list[Sensor] = make_sensors(task.sensors, context)  # registered classes (env/sensors.py)
+        self.observation_space = observation_space(self.sensors)
         self.action_space = spaces.Discrete(len(ACTION_NAMES))
-        self._initial_seed = derive_seed(config.SEED, rank, env_index) if seed is None else int(seed)
+        self._initial_seed = derive_seed(settings.seed, rank, env_index) if seed is None else int(seed)
         self._seeded = False
         self._needs_reset = True
-        self._with_source_binaural = "GT_BINAURAL" in self.sensors
-        self._with_audio = any(name in self.sensors for name in AUDIO_SENSORS)
+        self._with_source_binaural = any(sensor.needs_source_binaural for sensor in self.sensors)
+        # sensors by what they read, so the env renders only what is read and times audio and views apart
+        self._view_sensors = [sensor for sensor in self.sensors if sensor.needs_views]
+        self._audio_sensors = [sensor for sensor in self.sensors if sensor.needs_audio and not sensor.needs_views]
+        self._other_sensors = [sensor for sensor in self.sensors if not (sensor.needs_audio or sensor.needs_views)]
+        self._with_audio = any(sensor.needs_audio for sensor in self.sensors)
         self.timings = {"audio": 0.0, "views": 0.0, "step_total": 0.0}  # cumulative seconds (benchmarks)
         self._buffers: dict[str, np.ndarray] | None = None
 
@@ -153,37 +146,26 @@ class AudioSeparationEnv(gym.Env):
 
     # ---------------------------------------------------------------------------------------- helpers
     def _observe(self) -> dict[str, np.ndarray]:
+        """Every sensor's keys at this step (into the observation buffers when set), in the space's key order."""
         simulator = self.simulator
-        episode = simulator.episode
-        buffers = self._buffers
+        out = self._buffers if self._buffers is not None else {}
+        step = SensorStep(simulator)
         observation: dict[str, np.ndarray] = {}
         audio_started = time.perf_counter()
         if self._with_audio:
-            observation.update(
-                audio_observations(self.sensors, simulator.render_audio(self._with_source_binaural), buffers)
-            )
+            step.audio = simulator.render_audio(self._with_source_binaural)
+            for sensor in self._audio_sensors:
+                observation.update(sensor.observe(step, out))
         views_started = time.perf_counter()
-        if "RGB" in self.sensors or "DEPTH" in self.sensors:
-            rgb, depth = simulator.render_views()
-
-            def where() -> str:  # formatted only for an error message
-                return f"{self.layout.observations_path(episode.scene)} (node {simulator.node}, heading {simulator.heading})"
-
-            observation.update(
-                view_observations(self.sensors, rgb, depth, int(self.config.WORLD.VIEW_RESOLUTION), where, buffers)
-            )
+        if self._view_sensors:
+            step.rgb, step.depth = simulator.render_views()
+            for sensor in self._view_sensors:
+                observation.update(sensor.observe(step, out))
         views_done = time.perf_counter()
         self.timings["audio"] += views_started - audio_started
         self.timings["views"] += views_done - views_started
-        if "TARGET_CLASS" in self.sensors:
-            observation["target_class"] = np.array([episode.target_label], dtype=np.int64)
-        if "POSE" in self.sensors:
-            observation["pose"] = simulator.pose()
-        if buffers is not None:
-            for key in ("target_class", "pose"):
-                if key in observation:
-                    buffers[key][...] = observation[key]
-                    observation[key] = buffers[key]
+        for sensor in self._other_sensors:
+            observation.update(sensor.observe(step, out))
         return {key: observation[key] for key in self.observation_space.spaces}
 
     def _info(self) -> dict[str, Any]:

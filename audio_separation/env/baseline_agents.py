@@ -14,10 +14,10 @@ target_node) and returns an action. Agents are built by name with make_agent.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from yacs.config import CfgNode
 
 from audio_separation.env.navigation import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, SceneNavigation
 from audio_separation.world.soundspaces import SoundSpacesLayout, read_graph
@@ -131,13 +131,13 @@ AGENTS = ("random", "still", "approach")
 
 
 def make_agent(
-    name: str, config: CfgNode, layout: SoundSpacesLayout, seed: int
+    name: str, headings: Sequence[int], layout: SoundSpacesLayout, seed: int
 ) -> RandomAgent | StillAgent | ApproachAgent:
-    """A baseline agent by name (one per env; seed only matters for `random`)."""
+    """A baseline agent by name (one per env; seed only matters for `random`; headings: WORLD.HEADINGS)."""
     if name == "random":
         return RandomAgent(seed)
     if name == "still":
         return StillAgent()
     if name == "approach":
-        return ApproachAgent(layout, list(config.WORLD.HEADINGS))
+        return ApproachAgent(layout, list(headings))
     raise ValueError(f"unknown baseline agent {name!r}; choose one of {list(AGENTS)}")

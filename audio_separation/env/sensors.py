@@ -1,5 +1,7 @@
-"""Observations: which keys each sensor name (config TASK.SENSORS) produces, their gymnasium spaces, and
-their assembly from a rendered step.
+"""Sensors: registered classes (habitat style), one per name of config TASK.SENSORS. A sensor declares
+the observation keys it produces, their gymnasium spaces, whether it needs the step's rendered audio or
+views, and fills its keys from a step. Adding a sensor = one class registered here (or anywhere imported
+before the env is built) + its name in TASK.SENSORS; the env loops over its sensors and names none.
 
 Spectrograms are (freq, frames, channels) float32, 512 x 32 for the paper's STFT; N = sources in the mix,
 source 0 is the target.
@@ -14,65 +16,107 @@ source 0 is the target.
     POSE                      pose                      (4,)        x right, y ahead (m), heading change (rad), t (steps)
     RGB                       rgb                       (H, W, 3) uint8
     DEPTH                     depth                     (H, W, 1)   float32 in [0, 1] (depth / WORLD.DEPTH_MAX)
+
+Buffers: `observe(step, out)` writes each key into out[key] when out has it (a vector env's shared-memory
+row, AudioSeparationEnv.set_observation_buffers) and returns those arrays; otherwise fresh arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
-from audio_separation.env.audio_renderer import RenderedAudio
+from audio_separation.audio.renderer import RenderedAudio
+from audio_separation.common.registry import registry
+from audio_separation.env.settings import EnvSettings
 
-SENSOR_KEYS: dict[str, tuple[str, ...]] = {
-    "MIXED_BINAURAL_MAGNITUDE": ("mixed_binaural_magnitude",),
-    "MIXED_BINAURAL_PHASE": ("mixed_binaural_phase",),
-    "GT_MONO": ("gt_mono_magnitude", "gt_mono_phase"),
-    "GT_BINAURAL": ("gt_binaural_magnitude", "gt_binaural_phase"),
-    "TARGET_CLASS": ("target_class",),
-    "POSE": ("pose",),
-    "RGB": ("rgb",),
-    "DEPTH": ("depth",),
-}
-AUDIO_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "MIXED_BINAURAL_PHASE", "GT_MONO", "GT_BINAURAL")
+if TYPE_CHECKING:
+    from audio_separation.env.simulator import Simulator
+
+_INFINITY = np.float32(np.inf)
 
 
-def check_sensors(sensors: list[str]) -> list[str]:
-    """The configured sensor names, checked; raises ValueError naming an unknown one."""
-    unknown = [name for name in sensors if name not in SENSOR_KEYS]
-    if unknown:
-        raise ValueError(f"TASK.SENSORS has unknown sensors {unknown}; known: {sorted(SENSOR_KEYS)}")
-    if len(set(sensors)) != len(sensors):
-        raise ValueError(f"TASK.SENSORS lists a sensor twice: {list(sensors)}")
-    return list(sensors)
+@dataclass(frozen=True)
+class SensorContext:
+    """What sensors' spaces are made from: the env settings and what the world says (number of classes)."""
+
+    settings: EnvSettings
+    num_classes: int
+
+    @property
+    def num_sources(self) -> int:
+        return self.settings.task.num_sounds_in_mix
+
+    @property
+    def num_freq_bins(self) -> int:
+        return self.settings.audio.num_freq_bins
+
+    @property
+    def num_frames(self) -> int:
+        return self.settings.audio.num_frames
+
+    @property
+    def view_resolution(self) -> int:
+        return self.settings.world.view_resolution
+
+    def spectrogram_space(self, channels: int, phase: bool = False) -> spaces.Box:
+        """(F, T, channels) float32: magnitudes in [0, inf), phases in [-pi, pi]."""
+        low, high = (-np.float32(np.pi), np.float32(np.pi)) if phase else (np.float32(0.0), _INFINITY)
+        return spaces.Box(low=low, high=high, shape=(self.num_freq_bins, self.num_frames, channels), dtype=np.float32)
 
 
-def observation_space(
-    sensors: list[str], num_freq_bins: int, num_frames: int, num_sources: int, num_classes: int, view_resolution: int
-) -> spaces.Dict:
-    """The Dict space of the configured sensors."""
-    infinity = np.float32(np.inf)
+@dataclass
+class SensorStep:
+    """What sensors read at one step: the simulator's state, and the step's rendered audio and views
+    (None unless some sensor of the env needs them)."""
 
-    def spectrogram(channels: int, phase: bool = False) -> spaces.Box:
-        low, high = (-np.float32(np.pi), np.float32(np.pi)) if phase else (np.float32(0.0), infinity)
-        return spaces.Box(low=low, high=high, shape=(num_freq_bins, num_frames, channels), dtype=np.float32)
+    simulator: Simulator
+    audio: RenderedAudio | None = None
+    rgb: np.ndarray | None = None  # the cached view itself: sensors copy it
+    depth: np.ndarray | None = None
 
-    boxes = {
-        "mixed_binaural_magnitude": spectrogram(2),
-        "mixed_binaural_phase": spectrogram(2, phase=True),
-        "gt_mono_magnitude": spectrogram(num_sources),
-        "gt_mono_phase": spectrogram(num_sources, phase=True),
-        "gt_binaural_magnitude": spectrogram(2 * num_sources),
-        "gt_binaural_phase": spectrogram(2 * num_sources, phase=True),
-        "target_class": spaces.Box(low=0, high=max(num_classes - 1, 0), shape=(1,), dtype=np.int64),
-        "pose": spaces.Box(low=-infinity, high=infinity, shape=(4,), dtype=np.float32),
-        "rgb": spaces.Box(low=0, high=255, shape=(view_resolution, view_resolution, 3), dtype=np.uint8),
-        "depth": spaces.Box(low=0.0, high=1.0, shape=(view_resolution, view_resolution, 1), dtype=np.float32),
-    }
-    return spaces.Dict({key: boxes[key] for name in check_sensors(sensors) for key in SENSOR_KEYS[name]})
+    def view_name(self) -> str:
+        """The current view's file, node and heading (formatted only for error messages: ~5 us)."""
+        simulator = self.simulator
+        return f"{simulator.layout.observations_path(simulator.episode.scene)} (node {simulator.node}, heading {simulator.heading})"
 
 
+class Sensor:
+    """Base of registered sensors. Subclasses set `keys` and the needs_* flags and define `spaces`, and
+    either `value` (one key: its array for the step) or `observe` (any keys, writing into buffers)."""
+
+    keys: ClassVar[tuple[str, ...]] = ()  # observation keys this sensor produces
+    needs_audio: ClassVar[bool] = False  # reads step.audio
+    needs_source_binaural: ClassVar[bool] = False  # step.audio must carry each source's binaural STFT
+    needs_views: ClassVar[bool] = False  # reads step.rgb / step.depth
+
+    def __init__(self, context: SensorContext) -> None:
+        self.context = context
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        """key -> gymnasium space, for every key in `keys`."""
+        raise NotImplementedError
+
+    def value(self, step: SensorStep) -> np.ndarray:
+        """The array of a one-key sensor at this step."""
+        raise NotImplementedError
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """key -> array of this step; written into out[key] when out has it (and those arrays returned)."""
+        (key,) = self.keys
+        value = self.value(step)
+        buffer = out.get(key)
+        if buffer is None:
+            return {key: value}
+        buffer[...] = value
+        return {key: buffer}
+
+
+# ============================================================================================ audio
 def _channels_last(spectrogram: np.ndarray, transform=None, out: np.ndarray | None = None) -> np.ndarray:
     """(..., F, T) with any leading channel axes -> float32 (F, T, channels), optionally applying an
     elementwise ufunc-like `transform(plane, out=...)` on the way (one pass, no intermediate array).
@@ -98,21 +142,46 @@ def _log1p_magnitude(spectrum: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def audio_observations(
-    sensors: list[str], audio: RenderedAudio, out: dict[str, np.ndarray] | None = None
-) -> dict[str, np.ndarray]:
-    """The audio keys of the configured sensors from a rendered step (written into out's arrays when given)."""
-    out = out or {}
-    observations: dict[str, np.ndarray] = {}
+@registry.register_sensor(name="MIXED_BINAURAL_MAGNITUDE")
+class MixedBinauralMagnitudeSensor(Sensor):
+    keys = ("mixed_binaural_magnitude",)
+    needs_audio = True
 
-    def put(key: str, spectrogram: np.ndarray, transform=None) -> None:
-        observations[key] = _channels_last(spectrogram, transform, out.get(key))
+    def spaces(self) -> dict[str, spaces.Space]:
+        return {"mixed_binaural_magnitude": self.context.spectrogram_space(2)}
 
-    if "MIXED_BINAURAL_MAGNITUDE" in sensors:
-        put("mixed_binaural_magnitude", audio.mixture, _log1p_magnitude)
-    if "MIXED_BINAURAL_PHASE" in sensors:
-        put("mixed_binaural_phase", audio.mixture, _phase)
-    if "GT_MONO" in sensors:
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        key = "mixed_binaural_magnitude"
+        return {key: _channels_last(step.audio.mixture, _log1p_magnitude, out.get(key))}
+
+
+@registry.register_sensor(name="MIXED_BINAURAL_PHASE")
+class MixedBinauralPhaseSensor(Sensor):
+    keys = ("mixed_binaural_phase",)
+    needs_audio = True
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        return {"mixed_binaural_phase": self.context.spectrogram_space(2, phase=True)}
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        key = "mixed_binaural_phase"
+        return {key: _channels_last(step.audio.mixture, _phase, out.get(key))}
+
+
+@registry.register_sensor(name="GT_MONO")
+class GroundTruthMonoSensor(Sensor):
+    keys = ("gt_mono_magnitude", "gt_mono_phase")
+    needs_audio = True
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        sources = self.context.num_sources
+        return {
+            "gt_mono_magnitude": self.context.spectrogram_space(sources),
+            "gt_mono_phase": self.context.spectrogram_space(sources, phase=True),
+        }
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        audio = step.audio
         frequency, frames = audio.mono[0][0].shape
         shape = (frequency, frames, len(audio.mono))
         magnitude = out["gt_mono_magnitude"] if "gt_mono_magnitude" in out else np.empty(shape, dtype=np.float32)
@@ -120,51 +189,136 @@ def audio_observations(
         for index, (_, mono_phase) in enumerate(audio.mono):  # plane by plane from the cache (see _channels_last)
             audio.write_mono_magnitude(index, magnitude[..., index])
             phase[..., index] = mono_phase
-        observations.update(gt_mono_magnitude=magnitude, gt_mono_phase=phase)
-    if "GT_BINAURAL" in sensors:
-        if audio.source_binaural is None:
+        return {"gt_mono_magnitude": magnitude, "gt_mono_phase": phase}
+
+
+@registry.register_sensor(name="GT_BINAURAL")
+class GroundTruthBinauralSensor(Sensor):
+    keys = ("gt_binaural_magnitude", "gt_binaural_phase")
+    needs_audio = True
+    needs_source_binaural = True
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        channels = 2 * self.context.num_sources
+        return {
+            "gt_binaural_magnitude": self.context.spectrogram_space(channels),
+            "gt_binaural_phase": self.context.spectrogram_space(channels, phase=True),
+        }
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        binaural = step.audio.source_binaural
+        if binaural is None:
             raise ValueError("GT_BINAURAL needs the sources' binaural STFTs (render with with_source_binaural=True)")
-        put("gt_binaural_magnitude", audio.source_binaural, np.abs)
-        put("gt_binaural_phase", audio.source_binaural, _phase)
-    return observations
+        return {
+            "gt_binaural_magnitude": _channels_last(binaural, np.abs, out.get("gt_binaural_magnitude")),
+            "gt_binaural_phase": _channels_last(binaural, _phase, out.get("gt_binaural_phase")),
+        }
 
 
-def view_observations(
-    sensors: list[str],
-    rgb: np.ndarray,
-    depth: np.ndarray,
-    resolution: int,
-    where: str | Callable[[], str],
-    out: dict[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
-    """rgb/depth of the configured sensors, checked against the declared resolution (fresh arrays, or
-    copied into out's arrays when given). where names the view in error messages; a callable is called
-    only for one (the env formatted its path every step: ~5 us)."""
-    out = out or {}
-    observations: dict[str, np.ndarray] = {}
+# ============================================================================================ state
+@registry.register_sensor(name="TARGET_CLASS")
+class TargetClassSensor(Sensor):
+    keys = ("target_class",)
 
-    def put(key: str, value: np.ndarray) -> None:
-        if key in out:
-            np.copyto(out[key], value)
-            observations[key] = out[key]
-        else:
-            observations[key] = value.copy()  # fresh data every call (the cache must not be shared)
+    def spaces(self) -> dict[str, spaces.Space]:
+        high = max(self.context.num_classes - 1, 0)
+        return {"target_class": spaces.Box(low=0, high=high, shape=(1,), dtype=np.int64)}
 
-    if "RGB" in sensors:
+    def value(self, step: SensorStep) -> np.ndarray:
+        return np.array([step.simulator.episode.target_label], dtype=np.int64)
+
+
+@registry.register_sensor(name="POSE")
+class PoseSensor(Sensor):
+    keys = ("pose",)
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        return {"pose": spaces.Box(low=-_INFINITY, high=_INFINITY, shape=(4,), dtype=np.float32)}
+
+    def value(self, step: SensorStep) -> np.ndarray:
+        return step.simulator.pose()
+
+
+# ============================================================================================ views
+class _ViewSensor(Sensor):
+    """A cached view checked against the declared resolution, copied (the cache must not be shared)."""
+
+    needs_views = True
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        (key,) = self.keys
+        value = self.value(step)
+        buffer = out.get(key)
+        if buffer is None:
+            return {key: value.copy()}  # fresh data every call
+        np.copyto(buffer, value)
+        return {key: buffer}
+
+
+@registry.register_sensor(name="RGB")
+class RgbSensor(_ViewSensor):
+    keys = ("rgb",)
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        resolution = self.context.view_resolution
+        return {"rgb": spaces.Box(low=0, high=255, shape=(resolution, resolution, 3), dtype=np.uint8)}
+
+    def value(self, step: SensorStep) -> np.ndarray:
+        rgb, resolution = step.rgb, self.context.view_resolution
         if rgb.shape != (resolution, resolution, 3) or rgb.dtype != np.uint8:
             raise ValueError(
-                f"{_name(where)}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)"
+                f"{step.view_name()}: rgb view is {rgb.shape} {rgb.dtype}, expected ({resolution}, {resolution}, 3) uint8 (WORLD.VIEW_RESOLUTION)"
             )
-        put("rgb", rgb)
-    if "DEPTH" in sensors:
+        return rgb
+
+
+@registry.register_sensor(name="DEPTH")
+class DepthSensor(_ViewSensor):
+    keys = ("depth",)
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        resolution = self.context.view_resolution
+        return {"depth": spaces.Box(low=0.0, high=1.0, shape=(resolution, resolution, 1), dtype=np.float32)}
+
+    def value(self, step: SensorStep) -> np.ndarray:
+        depth, resolution = step.depth, self.context.view_resolution
         depth = depth.reshape(depth.shape[0], depth.shape[1], 1) if depth.ndim == 2 else depth
         if depth.shape != (resolution, resolution, 1):
             raise ValueError(
-                f"{_name(where)}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)"
+                f"{step.view_name()}: depth view is {depth.shape}, expected ({resolution}, {resolution}, 1) (WORLD.VIEW_RESOLUTION)"
             )
-        put("depth", depth)
-    return observations
+        return depth
 
 
-def _name(where: str | Callable[[], str]) -> str:
-    return where() if callable(where) else where
+# ============================================================================================ building
+def make_sensors(names: tuple[str, ...] | list[str], context: SensorContext) -> list[Sensor]:
+    """The sensors named (config TASK.SENSORS), in order; raises ValueError naming an unknown or repeated
+    name, or two sensors that produce the same key."""
+    names = list(names)
+    unknown = []
+    for name in names:
+        try:
+            registry.get_sensor(name)
+        except KeyError:
+            unknown.append(name)
+    if unknown:
+        raise ValueError(f"TASK.SENSORS has unknown sensors {unknown}; known: {registry.known('sensor')}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"TASK.SENSORS lists a sensor twice: {names}")
+    sensors, producers = [], {}
+    for name in names:
+        sensor = registry.get_sensor(name)(context)
+        declared = sensor.spaces()
+        if set(declared) != set(sensor.keys):
+            raise ValueError(f"sensor {name}: spaces() gives keys {sorted(declared)}, keys declares {sensor.keys}")
+        for key in sensor.keys:
+            if key in producers:
+                raise ValueError(f"sensors {producers[key]} and {name} both produce observation key {key!r}")
+            producers[key] = name
+        sensors.append(sensor)
+    return sensors
+
+
+def observation_space(sensors: list[Sensor]) -> spaces.Dict:
+    """The Dict space of these sensors (gymnasium orders its keys by name)."""
+    return spaces.Dict({key: space for sensor in sensors for key, space in sensor.spaces().items()})

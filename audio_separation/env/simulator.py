@@ -10,18 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from yacs.config import CfgNode
 
 from audio_separation.audio.mixing import clip_second
-from audio_separation.env.audio_renderer import BinauralRenderer, RenderedAudio, SceneRirs
+from audio_separation.audio.renderer import BinauralRenderer, RenderedAudio
 from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
+from audio_separation.env.settings import EnvSettings
+from audio_separation.world.clips import ClipLibrary
+from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.soundspaces import (
     MissingObservationError,
     MissingSceneError,
     SoundSpacesLayout,
     WorldDataError,
-    load_packed_cache,
     read_graph,
     read_observations,
 )
@@ -39,13 +40,19 @@ class SceneData:
 class Simulator:
     """Graph navigation + binaural rendering + view lookup for one env."""
 
-    def __init__(self, config: CfgNode, layout: SoundSpacesLayout) -> None:
-        self.config = config
+    def __init__(self, settings: EnvSettings, layout: SoundSpacesLayout) -> None:
+        self.settings = settings
         self.layout = layout
-        self.headings = [int(h) for h in config.WORLD.HEADINGS]
-        audio = config.AUDIO
-        self.step_samples = int(audio.SAMPLE_RATE * audio.STEP_SECONDS)
-        self.renderer = BinauralRenderer.from_config(config)
+        self.headings = list(settings.world.headings)
+        self.step_samples = settings.audio.step_samples
+        self.clips = ClipLibrary(settings.audio.sample_rate)
+        self.renderer = BinauralRenderer.from_settings(
+            settings.audio,
+            self.clips,
+            settings.rir_spectra_cache_size,
+            settings.clip_second_cache_size,
+            keep_freed=settings.keep_freed_memory,
+        )
         self._scenes: dict[str, SceneData] = {}
         self.episode: ResolvedEpisode | None = None
         self.node = -1
@@ -71,21 +78,16 @@ class Simulator:
 
     def _scene_rirs(self, data: SceneData, name: str) -> SceneRirs:
         if data.rirs is None:
-            world = self.config.WORLD
-            packed = None
-            if world.USE_PACKED_CACHE:
-                packed = load_packed_cache(
-                    self.layout,
-                    name,
-                    self.headings,
-                    int(world.RIR_SAMPLE_RATE),
-                    allow_missing=bool(world.ALLOW_MISSING_RIRS),
-                )
-            if int(world.RIR_SAMPLE_RATE) != int(self.config.AUDIO.SAMPLE_RATE):
-                raise WorldDataError(
-                    f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz"
-                )
-            data.rirs = SceneRirs(self.layout, name, packed, int(world.RIR_SAMPLE_RATE), bool(world.ALLOW_MISSING_RIRS))
+            world = self.settings.world
+            data.rirs = open_scene_rirs(
+                self.layout,
+                name,
+                self.headings,
+                world.rir_sample_rate,
+                self.settings.audio.sample_rate,
+                world.use_packed_cache,
+                world.allow_missing_rirs,
+            )
         return data.rirs
 
     def _scene_views(self, data: SceneData, name: str) -> dict:
@@ -102,7 +104,7 @@ class Simulator:
         self.scene(episode.scene)
         self.episode = episode
         self.node, self.heading, self.step_index = episode.start_node, episode.start_heading, 0
-        self._clip_seconds = [self.renderer.clips.num_seconds(path) for path in episode.sound_paths]
+        self._clip_seconds = [self.clips.num_seconds(path) for path in episode.sound_paths]
         for path, start, seconds in zip(episode.sound_paths, episode.start_seconds, self._clip_seconds):
             if start >= seconds:
                 raise WorldDataError(

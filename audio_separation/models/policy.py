@@ -32,6 +32,12 @@ from audio_separation.models.separators import slice_frequencies
 POLICY_INPUTS = ("rgb", "binaural", "refined_mono", "previous_action")
 
 
+def policy_observation_keys(use_rgb: bool) -> tuple[str, ...]:
+    """The env observation keys the policy reads itself (its other inputs come from the separator, the
+    memory and its own actions); rollout storage keeps exactly these."""
+    return ("rgb",) if use_rgb else ()
+
+
 def _flat_size(module: nn.Module, shape: tuple[int, ...]) -> int:
     with torch.no_grad():
         return int(module(torch.zeros(1, *shape)).flatten(1).shape[1])
@@ -157,6 +163,11 @@ class ActorCritic(nn.Module):
         nn.init.zeros_(self.actor.bias)
         nn.init.orthogonal_(self.critic.weight)
         nn.init.zeros_(self.critic.bias)
+
+    @property
+    def observation_keys(self) -> tuple[str, ...]:
+        """The env observation keys this policy consumes (policy_observation_keys)."""
+        return policy_observation_keys(self.use_rgb)
 
     def initial_hidden(self, num_envs: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.zeros(1, num_envs, self.hidden_size, device=device)

@@ -11,7 +11,7 @@ world/episodes.load_sound_pool), a clip of each class and a whole second of each
     val                 val     heard     fixed: keyed by (seed, datapoint), the same every epoch
     nonoverlapping_val  val     unheard   fixed, as val
 
-Mixing goes through the env's own renderer (env/audio_renderer.BinauralRenderer over audio/mixing.py),
+Mixing goes through the env's own renderer (audio/renderer.BinauralRenderer over audio/mixing.py),
 built from the same config keys as the env's: RIR lookup, FFT convolution with the AUDIO.CONVOLUTION_CROP
 crop, the optional int16 quirk, the STFT and the target's RMS normalisation are the code the agent hears
 at RL time.
@@ -38,12 +38,14 @@ import numpy as np
 from torch.utils.data import Dataset, Sampler
 from yacs.config import CfgNode
 
-from audio_separation.env.audio_renderer import BinauralRenderer, SceneRirs
+from audio_separation.audio.renderer import BinauralRenderer
+from audio_separation.audio.settings import AudioSettings
+from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.episodes import PASSIVE_SPLIT_SCENES, load_sound_pool
+from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     WorldDataError,
-    load_packed_cache,
     passive_scenes,
     read_passive,
     sound_path,
@@ -148,24 +150,26 @@ class PassiveDataset(Dataset):
     # ------------------------------------------------------------------------------------------ rendering
     def _open_rirs(self, scene: str) -> SceneRirs:
         world = self.config.WORLD
-        packed = None
-        if world.USE_PACKED_CACHE:
-            packed = load_packed_cache(
-                self.layout,
-                scene,
-                [int(h) for h in world.HEADINGS],
-                int(world.RIR_SAMPLE_RATE),
-                allow_missing=bool(world.ALLOW_MISSING_RIRS),
-            )
-        if int(world.RIR_SAMPLE_RATE) != int(self.config.AUDIO.SAMPLE_RATE):
-            raise WorldDataError(
-                f"WORLD.RIR_SAMPLE_RATE {world.RIR_SAMPLE_RATE} Hz != AUDIO.SAMPLE_RATE {self.config.AUDIO.SAMPLE_RATE} Hz"
-            )
-        return SceneRirs(self.layout, scene, packed, int(world.RIR_SAMPLE_RATE), bool(world.ALLOW_MISSING_RIRS))
+        return open_scene_rirs(
+            self.layout,
+            scene,
+            [int(h) for h in world.HEADINGS],
+            int(world.RIR_SAMPLE_RATE),
+            int(self.config.AUDIO.SAMPLE_RATE),
+            bool(world.USE_PACKED_CACHE),
+            bool(world.ALLOW_MISSING_RIRS),
+        )
 
     def renderer(self) -> BinauralRenderer:
         if self._renderer is None:
-            self._renderer = BinauralRenderer.from_config(self.config)
+            config = self.config
+            self._renderer = BinauralRenderer.from_settings(
+                AudioSettings.from_config(config),
+                ClipLibrary(int(config.AUDIO.SAMPLE_RATE)),
+                int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
+                int(config.ENV.CLIP_SECOND_CACHE_SIZE),
+                keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
+            )
         return self._renderer
 
     def render(self, datapoint: Datapoint, draw: ItemDraw) -> dict[str, np.ndarray]:

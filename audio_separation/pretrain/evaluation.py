@@ -2,7 +2,7 @@
 mono L1) and the separation metrics of the mono estimate beside the mixture baseline.
 
 The mono estimate is the binaural_to_mono output clamped at 0 (a magnitude); the mixture baseline is
-the env's (env/episode_metrics.mixture_mono_estimate: the ears' mean linear mixture magnitude rescaled
+the env's (audio/episode_metrics.mixture_mono_estimate: the ears' mean linear mixture magnitude rescaled
 to the target's RMS). Waveforms for SI-SDR use the ground-truth phase (audio/metrics.py).
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from audio_separation.audio.episode_metrics import METRIC_NAMES, mixture_mono_estimate, summarise
 from audio_separation.audio.metrics import separation_metrics
 from audio_separation.audio.stft import StftParams
-from audio_separation.env.episode_metrics import METRIC_NAMES, mixture_mono_estimate, summarise
 from audio_separation.models.separators import PassiveSeparator, SeparatorOutput
 
 

@@ -34,6 +34,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from audio_separation.audio.episode_metrics import METRIC_NAMES
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.checkpoint import (
     CheckpointError,
@@ -48,7 +49,6 @@ from audio_separation.common.parameters import count_parameters
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import seed_everything
 from audio_separation.common.tensorboard import make_writer
-from audio_separation.env.episode_metrics import METRIC_NAMES
 from audio_separation.pretrain.dataset import EpochSampler, PassiveDataset
 from audio_separation.pretrain.evaluation import score_split, separation_losses, to_device
 from audio_separation.pretrain.separator_checkpoint import (

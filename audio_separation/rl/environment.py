@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from yacs.config import CfgNode
 
+from audio_separation.env.settings import EnvSettings
+
 REQUIRED_SENSORS = ("MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "TARGET_CLASS")
 
 
-def rl_env_config(config: CfgNode, evaluation: bool = False) -> CfgNode:
+def rl_env_settings(config: CfgNode, evaluation: bool = False) -> EnvSettings:
     """The env settings RL needs: whole episodes without autoreset; evaluation adds the mixture phase
     and views (wavs, videos) and visits episodes in split order."""
     missing = [name for name in REQUIRED_SENSORS if name not in config.TASK.SENSORS]
     if missing:
         raise ValueError(f"TASK.SENSORS lacks {missing}, which RL needs")
-    derived = config.clone()
-    derived.defrost()
-    derived.ENV.AUTORESET_MODE = "disabled"
+    settings = EnvSettings.from_config(config).replace(autoreset_mode="disabled")
     if evaluation:
-        derived.TASK.SENSORS = [
-            *config.TASK.SENSORS,
-            *[name for name in ("MIXED_BINAURAL_PHASE", "RGB") if name not in config.TASK.SENSORS],
-        ]
-        derived.ENV.SHUFFLE_EPISODES = False
-    derived.freeze()
-    return derived
+        settings = settings.with_sensors("MIXED_BINAURAL_PHASE", "RGB").replace(shuffle_episodes=False)
+    return settings

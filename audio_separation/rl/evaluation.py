@@ -4,7 +4,7 @@ same frozen separator and trained memory (EVAL.AGENT).
 What is scored (spec "Evaluation and metrics"): for every step of every episode, the passive estimate
 (frozen separator) and the final refined estimate (the memory's prediction of step s made at step
 min(s + REFINEMENT_WINDOW, last)), each against the ground-truth target with the mixture as the input
-baseline (env/episode_metrics.mixture_mono_estimate); an episode's number is its mean over steps, a
+baseline (audio/episode_metrics.mixture_mono_estimate); an episode's number is its mean over steps, a
 run's number the mean over episodes with a 95 % interval.
 
 Outputs, for each checkpoint, in <EVAL.OUTPUT_DIR or MODEL_DIR/eval/<split>/<agent>>/<checkpoint name>/:
@@ -27,17 +27,17 @@ import numpy as np
 import torch
 from yacs.config import CfgNode
 
+from audio_separation.audio.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics, summarise
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.checkpoint import CheckpointError, list_checkpoints
 from audio_separation.common.files import write_json_atomic
 from audio_separation.common.seeding import derive_seed
 from audio_separation.env import make_vector_env
 from audio_separation.env.baseline_agents import AGENTS, make_agent
-from audio_separation.env.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics, summarise
 from audio_separation.env.episode_set import episodes_for_env, load_split
 from audio_separation.rl import media
 from audio_separation.rl.agent_checkpoint import load_agent
-from audio_separation.rl.environment import rl_env_config
+from audio_separation.rl.environment import rl_env_settings
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.rollout import EpisodeRecording, RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
@@ -70,7 +70,7 @@ class Evaluator:
         self.config = run.config
 
     def evaluate_checkpoints(self) -> list[dict[str, Any]]:
-        """Evaluate EVAL_CKPT_PATH_DIR (a file, or every ckpt.N.pth of a folder; default CHECKPOINT_FOLDER),
+        """Evaluate EVAL_CKPT_PATH_DIR (a file, or every ckpt.N.pth of a folder; default <model-dir>/data),
         polling the folder every EVAL.POLL_SECONDS when > 0 until a checkpoint of the run's last update is done."""
         config = self.config
         requested = config.EVAL_CKPT_PATH_DIR or self.run.paths.checkpoint_dir
@@ -119,16 +119,15 @@ class Evaluator:
                 f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})"
             )
         layout = self.run.require_world()
-        env_config = rl_env_config(config, evaluation=True)
-        plan = episode_plan(env_config, layout)
-        envs = make_vector_env(env_config)
+        plan = episode_plan(config, layout)
+        envs = make_vector_env(rl_env_settings(config, evaluation=True))
         count = envs.num_envs
         storage = RolloutStorage(
             int(config.TASK.MAX_EPISODE_STEPS),
             count,
             int(config.AUDIO.NUM_FREQ_BINS),
             int(config.AUDIO.NUM_FRAMES),
-            int(config.WORLD.VIEW_RESOLUTION) if agent.policy.use_rgb else None,
+            {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
             device,
         )
         saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None
@@ -142,7 +141,10 @@ class Evaluator:
         agents = (
             None
             if agent_name == "policy"
-            else [make_agent(agent_name, config, layout, derive_seed(config.SEED, 7, index)) for index in range(count)]
+            else [
+                make_agent(agent_name, config.WORLD.HEADINGS, layout, derive_seed(config.SEED, 7, index))
+                for index in range(count)
+            ]
         )
         torch.manual_seed(derive_seed(config.SEED, 11))  # sampled actions (EVAL.DETERMINISTIC False) are reproducible
 

@@ -74,10 +74,18 @@ class RolloutResult:
     recordings: list[EpisodeRecording] | None = None
 
 
-def to_tensors(observations: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    """The observations the pipeline reads, as tensors (copies: vector env buffers may be reused)."""
-    wanted = ("mixed_binaural_magnitude", "target_class", "gt_mono_magnitude", "rgb")
-    return {key: torch.as_tensor(np.array(observations[key]), device=device) for key in wanted if key in observations}
+PIPELINE_KEYS = (
+    "mixed_binaural_magnitude",
+    "target_class",
+    "gt_mono_magnitude",
+)  # the frozen separator's inputs and the memory's / reward's ground truth; the policy's own: storage.observation_keys
+
+
+def to_tensors(
+    observations: dict[str, np.ndarray], device: torch.device, keys: tuple[str, ...] = PIPELINE_KEYS
+) -> dict[str, torch.Tensor]:
+    """The observations `keys` the pipeline reads, as tensors (copies: vector env buffers may be reused)."""
+    return {key: torch.as_tensor(np.array(observations[key]), device=device) for key in keys if key in observations}
 
 
 def env_info(infos: dict[str, Any], index: int) -> dict[str, Any]:
@@ -114,6 +122,10 @@ def run_episodes(
     policy's own."""
     if (policy is None) == (agents is None):
         raise ValueError("run_episodes needs exactly one of policy and agents")
+    if policy is not None and not set(policy.observation_keys) <= set(storage.observation_keys):
+        raise ValueError(
+            f"the policy consumes observations {list(policy.observation_keys)}; the storage keeps {list(storage.observation_keys)}"
+        )
     if experts is not None and (policy is None or len(experts) != storage.num_envs):
         raise ValueError("experts label a policy's rollout: give a policy and one expert per env")
     length, count, device = storage.episode_length, storage.num_envs, storage.device
@@ -132,10 +144,10 @@ def run_episodes(
     decode_window = settings.refinement_window if record else 0
     for step in range(length):
         tick = time.perf_counter()
-        tensors = to_tensors(observations, device)
+        tensors = to_tensors(observations, device, PIPELINE_KEYS + storage.observation_keys)
         binaural, passive = separate(separator, tensors["mixed_binaural_magnitude"], tensors["target_class"])
         gt_mono = tensors["gt_mono_magnitude"][..., 0]
-        storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, rgb=tensors.get("rgb"))
+        storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, observations=tensors)
         queries = storage.memory_queries([step], settings.capacity, decode_window)
         refined = memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode).clamp(
             min=0.0

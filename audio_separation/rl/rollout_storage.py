@@ -13,9 +13,12 @@ memory's supervised update (every step, with the refinement window's loss mask).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from gymnasium import spaces
 
 from audio_separation.models.memory import refinement_mask, window_steps
 
@@ -40,15 +43,20 @@ class RolloutStorage:
         num_envs: int,
         num_freq_bins: int,
         num_frames: int,
-        view_resolution: int | None,
+        observation_spaces: Mapping[str, spaces.Box] | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
+        """observation_spaces: the env observations the policy consumes (ActorCritic.observation_keys),
+        kept per slot as policy inputs under their own keys."""
         if episode_length < 2:
             raise ValueError(f"an RL episode needs at least 2 steps, got {episode_length}")
         length, n, spectrogram = episode_length, num_envs, (num_freq_bins, num_frames)
         self.episode_length, self.num_envs, self.device = length, n, torch.device(device)
         zeros = lambda *shape, dtype=torch.float32: torch.zeros(*shape, dtype=dtype, device=self.device)  # noqa: E731
-        self.rgb = zeros(length, n, view_resolution, view_resolution, 3, dtype=torch.uint8) if view_resolution else None
+        self.observations = {  # the policy's own observations (e.g. rgb), (L, N, *space.shape)
+            key: zeros(length, n, *space.shape, dtype=torch.from_numpy(np.zeros(0, dtype=space.dtype)).dtype)
+            for key, space in (observation_spaces or {}).items()
+        }
         self.binaural = zeros(length, n, *spectrogram, 2)  # frozen separator's target binaural estimate (policy input)
         self.passive = zeros(length, n, *spectrogram)  # frozen separator's mono estimate (memory entries)
         self.refined = zeros(length, n, *spectrogram)  # memory's current-step estimate at acting time (policy input)
@@ -67,6 +75,11 @@ class RolloutStorage:
         self.advantages = zeros(length - 1, n)
 
     @property
+    def observation_keys(self) -> tuple[str, ...]:
+        """The env observation keys stored for the policy."""
+        return tuple(self.observations)
+
+    @property
     def num_actions_per_env(self) -> int:
         return self.episode_length - 1
 
@@ -78,13 +91,17 @@ class RolloutStorage:
         binaural: torch.Tensor,
         passive: torch.Tensor,
         gt_mono: torch.Tensor,
-        rgb: torch.Tensor | None = None,
+        observations: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
+        """observations: (N, ...) tensors holding at least the storage's observation_keys."""
         self.binaural[step].copy_(binaural)
         self.passive[step].copy_(passive)
         self.gt_mono[step].copy_(gt_mono)
-        if self.rgb is not None and rgb is not None:
-            self.rgb[step].copy_(rgb)
+        missing = [key for key in self.observations if key not in (observations or {})]
+        if missing:
+            raise KeyError(f"the policy consumes observations {missing}, which the env did not return (TASK.SENSORS)")
+        for key, stored in self.observations.items():
+            stored[step].copy_(observations[key])
 
     def insert_action(self, step: int, action: torch.Tensor, log_prob: torch.Tensor, value: torch.Tensor) -> None:
         self.actions[step].copy_(action)
@@ -101,8 +118,8 @@ class RolloutStorage:
             "refined_mono": self.refined[step],
             "previous_action": previous_action[step],
         }
-        if self.rgb is not None:
-            inputs["rgb"] = self.rgb[step]
+        for key, stored in self.observations.items():
+            inputs[key] = stored[step]
         return inputs
 
     # ---------------------------------------------------------------------------------------- memory

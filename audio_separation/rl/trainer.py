@@ -42,7 +42,7 @@ from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
 from audio_separation.env.baseline_agents import make_agent
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings, newest_state
-from audio_separation.rl.environment import rl_env_config
+from audio_separation.rl.environment import rl_env_settings
 from audio_separation.rl.evaluation import Evaluator
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability
@@ -99,14 +99,14 @@ class DDPPOTrainer(BaseTrainer):
         self._resume(agent, ppo, memory_learner, counters, settings, separator_description)
 
         with signals_blocked():  # env workers must survive a preemption signal sent to the process group
-            envs = make_vector_env(rl_env_config(config), rank=rank, world_size=world_size)
+            envs = make_vector_env(rl_env_settings(config), rank=rank, world_size=world_size)
         num_envs = envs.num_envs
         storage = RolloutStorage(
             int(config.TASK.MAX_EPISODE_STEPS),
             num_envs,
             int(config.AUDIO.NUM_FREQ_BINS),
             int(config.AUDIO.NUM_FRAMES),
-            int(config.WORLD.VIEW_RESOLUTION) if config.RL.POLICY.USE_RGB else None,
+            {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
             device,
         )
         rollout_settings = RolloutSettings.from_config(config)
@@ -286,7 +286,12 @@ class DDPPOTrainer(BaseTrainer):
             config = self.config
             layout = self.run.require_world()
             self.experts = [
-                make_agent(str(config.RL.IMITATION.EXPERT), config, layout, derive_seed(config.SEED, 13, rank, index))
+                make_agent(
+                    str(config.RL.IMITATION.EXPERT),
+                    config.WORLD.HEADINGS,
+                    layout,
+                    derive_seed(config.SEED, 13, rank, index),
+                )
                 for index in range(num_envs)
             ]
         return self.experts

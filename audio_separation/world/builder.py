@@ -23,6 +23,7 @@ from audio_separation.config.default import get_default_config
 from audio_separation.world.acoustics import RirSettings, SceneAcoustics
 from audio_separation.world.floorplan import FloorPlan, eyring_t60, generate_floorplan
 from audio_separation.world.navgrid import build_graph, grid_nodes
+from audio_separation.world.soundspaces import HEADINGS as GRID_HEADINGS
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     azimuth_of_heading,
@@ -36,7 +37,7 @@ from audio_separation.world.soundspaces import (
 logger = logging.getLogger("audio_separation")
 
 DATASET = "procedural"
-HEADINGS = [0, 90, 180, 270]
+HEADINGS = list(GRID_HEADINGS)  # the procedural world is built for the SoundSpaces grid headings
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ import soundfile as sf
 
 from audio_separation.common.files import write_json_atomic
 from audio_separation.world.soundspaces import (
+    HEADINGS,
     ChannelError,
     MissingSoundError,
     SampleRateError,
@@ -84,7 +85,6 @@ logger = logging.getLogger("audio_separation")
 EPISODE_SPLITS = ("train", "val", "valUnheard", "test", "testUnheard")
 PASSIVE_SPLITS = ("train", "val", "nonoverlapping_val")
 SCENE_ROLES = ("train", "val", "test")
-HEADINGS = (0, 90, 180, 270)
 GOAL_RADIUS = 1e-5  # habitat NavigationGoal radius; sources are points
 
 # split -> (scene role, whether it uses heard clips)

@@ -42,6 +42,12 @@ from audio_separation.common.files import write_bytes_atomic, write_json_atomic
 logger = logging.getLogger("audio_separation")
 
 SPLITS = ("train", "val", "valUnheard", "test", "testUnheard")
+HEADINGS = (
+    0,
+    90,
+    180,
+    270,
+)  # the grid headings in degrees of SoundSpaces data (and of generated worlds); config WORLD.HEADINGS
 
 
 # ============================================================================================ errors

@@ -43,6 +43,8 @@ from audio_separation.audio.stft import StftParams, stft  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.env import make_env, make_vector_env  # noqa: E402
 from audio_separation.env.grouped_vector import default_num_workers, split_into_groups  # noqa: E402
+from audio_separation.env.settings import EnvSettings  # noqa: E402
+from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
 SECTION = "Env throughput (scripts/bench/env.py)"
 TABLE = (
@@ -108,7 +110,7 @@ def spectrum_difference(ours: dict, reference: dict, name: str) -> float:
 
 # ============================================================================================ runs
 def episode_plan(config, episodes: int, seed: int) -> tuple[list[str], list[list[int]]]:
-    env = make_env(config)
+    env = make_env(EnvSettings.from_config(config))
     ids = [episode.episode_id for episode in env.episodes.episodes[:episodes]]
     rng = np.random.default_rng(seed)
     actions = [[int(a) for a in rng.integers(3, size=config.TASK.MAX_EPISODE_STEPS - 1)] for _ in ids]
@@ -120,7 +122,7 @@ def run_single(config, ids: list[str], actions: list[list[int]], passes: int = 2
     """One env in this process: steps/s per pass and the time split of the last pass. With reference,
     the states of the last pass are replayed through reference_audio (+ the view lookup) in a loop of
     their own, timed alone, and the observations compared."""
-    env = make_env(config)
+    env = make_env(EnvSettings.from_config(config))
     results: dict = {"passes": []}
     audio_keys = [key for key in env.observation_space.spaces if key.startswith(("mixed_", "gt_"))]
     recorded: list[tuple] = []
@@ -203,7 +205,7 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
     """Env-steps/s of NUM_PROCESSES envs: (cold, warm). Every run restarts the episode order
     (reset with seed 0) and replays the same actions, so the later runs find warm caches; warm is
     the best of two."""
-    envs = make_vector_env(config, vector_env_type=kind)
+    envs = make_vector_env(EnvSettings.from_config(config), vector_env_type=kind)
     count = envs.num_envs
     actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))
     rates = []
@@ -272,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     load_before = os.getloadavg()[0]  # other processes on the machine skew every number: recorded in the row
     exact = get_config(opts=base)
+    build_world_if_absent(exact)  # envs open a world, they never build one
     fast = get_config(opts=[*base, "AUDIO.FAST_STFT", "True"])
     ids, actions = episode_plan(exact, args.episodes, seed=0)
 

@@ -9,6 +9,7 @@ import os
 from audio_separation.env import make_env
 from audio_separation.env.baseline_agents import ApproachAgent, RandomAgent, StillAgent, shortest_actions
 from audio_separation.env.navigation import MOVE_FORWARD, TURN_RIGHT, SceneNavigation
+from audio_separation.env.settings import EnvSettings
 from tests.env.test_navigation import grid_graph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,7 +41,7 @@ def test_shortest_actions_on_a_grid() -> None:
 
 
 def test_approach_reaches_the_target_and_still_stays(env_config) -> None:
-    env = make_env(env_config)
+    env = make_env(EnvSettings.from_config(env_config))
     approach = ApproachAgent(env.layout, [0, 90, 180, 270])
     for _ in range(len(env.episodes.episodes)):
         infos = play(env, approach)

@@ -12,6 +12,7 @@ from audio_separation.audio.stft import StftParams, stft
 from audio_separation.env import make_env
 from audio_separation.env.episode_set import EpisodeError, load_split
 from audio_separation.env.navigation import MOVE_FORWARD, TURN_LEFT
+from audio_separation.env.settings import EnvSettings
 from audio_separation.world.soundspaces import SoundSpacesLayout, load_packed_cache, read_sound
 from tests.env.conftest import derive_config
 
@@ -29,7 +30,7 @@ def run_episode(env, actions, **reset_arguments):
 
 
 def test_observations_match_the_declared_spaces(env_config) -> None:
-    env = make_env(env_config)
+    env = make_env(EnvSettings.from_config(env_config))
     observations, _ = run_episode(env, [MOVE_FORWARD, TURN_LEFT, MOVE_FORWARD])
     space = env.observation_space
     assert set(space.spaces) == {
@@ -56,7 +57,7 @@ def test_observations_match_the_declared_spaces(env_config) -> None:
 
 
 def test_an_episode_is_max_steps_observations(env_config) -> None:
-    env = make_env(env_config)
+    env = make_env(EnvSettings.from_config(env_config))
     observation, info = env.reset()
     assert info["step"] == 0 and observation["pose"][3] == 0
     np.testing.assert_array_equal(observation["pose"][:3], 0.0)
@@ -73,7 +74,7 @@ def test_an_episode_is_max_steps_observations(env_config) -> None:
 
 
 def test_source_cursors_advance_one_second_per_step(env_config) -> None:
-    env = make_env(env_config)
+    env = make_env(EnvSettings.from_config(env_config))
     env.reset()
     episode = env.simulator.episode
     lengths = [env.simulator.renderer.clips.num_seconds(path) for path in episode.sound_paths]
@@ -86,7 +87,7 @@ def test_source_cursors_advance_one_second_per_step(env_config) -> None:
 @pytest.mark.parametrize("crop", ["causal", "same"])
 def test_mixture_equals_direct_convolution(env_config, tiny_config, crop) -> None:
     """The env's observations against a plain per-source, per-ear convolution of the same chunks and RIRs."""
-    env = make_env(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", crop))
+    env = make_env(EnvSettings.from_config(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", crop)))
     run_episode(env, [MOVE_FORWARD, TURN_LEFT, MOVE_FORWARD, MOVE_FORWARD])
     observation = env._observe()
     simulator = env.simulator
@@ -122,7 +123,7 @@ def test_mixture_equals_direct_convolution(env_config, tiny_config, crop) -> Non
 
 
 def test_rendered_audio_and_the_observations_agree_bit_for_bit(env_config) -> None:
-    env = make_env(env_config)
+    env = make_env(EnvSettings.from_config(env_config))
     run_episode(env, [MOVE_FORWARD, TURN_LEFT])
     observation = env._observe()
     audio = env.simulator.render_audio(with_source_binaural=True)
@@ -140,8 +141,10 @@ def test_rendered_audio_and_the_observations_agree_bit_for_bit(env_config) -> No
 
 
 def test_causal_crop_option(env_config) -> None:
-    causal_env = make_env(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", "causal"))
-    same = run_episode(make_env(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", "same")), [MOVE_FORWARD])[0][-1]
+    causal_env = make_env(EnvSettings.from_config(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", "causal")))
+    same = run_episode(
+        make_env(EnvSettings.from_config(derive_config(env_config, "AUDIO.CONVOLUTION_CROP", "same"))), [MOVE_FORWARD]
+    )[0][-1]
     causal = run_episode(causal_env, [MOVE_FORWARD])[0][-1]
     assert causal_env.observation_space.contains(causal)
     assert not np.allclose(same["mixed_binaural_magnitude"], causal["mixed_binaural_magnitude"])
@@ -150,11 +153,11 @@ def test_causal_crop_option(env_config) -> None:
 
 def test_same_seed_same_observations(env_config) -> None:
     actions = [MOVE_FORWARD, TURN_LEFT, MOVE_FORWARD] * 7
-    first = [run_episode(make_env(env_config, env_index=0), actions)[0] for _ in range(2)]
+    first = [run_episode(make_env(EnvSettings.from_config(env_config), env_index=0), actions)[0] for _ in range(2)]
     for one, two in zip(*first):
         for key in one:
             np.testing.assert_array_equal(one[key], two[key])
-    env_a, env_b = make_env(env_config), make_env(env_config)
+    env_a, env_b = make_env(EnvSettings.from_config(env_config)), make_env(EnvSettings.from_config(env_config))
     order_a = [env_a.reset()[1]["episode_id"] for _ in range(6)]
     order_b = [env_b.reset()[1]["episode_id"] for _ in range(6)]
     assert order_a == order_b
@@ -165,8 +168,8 @@ def test_same_seed_same_observations(env_config) -> None:
 
 def test_observation_buffers_receive_the_same_observations(env_config) -> None:
     actions = [MOVE_FORWARD, TURN_LEFT, MOVE_FORWARD, MOVE_FORWARD]
-    fresh, _ = run_episode(make_env(env_config), actions)
-    env = make_env(env_config)
+    fresh, _ = run_episode(make_env(EnvSettings.from_config(env_config)), actions)
+    env = make_env(EnvSettings.from_config(env_config))
     buffers = {key: np.full(space.shape, 7, dtype=space.dtype) for key, space in env.observation_space.spaces.items()}
     env.set_observation_buffers(buffers)
     observation, _ = env.reset()
@@ -186,21 +189,25 @@ def test_observation_buffers_receive_the_same_observations(env_config) -> None:
 
 
 def test_sensors_can_be_switched_off(env_config) -> None:
-    env = make_env(derive_config(env_config, "TASK.SENSORS", ["POSE", "RGB", "MIXED_BINAURAL_PHASE"]))
+    env = make_env(
+        EnvSettings.from_config(derive_config(env_config, "TASK.SENSORS", ["POSE", "RGB", "MIXED_BINAURAL_PHASE"]))
+    )
     observation, _ = env.reset()
     assert set(observation) == {"pose", "rgb", "mixed_binaural_phase"}
     assert env.simulator.renderer.rir_spectra.misses > 0  # the phase still needs the audio
-    only_views = make_env(derive_config(env_config, "TASK.SENSORS", ["DEPTH"]))
+    only_views = make_env(EnvSettings.from_config(derive_config(env_config, "TASK.SENSORS", ["DEPTH"])))
     observation, _ = only_views.reset()
     assert set(observation) == {"depth"} and only_views.simulator.renderer.rir_spectra.misses == 0
     with pytest.raises(ValueError, match="unknown sensors"):
-        make_env(derive_config(env_config, "TASK.SENSORS", ["SMELL"]))
+        make_env(EnvSettings.from_config(derive_config(env_config, "TASK.SENSORS", ["SMELL"])))
 
 
 def test_a_view_of_the_wrong_resolution_is_named(env_config) -> None:
     # the view's file, node and heading are formatted only for this message (sensors.view_observations)
     resolution = int(env_config.WORLD.VIEW_RESOLUTION) + 1
-    env = make_env(derive_config(env_config, "WORLD.VIEW_RESOLUTION", resolution, "TASK.SENSORS", ["RGB"]))
+    env = make_env(
+        EnvSettings.from_config(derive_config(env_config, "WORLD.VIEW_RESOLUTION", resolution, "TASK.SENSORS", ["RGB"]))
+    )
     with pytest.raises(
         ValueError, match=rf"\(node \d+, heading \d+\): rgb view is .* expected \({resolution}, {resolution}, 3\)"
     ):
@@ -209,11 +216,13 @@ def test_a_view_of_the_wrong_resolution_is_named(env_config) -> None:
 
 def test_int16_quirk_and_fast_stft(env_config) -> None:
     actions = [MOVE_FORWARD, TURN_LEFT]
-    plain = run_episode(make_env(env_config), actions)[0][-1]
-    quantised = run_episode(make_env(derive_config(env_config, "AUDIO.INT16_ROUNDTRIP", True)), actions)[0][-1]
+    plain = run_episode(make_env(EnvSettings.from_config(env_config)), actions)[0][-1]
+    quantised = run_episode(
+        make_env(EnvSettings.from_config(derive_config(env_config, "AUDIO.INT16_ROUNDTRIP", True))), actions
+    )[0][-1]
     difference = np.abs(plain["gt_binaural_magnitude"] - quantised["gt_binaural_magnitude"]).max()
     assert 0 < difference < 0.05
-    fast_env = make_env(derive_config(env_config, "AUDIO.FAST_STFT", True))
+    fast_env = make_env(EnvSettings.from_config(derive_config(env_config, "AUDIO.FAST_STFT", True)))
     fast = run_episode(fast_env, actions)[0][-1]
     assert fast["mixed_binaural_magnitude"].shape == (512, 32, 2)
     assert fast_env.observation_space.contains(fast)
@@ -221,15 +230,15 @@ def test_int16_quirk_and_fast_stft(env_config) -> None:
 
 
 def test_episodes_without_the_extra_fields_resolve_the_same(env_config) -> None:
-    env = make_env(env_config)
+    env = make_env(EnvSettings.from_config(env_config))
     layout = env.layout
     episodes = load_split(layout, env_config.WORLD.EPISODE_VERSION, env_config.TASK.SPLIT)[:3]
     stripped = copy.deepcopy(episodes)
     for episode in stripped:
         for key in ("start_node", "goal_nodes", "start_heading", "sound_classes"):
             episode.pop(key)
-    with_extras = make_env(env_config, episodes=episodes).episodes.episodes
-    without = make_env(env_config, episodes=stripped).episodes.episodes
+    with_extras = make_env(EnvSettings.from_config(env_config), episodes=episodes).episodes.episodes
+    without = make_env(EnvSettings.from_config(env_config), episodes=stripped).episodes.episodes
     assert with_extras == without
 
 
@@ -245,7 +254,7 @@ def test_episodes_without_the_extra_fields_resolve_the_same(env_config) -> None:
     ],
 )
 def test_bad_episodes_fail_naming_the_problem(env_config, field, value, message) -> None:
-    episode = copy.deepcopy(load_split(make_env(env_config).layout, "v1", "train")[0])
+    episode = copy.deepcopy(load_split(make_env(EnvSettings.from_config(env_config)).layout, "v1", "train")[0])
     if field in ("sound", "start_idx"):
         episode["info"][1][field] = value
     elif field == "start_position":
@@ -254,4 +263,4 @@ def test_bad_episodes_fail_naming_the_problem(env_config, field, value, message)
     else:
         episode[field] = value
     with pytest.raises(EpisodeError, match=message):
-        make_env(env_config, episodes=[episode])
+        make_env(EnvSettings.from_config(env_config), episodes=[episode])

@@ -10,6 +10,7 @@ import pytest
 
 from audio_separation.env import make_vector_env
 from audio_separation.env.grouped_vector import GroupedVectorEnv, WorkerError, _wait_for_message, split_into_groups
+from audio_separation.env.settings import EnvSettings
 from tests.env.conftest import derive_config
 
 SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "POSE", "RGB"]
@@ -75,11 +76,14 @@ def test_grouped_matches_sync_with_uneven_groups(env_config, in_main: bool) -> N
     actions = np.random.default_rng(1).integers(3, size=(21, 3))
     traces = {}
     for kind in ("sync", "grouped"):
-        envs = make_vector_env(config, vector_env_type=kind)
+        envs = make_vector_env(EnvSettings.from_config(config), vector_env_type=kind)
         if kind == "grouped":
             assert isinstance(envs, GroupedVectorEnv) and [len(group) for group in envs.groups] == [2, 1]
             assert len(envs.processes) == (1 if in_main else 2) and (envs.local is not None) == in_main
-            assert envs.observation_space == make_vector_env(config, vector_env_type="sync").observation_space
+            assert (
+                envs.observation_space
+                == make_vector_env(EnvSettings.from_config(config), vector_env_type="sync").observation_space
+            )
         traces[kind] = _trace(envs, actions)
         envs.close()
     ends = 0
@@ -115,7 +119,7 @@ def test_grouped_copy_false_reuses_buffers_and_attributes(env_config) -> None:
         "TASK.SENSORS",
         SENSORS,
     )
-    envs = make_vector_env(config, vector_env_type="grouped")
+    envs = make_vector_env(EnvSettings.from_config(config), vector_env_type="grouped")
     try:
         first, _ = envs.reset(seed=0)
         kept = first["pose"].copy()
@@ -153,7 +157,7 @@ def test_final_observations_come_through_shared_memory(env_config, copy: bool) -
         "TASK.SENSORS",
         SENSORS,
     )
-    envs = make_vector_env(config, vector_env_type="grouped")
+    envs = make_vector_env(EnvSettings.from_config(config), vector_env_type="grouped")
     try:
         envs.reset(seed=0)
         for _ in range(int(env_config.TASK.MAX_EPISODE_STEPS) - 1):
@@ -184,7 +188,7 @@ def test_errors_name_the_cause_and_stop_the_workers(env_config, failing_env: int
         "TASK.SENSORS",
         SENSORS,
     )
-    envs = make_vector_env(config, vector_env_type="grouped")
+    envs = make_vector_env(EnvSettings.from_config(config), vector_env_type="grouped")
     envs.reset(seed=0)
     actions = np.array([0, 0])
     actions[failing_env] = 7
@@ -192,4 +196,6 @@ def test_errors_name_the_cause_and_stop_the_workers(env_config, failing_env: int
         envs.step(actions)
     assert envs.closed and not any(process.is_alive() for process in envs.processes)
     with pytest.raises(ValueError, match="NUM_WORKERS"):
-        make_vector_env(derive_config(config, "ENV.NUM_WORKERS", -1), vector_env_type="grouped")
+        make_vector_env(
+            EnvSettings.from_config(derive_config(config, "ENV.NUM_WORKERS", -1)), vector_env_type="grouped"
+        )

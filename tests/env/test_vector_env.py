@@ -7,6 +7,7 @@ import pytest
 
 from audio_separation.env import make_env, make_vector_env
 from audio_separation.env.episode_set import episodes_for_env
+from audio_separation.env.settings import EnvSettings
 from audio_separation.world.soundspaces import EmptySplitError
 from tests.env.conftest import derive_config
 
@@ -47,7 +48,7 @@ def test_sync_and_async_give_identical_observations(env_config) -> None:
     actions = np.random.default_rng(0).integers(3, size=(22, 2))
     runs = []
     for kind in ("sync", "async"):
-        envs = make_vector_env(config, vector_env_type=kind)
+        envs = make_vector_env(EnvSettings.from_config(config), vector_env_type=kind)
         observations, infos = envs.reset()
         trace = [(observations, infos["episode_id"].copy())]
         for step_actions in actions:  # crosses the episode boundary at step 19
@@ -61,5 +62,5 @@ def test_sync_and_async_give_identical_observations(env_config) -> None:
             np.testing.assert_array_equal(sync_observations[key], async_observations[key])
     # the two envs hear different episodes, and env i is the env make_env builds for index i
     assert runs[0][0][1][0] != runs[0][0][1][1]
-    single, _ = make_env(config, env_index=1, num_envs=2).reset()
+    single, _ = make_env(EnvSettings.from_config(config), env_index=1, num_envs=2).reset()
     np.testing.assert_array_equal(single["mixed_binaural_magnitude"], runs[0][0][0]["mixed_binaural_magnitude"][1])

@@ -32,7 +32,7 @@ Runtime: about 5 s on a 2-core CPU on top of the session's tiny-world build (abo
 rest of the suite), so the module is not marked slow.
 
 Public calls used (adapt these, not golden.json, when a refactor renames them):
-audio_separation.config.get_config(opts=[...]), audio_separation.env.make_vector_env(config) (gymnasium
+audio_separation.config.get_config(opts=[...]), audio_separation.env.make_vector_env(EnvSettings.from_config(config)) (gymnasium
 vector env API: reset(seed=), step(actions), infos "final_obs" / "_final_obs"), main.main(argv),
 audio_separation.world.builder.build_world (--write only), the checkpoint layout of
 audio_separation/common/checkpoint.py (<model-dir>/data/ckpt.N.pth, a dict with "model", "counters",
@@ -260,10 +260,10 @@ def plain(value: Any) -> Any:
 def env_trace(root: str, vector_env_type: str) -> list[dict[str, Any]]:
     """reset(seed=0) then the ACTIONS steps of 2 envs; one record per returned observation batch."""
     from audio_separation.config import get_config
-    from audio_separation.env import make_vector_env
+    from audio_separation.env import EnvSettings, make_vector_env
 
     config = get_config(opts=env_opts(root, vector_env_type))
-    envs = make_vector_env(config)
+    envs = make_vector_env(EnvSettings.from_config(config))
     try:
         observations, infos = envs.reset(seed=0)
         trace = [

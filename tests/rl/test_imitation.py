@@ -4,7 +4,9 @@ imitation phase runs and hands over to PPO."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from gymnasium.spaces import Box
 
 from audio_separation.config import get_config
 from audio_separation.env import make_vector_env
@@ -12,7 +14,7 @@ from audio_separation.env.baseline_agents import make_agent, shortest_actions
 from audio_separation.env.navigation import TURN_LEFT, TURN_RIGHT, SceneNavigation
 from audio_separation.models.policy import POLICY_INPUTS, ActorCritic
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings
-from audio_separation.rl.environment import rl_env_config
+from audio_separation.rl.environment import rl_env_settings
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability, imitation_loss
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
@@ -27,10 +29,11 @@ def test_imitation_loss_falls_on_a_fixed_batch() -> None:
     policy = ActorCritic(
         num_freq_bins=64, num_frames=8, view_resolution=48, hidden_size=16, embedding_size=16, use_rgb=True
     )
-    storage = RolloutStorage(6, 3, 64, 8, 48)
+    assert policy.observation_keys == ("rgb",)
+    storage = RolloutStorage(6, 3, 64, 8, {"rgb": Box(0, 255, (48, 48, 3), np.uint8)})
     storage.binaural.uniform_(0, 3)
     storage.refined.uniform_(0, 3)
-    storage.rgb.random_(0, 256)
+    storage.observations["rgb"].random_(0, 256)
     storage.expert_actions.random_(0, 3)
     storage.returns.normal_()
     settings = get_config(opts=["RL.IMITATION.LR", "0.01", "RL.IMITATION.EPOCHS", "1"])
@@ -71,16 +74,18 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
     torch.manual_seed(0)
     agent = ActiveSeparationAgent(agent_settings(config)).eval()
     separator, _ = load_frozen_separator(config)
-    envs = make_vector_env(rl_env_config(config, evaluation=True))
+    envs = make_vector_env(rl_env_settings(config, evaluation=True))
     storage = RolloutStorage(
         int(config.TASK.MAX_EPISODE_STEPS),
         envs.num_envs,
         int(config.AUDIO.NUM_FREQ_BINS),
         int(config.AUDIO.NUM_FRAMES),
-        int(config.WORLD.VIEW_RESOLUTION),
+        {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
     )
     layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
-    labellers = [make_agent("approach", config, layout, 0) for _ in range(envs.num_envs)] if experts else None
+    labellers = (
+        [make_agent("approach", config.WORLD.HEADINGS, layout, 0) for _ in range(envs.num_envs)] if experts else None
+    )
     torch.manual_seed(1)
     try:
         result = run_episodes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,3 +80,25 @@ def test_linear_decay() -> None:
     assert linear_decay(0, 10) == 1.0
     assert math.isclose(linear_decay(5, 10), 0.5)
     assert linear_decay(10, 10) == 0.0
+
+
+def test_storage_keeps_the_observations_the_policy_consumes() -> None:
+    from gymnasium.spaces import Box
+
+    from audio_separation.models.policy import ActorCritic
+
+    rgb = ActorCritic(num_freq_bins=64, num_frames=8, view_resolution=36, hidden_size=8, embedding_size=8)
+    blind = ActorCritic(num_freq_bins=64, num_frames=8, hidden_size=8, embedding_size=8, use_rgb=False)
+    assert rgb.observation_keys == ("rgb",) and blind.observation_keys == ()
+    spaces = {"rgb": Box(0, 255, (36, 36, 3), np.uint8), "pose": Box(-1, 1, (4,), np.float32)}
+    storage = RolloutStorage(3, 2, 64, 8, {key: spaces[key] for key in rgb.observation_keys})
+    assert storage.observation_keys == ("rgb",) and storage.observations["rgb"].dtype == torch.uint8
+    spectrogram = torch.zeros(2, 64, 8)
+    frame = torch.full((2, 36, 36, 3), 7, dtype=torch.uint8)
+    storage.insert_observation(
+        1, binaural=torch.zeros(2, 64, 8, 2), passive=spectrogram, gt_mono=spectrogram, observations={"rgb": frame}
+    )
+    assert torch.equal(storage.policy_inputs(1)["rgb"], frame)
+    assert set(RolloutStorage(3, 2, 64, 8, None).policy_inputs(0)) == {"binaural", "refined_mono", "previous_action"}
+    with pytest.raises(KeyError, match="rgb"):
+        storage.insert_observation(0, binaural=torch.zeros(2, 64, 8, 2), passive=spectrogram, gt_mono=spectrogram)

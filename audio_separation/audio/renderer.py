@@ -7,15 +7,15 @@ its mono STFT (LRU per env). A step then costs one batched inverse FFT over sour
 STFT of the binaural signals. The STFT is linear, so the mixture's STFT is the mean of the sources'
 binaural STFTs when those are computed anyway (GT_BINAURAL on); otherwise the mixture waveform is
 transformed directly.
+
+The renderer knows no files: RIRs come from a RirSource (world/rir_store.SceneRirs, or e.g. a trained
+NAF) and clips from a ClipSource (world/clips.ClipLibrary), both handed in by the caller.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -29,99 +29,28 @@ from audio_separation.audio.mixing import (
     rms,
     rms_factor,
 )
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.audio.stft import StftParams, stft
 from audio_separation.common.allocator import keep_freed_memory
-from audio_separation.world.soundspaces import (
-    MissingRIRError,
-    PackedSceneRIRs,
-    SoundSpacesLayout,
-    azimuth_of_heading,
-    read_rir,
-    read_sound,
-)
-
-logger = logging.getLogger("audio_separation")
+from audio_separation.common.lru import LruCache
 
 
-class LruCache:
-    """A bounded mapping that evicts the least recently used entry."""
+class RirSource(Protocol):
+    """A scene's binaural RIRs (world/rir_store.SceneRirs): `scene` names it in cache keys."""
 
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"cache capacity must be >= 1, got {capacity}")
-        self.capacity = int(capacity)
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return self._entries[key]
-        self.misses += 1
-        value = compute()
-        self._entries[key] = value
-        if len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class SceneRirs:
-    """A scene's binaural RIRs by (receiver, source, heading): the packed cache or the wav files."""
-
-    def __init__(
-        self,
-        layout: SoundSpacesLayout,
-        scene: str,
-        packed: PackedSceneRIRs | None,
-        sample_rate: int,
-        allow_missing: bool,
-    ) -> None:
-        self.layout, self.scene, self.packed = layout, scene, packed
-        self.sample_rate, self.allow_missing = sample_rate, allow_missing
-        self.missing = 0
+    scene: str
 
     def get(self, receiver: int, source: int, heading: int) -> np.ndarray:
-        """(samples, 2) float32."""
-        if self.packed is not None:
-            try:
-                return np.asarray(self.packed.get(receiver, source, heading), dtype=np.float32)
-            except KeyError as error:
-                raise MissingRIRError(f"scene {self.scene!r}: {error.args[0]}") from None
-        path = self.layout.rir_path(self.scene, azimuth_of_heading(heading), receiver, source)
-        try:
-            return read_rir(path, self.sample_rate)
-        except MissingRIRError:
-            if not self.allow_missing:
-                raise
-            self.missing += 1
-            if self.missing == 1:
-                logger.warning(
-                    "%s: missing RIR %s read as silence (WORLD.ALLOW_MISSING_RIRS); further ones are counted in SceneRirs.missing",
-                    self.scene,
-                    path,
-                )
-            return np.zeros((1, 2), dtype=np.float32)
+        """The RIR heard at `receiver` facing `heading` from `source`: float32 (samples, 2)."""
+        ...
 
 
-class ClipLibrary:
-    """Mono clips by path, loaded once per env (checked for rate and channels by world.soundspaces)."""
-
-    def __init__(self, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self._clips: dict[str, np.ndarray] = {}
+class ClipSource(Protocol):
+    """Mono clips by path at the renderer's sample rate (world/clips.ClipLibrary)."""
 
     def clip(self, path: str) -> np.ndarray:
-        if path not in self._clips:
-            self._clips[path] = read_sound(path, self.sample_rate, min_seconds=1.0)
-        return self._clips[path]
-
-    def num_seconds(self, path: str) -> int:
-        return int(self.clip(path).shape[0] // self.sample_rate)
+        """float32 (samples,), at least one second long."""
+        ...
 
 
 @dataclass
@@ -169,6 +98,7 @@ class BinauralRenderer:
         target_mono_rms: float,
         rir_cache_size: int,
         clip_second_cache_size: int,
+        clips: ClipSource,
         crop: str = "causal",
     ) -> None:
         self.params = params
@@ -177,7 +107,7 @@ class BinauralRenderer:
         self.step_samples = step_samples
         self.use_int16_roundtrip = use_int16_roundtrip
         self.target_mono_rms = target_mono_rms
-        self.clips = ClipLibrary(sample_rate)
+        self.clips = clips
         self.rir_spectra = LruCache(
             rir_cache_size
         )  # (scene, heading, receiver, source) -> (spectrum, rir length, fft length)
@@ -185,27 +115,34 @@ class BinauralRenderer:
         self.mono_stfts = LruCache(clip_second_cache_size)  # (path, second) -> (magnitude, phase, rms)
 
     @classmethod
-    def from_config(cls, config) -> BinauralRenderer:
-        """The renderer the config's AUDIO and ENV sections describe (env and passive dataset alike); keeps
-        freed memory in this process when ENV.KEEP_FREED_MEMORY (common/allocator.py)."""
-        audio = config.AUDIO
-        if config.ENV.KEEP_FREED_MEMORY:
+    def from_settings(
+        cls,
+        audio: AudioSettings,
+        clips: ClipSource,
+        rir_cache_size: int,
+        clip_second_cache_size: int,
+        keep_freed: bool = False,
+    ) -> BinauralRenderer:
+        """The renderer of these audio settings (env and passive dataset alike), reading clips from `clips`;
+        keeps freed memory in this process when keep_freed (ENV.KEEP_FREED_MEMORY, common/allocator.py)."""
+        if keep_freed:
             keep_freed_memory()
         return cls(
-            params=StftParams.from_config(audio),
-            sample_rate=int(audio.SAMPLE_RATE),
-            step_samples=int(audio.SAMPLE_RATE * audio.STEP_SECONDS),
-            use_int16_roundtrip=bool(audio.INT16_ROUNDTRIP),
-            target_mono_rms=float(audio.TARGET_MONO_RMS),
-            rir_cache_size=int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
-            clip_second_cache_size=int(config.ENV.CLIP_SECOND_CACHE_SIZE),
-            crop=str(audio.CONVOLUTION_CROP),
+            params=audio.stft,
+            sample_rate=audio.sample_rate,
+            step_samples=audio.step_samples,
+            use_int16_roundtrip=audio.int16_roundtrip,
+            target_mono_rms=audio.target_mono_rms,
+            rir_cache_size=rir_cache_size,
+            clip_second_cache_size=clip_second_cache_size,
+            clips=clips,
+            crop=audio.convolution_crop,
         )
 
     def chunk(self, path: str, second: int) -> np.ndarray:
         return clip_chunk(self.clips.clip(path), second, self.step_samples)
 
-    def _rir_spectrum(self, rirs: SceneRirs, receiver: int, source: int, heading: int) -> tuple[np.ndarray, int, int]:
+    def _rir_spectrum(self, rirs: RirSource, receiver: int, source: int, heading: int) -> tuple[np.ndarray, int, int]:
         def compute() -> tuple[np.ndarray, int, int]:
             rir = rirs.get(receiver, source, heading)
             fft_length = convolution_fft_length(self.step_samples, rir.shape[0], self.crop)
@@ -228,7 +165,7 @@ class BinauralRenderer:
         return self.mono_stfts.get((path, second), compute)
 
     def binaural_sources(
-        self, rirs: SceneRirs, receiver: int, heading: int, sources: list[tuple[str, int, int]]
+        self, rirs: RirSource, receiver: int, heading: int, sources: list[tuple[str, int, int]]
     ) -> np.ndarray:
         """Each source's cropped (AUDIO.CONVOLUTION_CROP) binaural signal, float32 (N, 2, samples); sources are
         (clip path, clip second, source node). Sources with equal RIR lengths share one inverse FFT."""
@@ -268,7 +205,7 @@ class BinauralRenderer:
 
     def render(
         self,
-        rirs: SceneRirs,
+        rirs: RirSource,
         receiver: int,
         heading: int,
         sources: list[tuple[str, int, int]],

@@ -1,0 +1,40 @@
+"""What readers of a world need from the config, as one frozen value (config/default.py's WORLD section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audio_separation.world.soundspaces import HEADINGS
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """Where a world lives and how it is read (config/default.py documents each field)."""
+
+    data_root: str  # WORLD.DATA_ROOT: root of a SoundSpaces-layout world
+    dataset: str = "procedural"  # WORLD.DATASET: name under metadata/ and binaural_rirs/
+    sounds_dir: str = "sounds"  # WORLD.SOUNDS_DIR: sound bank folder under data_root
+    headings: tuple[int, ...] = HEADINGS  # WORLD.HEADINGS: agent headings in degrees
+    view_resolution: int = 128  # WORLD.VIEW_RESOLUTION: pixels of the square RGB/depth views
+    depth_max: float = 10.0  # WORLD.DEPTH_MAX: metres; depth is normalised to [0, 1] by this
+    rir_sample_rate: int = 16000  # WORLD.RIR_SAMPLE_RATE: Hz the RIRs are used at
+    allow_missing_rirs: bool = False  # WORLD.ALLOW_MISSING_RIRS: a missing RIR file reads as silence
+    use_packed_cache: bool = True  # WORLD.USE_PACKED_CACHE: read RIRs from the packed per-scene cache
+    episode_version: str = "v1"  # WORLD.EPISODE_VERSION: active_datasets/<version>/
+
+    @classmethod
+    def from_config(cls, config) -> WorldSettings:
+        """The settings of config.WORLD."""
+        world = config.WORLD
+        return cls(
+            data_root=str(world.DATA_ROOT),
+            dataset=str(world.DATASET),
+            sounds_dir=str(world.SOUNDS_DIR),
+            headings=tuple(int(heading) for heading in world.HEADINGS),
+            view_resolution=int(world.VIEW_RESOLUTION),
+            depth_max=float(world.DEPTH_MAX),
+            rir_sample_rate=int(world.RIR_SAMPLE_RATE),
+            allow_missing_rirs=bool(world.ALLOW_MISSING_RIRS),
+            use_packed_cache=bool(world.USE_PACKED_CACHE),
+            episode_version=str(world.EPISODE_VERSION),
+        )
