@@ -8,7 +8,7 @@ and each baseline agent, with 95 % intervals (the original computed these in not
 
 The trained agent uses the checkpoint find_best_checkpoint.py chose for those clips
 (<model-dir>/best_checkpoints.json; the latest ckpt.N.pth when absent). Baseline agents
-(env/baseline_agents.py) act instead of the policy but go through the same frozen separator and trained
+(env/agents.py) act instead of the policy but go through the same frozen separator and trained
 memory, so the comparison isolates where the agent goes. Besides the per-agent summaries, the paired
 differences on the same episodes (trained minus baseline, refined minus passive) are reported with their
 95 % intervals: a difference whose interval lies above 0 is a win. Writes <model-dir>/separation_quality.json

@@ -1,4 +1,4 @@
-"""Extension by registration: trainers, envs, policies and sensors register themselves under a name.
+"""Extension by registration: trainers, envs, sensors and agents register themselves under a name.
 
 A new trainer is added with `@registry.register_trainer(name="x")` in its own module; nothing else
 needs editing. Modules that register are imported lazily by name through `_KNOWN_MODULES` so that
@@ -22,7 +22,10 @@ _KNOWN_MODULES: dict[str, dict[str, str]] = {
     "env": {
         "AudioSeparationEnv": "audio_separation.env.audio_separation_env",
     },
-    "policy": {},
+    "agent": {
+        name: "audio_separation.env.agents"
+        for name in ("random", "still", "rotate", "novelty", "heuristic", "approach")
+    },
     "sensor": {
         "MIXED_BINAURAL_MAGNITUDE": "audio_separation.env.sensors",
         "MIXED_BINAURAL_PHASE": "audio_separation.env.sensors",
@@ -40,7 +43,7 @@ class Registry:
     """Name -> class maps for each kind of pluggable component."""
 
     def __init__(self) -> None:
-        self._maps: dict[str, dict[str, type]] = {"trainer": {}, "env": {}, "policy": {}, "sensor": {}}
+        self._maps: dict[str, dict[str, type]] = {kind: {} for kind in _KNOWN_MODULES}
 
     def _register(self, kind: str, name: str | None) -> Callable[[type], type]:
         def wrap(cls: type) -> type:
@@ -59,8 +62,8 @@ class Registry:
     def register_env(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("env", name)
 
-    def register_policy(self, name: str | None = None) -> Callable[[type], type]:
-        return self._register("policy", name)
+    def register_agent(self, name: str | None = None) -> Callable[[type], type]:
+        return self._register("agent", name)
 
     def register_sensor(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("sensor", name)
@@ -79,8 +82,8 @@ class Registry:
     def get_env(self, name: str) -> type:
         return self._get("env", name)
 
-    def get_policy(self, name: str) -> type:
-        return self._get("policy", name)
+    def get_agent(self, name: str) -> type:
+        return self._get("agent", name)
 
     def get_sensor(self, name: str) -> type:
         return self._get("sensor", name)

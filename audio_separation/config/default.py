@@ -256,7 +256,7 @@ _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
 _C.RL.IMITATION = CN()  # imitation warm start of the policy before PPO (rl/imitation.py); off in the paper settings
 _C.RL.IMITATION.UPDATES = 0  # the first N of NUM_UPDATES updates are DAgger steps on the expert's labels instead of PPO (0 = pure PPO, the paper)
-_C.RL.IMITATION.EXPERT = "approach"  # labelling expert, a baseline agent of env/baseline_agents.py; its privileged info (target node) only makes labels
+_C.RL.IMITATION.EXPERT = "approach"  # labelling expert, a baseline agent of env/agents.py; its privileged info (target node) only makes labels
 _C.RL.IMITATION.EXPERT_PROBABILITY_START = (
     1.0  # DAgger beta at the first imitation update: chance per step that the expert's action is executed
 )
@@ -275,7 +275,7 @@ _C.RL.IMITATION.EPOCHS = 2  # cross-entropy + value steps per imitation rollout
 _C.EVAL = CN()
 _C.EVAL.NUM_EPISODES = 0  # episodes scored per checkpoint (0 = every episode of the split, each once)
 _C.EVAL.DETERMINISTIC = True  # policy actions: argmax (True) or sampled (False)
-_C.EVAL.AGENT = "policy"  # who acts: the trained "policy", or a baseline of env/baseline_agents.py (random, still, approach) through the same separator + memory
+_C.EVAL.AGENT = "policy"  # who acts: the trained "policy", or a registered agent of env/agents.py (random, still, rotate, novelty, heuristic; approach is privileged) through the same separator + memory
 _C.EVAL.OUTPUT_DIR = ""  # results folder (default <MODEL_DIR>/eval/<split>/<agent>); one sub-folder per checkpoint
 _C.EVAL.MEDIA_EPISODES = 10  # episodes that get wavs, a PNG and an mp4 (0 = none, -1 = all)
 _C.EVAL.WRITE_VIDEO = True  # write an mp4 of the views with the binaural mixture (needs ffmpeg on PATH)

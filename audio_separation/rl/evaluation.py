@@ -33,7 +33,7 @@ from audio_separation.common.checkpoint import CheckpointError, list_checkpoints
 from audio_separation.common.files import write_json_atomic
 from audio_separation.common.seeding import derive_seed
 from audio_separation.env import make_vector_env
-from audio_separation.env.baseline_agents import AGENTS, make_agent
+from audio_separation.env.agents import agent_names, make_agent
 from audio_separation.env.episode_set import episodes_for_env, load_split
 from audio_separation.rl import media
 from audio_separation.rl.agent_checkpoint import load_agent
@@ -118,6 +118,49 @@ class Evaluator:
             raise CheckpointError(
                 f"{path} was trained on the separator {saved_separator.get('path')} (fingerprint {saved_separator['fingerprint']}), but {separator_description['path']} has other weights (fingerprint {separator_description['fingerprint']})"
             )
+        saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None
+        settings = RolloutSettings.from_config(config, deterministic=bool(config.EVAL.DETERMINISTIC))
+        if saved_config is not None:  # the memory window is part of the trained method: use the checkpoint's
+            settings.capacity = int(saved_config.RL.MEMORY.CAPACITY)
+            settings.refinement_window = int(saved_config.RL.MEMORY.REFINEMENT_WINDOW)
+        agent_name = str(config.EVAL.AGENT)
+        policy = agent.policy if agent_name == "policy" else None
+        summary = self.score_episodes(
+            folder, separator, agent.memory, settings, agent_name, policy, checkpoint_name(path)
+        )
+        counters = payload.get("counters", {})
+        summary = {
+            "checkpoint": os.path.abspath(path),
+            "evaluation_settings": wanted_settings,
+            "update": counters.get("update"),
+            "env_steps": counters.get("env_steps"),
+            "last_update": bool(saved_config is not None and counters.get("update") == saved_config.get("NUM_UPDATES")),
+            "separator": separator_description,
+            **summary,
+        }
+        write_json_atomic(aggregate_path, summary)
+        return summary
+
+    def score_episodes(
+        self,
+        folder: str,
+        separator: torch.nn.Module,
+        memory: torch.nn.Module,
+        settings: RolloutSettings,
+        agent_name: str,
+        policy: torch.nn.Module | None = None,
+        label: str = "",
+    ) -> dict[str, Any]:
+        """The one evaluation loop: `policy` (or the registered agent `agent_name`) acts in the episodes of
+        TASK.SPLIT through run_episodes; every episode is scored, media written for the first
+        EVAL.MEDIA_EPISODES, and per_episode.json + index.html land in `folder`. Returns the summary
+        (aggregate.json is the caller's: it adds what identifies the evaluated model)."""
+        config = self.config
+        device = self.run.device.device
+        if agent_name != "policy" and agent_name not in agent_names():
+            raise ValueError(f"EVAL.AGENT must be 'policy' or one of {agent_names()}, got {agent_name!r}")
+        if (policy is None) != (agent_name != "policy"):
+            raise ValueError("give a policy exactly when the agent is 'policy'")
         layout = self.run.require_world()
         plan = episode_plan(config, layout)
         envs = make_vector_env(rl_env_settings(config, evaluation=True))
@@ -127,20 +170,15 @@ class Evaluator:
             count,
             int(config.AUDIO.NUM_FREQ_BINS),
             int(config.AUDIO.NUM_FRAMES),
-            {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
+            {
+                key: envs.single_observation_space[key]
+                for key in (policy.observation_keys if policy is not None else ())
+            },
             device,
         )
-        saved_config = CfgNode.load_cfg(payload["config"]) if isinstance(payload.get("config"), str) else None
-        settings = RolloutSettings.from_config(config, deterministic=bool(config.EVAL.DETERMINISTIC))
-        if saved_config is not None:  # the memory window is part of the trained method: use the checkpoint's
-            settings.capacity = int(saved_config.RL.MEMORY.CAPACITY)
-            settings.refinement_window = int(saved_config.RL.MEMORY.REFINEMENT_WINDOW)
-        agent_name = str(config.EVAL.AGENT)
-        if agent_name != "policy" and agent_name not in AGENTS:
-            raise ValueError(f"EVAL.AGENT must be 'policy' or one of {list(AGENTS)}, got {agent_name!r}")
         agents = (
             None
-            if agent_name == "policy"
+            if policy is not None
             else [
                 make_agent(agent_name, config.WORLD.HEADINGS, layout, derive_seed(config.SEED, 7, index))
                 for index in range(count)
@@ -160,10 +198,10 @@ class Evaluator:
                 result = run_episodes(
                     envs,
                     separator,
-                    agent.memory,
+                    memory,
                     storage,
                     settings,
-                    policy=agent.policy if agents is None else None,
+                    policy=policy,
                     agents=agents,
                     record=True,
                 )
@@ -184,18 +222,13 @@ class Evaluator:
                     len(episodes),
                     plan["wanted"],
                     config.TASK.SPLIT,
-                    checkpoint_name(path),
+                    label,
                 )
         finally:
             envs.close()
-        counters = payload.get("counters", {})
         summary = {
-            "checkpoint": os.path.abspath(path),
             "results_dir": os.path.abspath(folder),
-            "evaluation_settings": wanted_settings,
-            "update": counters.get("update"),
-            "env_steps": counters.get("env_steps"),
-            "last_update": bool(saved_config is not None and counters.get("update") == saved_config.get("NUM_UPDATES")),
+            "model": label,
             "split": str(config.TASK.SPLIT),
             "agent": agent_name,
             "deterministic": bool(config.EVAL.DETERMINISTIC),
@@ -203,7 +236,6 @@ class Evaluator:
             "memory_window": {"capacity": settings.capacity, "refinement_window": settings.refinement_window},
             "num_episodes": len(episodes),
             "seconds": time.perf_counter() - started,
-            "separator": separator_description,
             "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes]))
             if episodes
             else None,
@@ -215,17 +247,16 @@ class Evaluator:
         write_json_atomic(os.path.join(folder, "per_episode.json"), episodes)
         media.write_index_html(
             os.path.join(folder, "index.html"),
-            f"{agent_name} on {config.TASK.SPLIT}: {checkpoint_name(path)}",
+            f"{agent_name} on {config.TASK.SPLIT}: {label}",
             summary,
             episodes,
         )
-        write_json_atomic(aggregate_path, summary)
         refined, passive = summary["metrics"]["refined"], summary["metrics"]["passive"]
         logger.info(
             "%s on %s (%s, %d episodes): SI-SDR refined %.2f dB, passive %.2f dB, mixture %.2f dB; STFT distance refined %.4f, passive %.4f -> %s",
             agent_name,
             config.TASK.SPLIT,
-            checkpoint_name(path),
+            label,
             len(episodes),
             refined["si_sdr"]["mean"],
             passive["si_sdr"]["mean"],

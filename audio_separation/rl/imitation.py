@@ -5,7 +5,7 @@ budget of ~20 k env steps, although approaching helps (the privileged `approach`
 still). Imitation gives the policy a supervised signal at every step.
 
 How: for the first RL.IMITATION.UPDATES updates, every rollout is labelled by one expert per env
-(env/baseline_agents.py, `approach` by default: a shortest action sequence to the target node, computed
+(env/agents.py, `approach` by default: a shortest action sequence to the target node, computed
 from the env's info). The labels are the only place the expert's privileged knowledge goes: the policy
 sees exactly its usual inputs (rollout_storage.policy_inputs: the separator's binaural estimate, the
 refined mono estimate, RGB). Each step executes the expert's action with probability beta (DAgger's

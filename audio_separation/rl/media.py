@@ -268,7 +268,7 @@ def write_index_html(path: str, title: str, summary: dict[str, Any], episodes: l
         f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:1em 2em}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{summary['num_episodes']} episodes, split {html.escape(summary['split'])}, agent {html.escape(summary['agent'])}, "
-        f"checkpoint {html.escape(os.path.basename(summary['checkpoint']))}. Estimates play with the {html.escape(summary['estimate_phase'])} phase.</p>"
+        f"model {html.escape(summary.get('model', '-'))}. Estimates play with the {html.escape(summary['estimate_phase'])} phase.</p>"
         f"<table><tr>{head}</tr>{rows}</table>{''.join(sections)}</body></html>"
     )
     with open(path, "w") as handle:

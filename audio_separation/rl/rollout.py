@@ -3,7 +3,7 @@
 Each step t: observation -> frozen separator (target binaural + passive mono estimate) -> the entry goes
 into the external memory -> the memory refines the window ending at t -> the current refined estimate
 is the policy's mono input and scores the transition that led here (rl/reward.py) -> the actor (the
-policy, or a baseline agent of env/baseline_agents.py) picks the next action, except at the last step.
+policy, or a baseline agent of env/agents.py) picks the next action, except at the last step.
 
 Evaluation records more (`record=True`): the mixture phase, the views, the trajectory, and the final
 estimate of every step (models/memory.final_estimate_source).
@@ -194,9 +194,16 @@ def run_episodes(
                         actions = torch.where(torch.rand(count, device=device) < expert_probability, labels, actions)
                 storage.insert_action(step, actions, output.distribution.log_prob(actions), output.value)
             else:
+                separated = binaural.cpu().numpy()  # agents may listen to the separated target (heuristic)
                 actions = torch.tensor(
                     [
-                        agent.act({key: value[index] for key, value in observations.items()}, info)
+                        agent.act(
+                            {
+                                **{key: value[index] for key, value in observations.items()},
+                                "separated_binaural": separated[index],
+                            },
+                            info,
+                        )
                         for index, (agent, info) in enumerate(zip(agents, infos_per_env))
                     ],
                     device=device,

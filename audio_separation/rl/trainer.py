@@ -40,7 +40,7 @@ from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
-from audio_separation.env.baseline_agents import make_agent
+from audio_separation.env.agents import make_agent
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings, newest_state
 from audio_separation.rl.environment import rl_env_settings
 from audio_separation.rl.evaluation import Evaluator

@@ -10,7 +10,7 @@ from gymnasium.spaces import Box
 
 from audio_separation.config import get_config
 from audio_separation.env import make_vector_env
-from audio_separation.env.baseline_agents import make_agent, shortest_actions
+from audio_separation.env.agents import make_agent, shortest_actions
 from audio_separation.env.navigation import TURN_LEFT, TURN_RIGHT, SceneNavigation
 from audio_separation.models.policy import POLICY_INPUTS, ActorCritic
 from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings
