@@ -10,6 +10,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["audio_separation", "audio_separation.*"]),
+    # the measured HRTF of the "kemar" binaural model (MIT KEMAR, free with citation; see its NOTICE.md)
+    package_data={"audio_separation.world": ["hrtf_data/*.sofa", "hrtf_data/NOTICE.md"]},
     install_requires=requirements,
     extras_require={"test": ["pytest>=7", "fast-bss-eval>=0.1.4"]},
 )

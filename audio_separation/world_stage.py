@@ -1,5 +1,8 @@
 """Trainer "world" (the world stage, above world/ and run_context): `--run-type train` builds the configured world if absent and prints its summary;
-`--run-type eval` checks every scene reads back through the SoundSpaces reader."""
+`--run-type eval` checks every scene reads back through the SoundSpaces reader and that its RIRs are
+physically sane (world/physics_check.py: T60, DRR, ILD, ITD distributions; fails on NaN/Inf RIRs or on
+energy that does not fall with distance). It writes <model-dir>/world_check.json, then raises
+WorldCheckError naming every failing scene."""
 
 from __future__ import annotations
 
@@ -13,9 +16,14 @@ from audio_separation.common.registry import registry
 from audio_separation.run_context import BaseTrainer
 from audio_separation.world.builder import build_world_if_absent, read_build_report, world_summary
 from audio_separation.world.open import open_world
+from audio_separation.world.physics_check import check_scene_physics
 from audio_separation.world.soundspaces import load_packed_cache, read_graph, read_observations, read_points
 
 logger = logging.getLogger("audio_separation")
+
+
+class WorldCheckError(ValueError):
+    """A world failed the physics checks (the message lists each scene and why)."""
 
 
 @registry.register_trainer(name="world")
@@ -55,8 +63,12 @@ class WorldTrainer(BaseTrainer):
                 "edges": graph.number_of_edges(),
                 "rir_array": list(packed.rirs.shape),
                 "views": len(views),
+                "physics": check_scene_physics(packed, points, max_pairs=world.CHECK_MAX_PAIRS),
             }
         path = os.path.join(self.run.paths.model_dir, "world_check.json")
         with open(path, "w") as handle:
             json.dump(report, handle, indent=1, sort_keys=True)
         print(json.dumps(report, indent=1, sort_keys=True))
+        failures = [f"{scene}: {reason}" for scene in report for reason in report[scene]["physics"]["failures"]]
+        if failures:
+            raise WorldCheckError(f"world check failed ({path}):\n  " + "\n  ".join(failures))

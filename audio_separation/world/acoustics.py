@@ -7,13 +7,22 @@ What is modelled (and what is approximate — read before trusting numbers):
   `ism_order`; every image arrival earlier than the first arrival of the highest order is kept.
 - Late part: from that time on, Gaussian noise whose power follows the image-source method's own
   statistical limit, c / (4 pi V fs) * (1 - a)^(c t S / 4V) per sample; this decays with exactly the
-  Eyring T60 of the room and continues the early part's level. Independent noise per ear (a diffuse field
-  with zero interaural coherence) — real heads have coherent low frequencies; ours do not.
-- Binaural listener: two ears on a rigid sphere of radius 0.09 m (ears 0.18 m apart), oriented by the
+  Eyring T60 of the room and continues the early part's level. With the "sphere" model the noise is
+  independent per ear (a diffuse field with zero interaural coherence: real heads have coherent low
+  frequencies, this model does not); with "kemar" it has the KEMAR diffuse-field coherence.
+- Binaural listener, RirSettings.binaural_model (config WORLD.BINAURAL_MODEL):
+  "sphere": two ears on a rigid sphere of radius 0.09 m (ears 0.18 m apart), oriented by the
   heading. Each arrival gets the Woodworth interaural time difference and a per-ear Brown-Duda
   one-pole/one-zero head-shadow filter (low frequencies unchanged, high frequencies boosted up to +6 dB
   on the near side and cut to -20 dB behind the head). No pinnae, no elevation cues, no torso: this is
-  not an HRTF, and front/back confusions are as for a sphere.
+  not an HRTF, and front/back confusions are as for a sphere. The late tail is independent per ear.
+  "kemar": each arrival is filtered by the measured MIT KEMAR HRIR nearest its 3-D direction (elevation
+  included; world/hrtf.py, diffuse-field equalised, at the RIR rate), placed so that the head-centre
+  arrival is at distance / c; the late tail is two noises filtered to the diffuse-field interaural
+  coherence of that HRTF set (0.98 at 100 Hz, 0.71 at 200 Hz, zero near 500 Hz, |g| < 0.1 above 1 kHz).
+  Still approximate: far-field HRIRs measured at 1.4 m for every distance, nearest direction instead of
+  interpolation, no measurements below -40 degrees elevation (the -40 degree ring is used), low
+  frequencies completed (world/hrtf.py). docs/hrtf.md has the numbers.
 - Between rooms: sound travels through doorways only (walls are perfectly rigid to transmission). The
   path through the sequence of doors with the shortest total length is used; each door acts as a
   secondary point source 0.25 m inside each room: the response is the chain of room responses
@@ -40,6 +49,7 @@ import pyroomacoustics as pra
 from scipy.signal import lfilter
 
 from audio_separation.world.floorplan import FloorPlan, Room
+from audio_separation.world.hrtf import HrtfSet, load_hrtf
 
 SPEED_OF_SOUND = 343.0  # m/s
 HEAD_RADIUS = 0.09  # m; ears 0.18 m apart
@@ -48,6 +58,7 @@ DOOR_STRENGTH = 2 * math.pi * 0.5  # metres; secondary-source strength of a door
 DOOR_CUTOFF_HZ = SPEED_OF_SOUND / 2.0  # a 1 m wide doorway passes wavelengths up to 2 m freely
 MIN_DISTANCE = 0.25  # m; a source closer than this to the head is moved to this distance in front
 FRACTIONAL_DELAY_TAPS = 8  # windowed-sinc taps per image arrival
+BINAURAL_MODELS = ("sphere", "kemar")  # spherical head (analytic) or measured KEMAR HRTF (world/hrtf.py)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,11 @@ class RirSettings:
     ism_order: int = 8  # image-source reflection order of the early part
     length_seconds: float = 1.0  # every RIR is cut to this length
     late_tail: bool = True  # add the statistical late tail (False: image sources only)
+    binaural_model: str = "sphere"  # "sphere" (analytic head) or "kemar" (measured HRTF); see the docstring
+
+    def __post_init__(self) -> None:
+        if self.binaural_model not in BINAURAL_MODELS:
+            raise ValueError(f"unknown binaural model {self.binaural_model!r}; choose one of {BINAURAL_MODELS}")
 
 
 # ==================================================================================== image sources
@@ -151,6 +167,31 @@ def render_binaural(
     return out
 
 
+def render_binaural_hrtf(
+    images: np.ndarray,
+    reflection: np.ndarray,
+    listener: np.ndarray,
+    headings: list[int],
+    length: int,
+    hrtf: HrtfSet,
+) -> np.ndarray:
+    """Early binaural response (headings, length, 2): each arrival through the nearest measured HRIR."""
+    vectors = images - listener[None, :]
+    distance = np.linalg.norm(vectors, axis=1)
+    close = distance < MIN_DISTANCE
+    amplitude = reflection / (4 * np.pi * np.maximum(distance, MIN_DISTANCE))
+    delay = np.maximum(distance, MIN_DISTANCE) / SPEED_OF_SOUND * hrtf.sample_rate
+    unit = vectors / np.maximum(distance, 1e-9)[:, None]
+    up = np.array([0.0, 0.0, 1.0])
+    out = np.zeros((len(headings), length, 2))
+    for h_index, heading in enumerate(headings):
+        forward, left = facing_vectors(heading)
+        local = np.stack([unit @ forward, unit @ left, unit @ up], axis=1)
+        local[close] = (1.0, 0.0, 0.0)  # as for the sphere: a source at the head is heard from the front
+        out[h_index] = hrtf.render(length, delay, amplitude, hrtf.nearest(local))
+    return out
+
+
 def render_mono(
     images: np.ndarray, reflection: np.ndarray, listener: np.ndarray, length: int, sample_rate: int
 ) -> np.ndarray:
@@ -168,9 +209,18 @@ def early_part_end(images: np.ndarray, orders: np.ndarray, listener: np.ndarray,
 
 
 def late_tail(
-    room: Room, start: float, length: int, sample_rate: int, rng: np.random.Generator, channels: int
+    room: Room,
+    start: float,
+    length: int,
+    sample_rate: int,
+    rng: np.random.Generator,
+    channels: int,
+    hrtf: HrtfSet | None = None,
 ) -> np.ndarray:
-    """Statistical reverberant tail (length, channels) from `start` seconds on, continuing the ISM level."""
+    """Statistical reverberant tail (length, channels) from `start` seconds on, continuing the ISM level.
+
+    Without hrtf the channels are independent noises; with it (channels = 2) the two ears have the
+    diffuse-field interaural coherence of that HRTF set."""
     t = np.arange(length) / sample_rate
     power = (
         SPEED_OF_SOUND
@@ -178,6 +228,10 @@ def late_tail(
         * np.power(1.0 - room.absorption, SPEED_OF_SOUND * t * room.surface / (4 * room.volume))
     )
     envelope = np.where(t >= start, np.sqrt(power), 0.0)
+    if hrtf is not None:
+        if channels != 2:
+            raise ValueError(f"a tail with interaural coherence has 2 channels, not {channels}")
+        return hrtf.diffuse_noise(rng, length) * envelope[:, None]
     return rng.standard_normal((length, channels)) * envelope[:, None]
 
 
@@ -268,6 +322,7 @@ class SceneAcoustics:
         self.seed = seed
         self.length = int(round(settings.length_seconds * settings.sample_rate))
         self._images: dict = {}
+        self.hrtf = load_hrtf(settings.sample_rate) if settings.binaural_model == "kemar" else None
 
     def _images_of(self, room: int, point: np.ndarray):
         key = (room, *np.round(point, 6))
@@ -290,10 +345,13 @@ class SceneAcoustics:
             if self.settings.late_tail:
                 response = response + late_tail(room, end, length, sr, rng, 1)[:, 0]
             return response
-        response = render_binaural(images, reflection, hop.end, headings, length, sr)
+        if self.hrtf is None:
+            response = render_binaural(images, reflection, hop.end, headings, length, sr)
+        else:
+            response = render_binaural_hrtf(images, reflection, hop.end, headings, length, self.hrtf)
         if self.settings.late_tail:
             for h in range(len(headings)):
-                response[h] += late_tail(room, end, length, sr, rng, 2)
+                response[h] += late_tail(room, end, length, sr, rng, 2, self.hrtf)
         return response
 
     def binaural_rirs(

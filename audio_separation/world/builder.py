@@ -2,8 +2,10 @@
 
     build_world(output_dir, preset="default", seed=0)
 
-Every file it writes is a pure function of (preset, seed): the same seed gives byte-identical files
-(build_report.json, which records timings and sizes, is the one exception). Scenes are built in
+Every file it writes is a pure function of (preset, seed, binaural model): the same inputs give
+byte-identical files (build_report.json, which records timings and sizes, is the one exception). The
+binaural model (config WORLD.BINAURAL_MODEL: "sphere" or "kemar", world/acoustics.py) is recorded in
+build_report.json; a world is identified by its (preset, seed, binaural_model) there. Scenes are built in
 parallel worker processes; per-scene randomness is seeded from (seed, scene index), never from order.
 """
 
@@ -122,7 +124,7 @@ def scene_rir_seconds(plan: FloorPlan, preset: WorldPreset) -> float:
 
 def build_scene(args: tuple) -> dict:
     """Worker: write metadata, RIRs (wavs + packed cache) and views of one scene; returns its summary."""
-    root, plan_json, preset_name, seed, index, sample_rate, view_resolution, depth_max = args
+    root, plan_json, preset_name, seed, index, sample_rate, view_resolution, depth_max, binaural_model = args
     from audio_separation.world.views import render_scene_observations  # heavy-ish import in the worker
 
     preset = PRESETS[preset_name]
@@ -138,7 +140,10 @@ def build_scene(args: tuple) -> dict:
         handle.write(plan.to_json())
 
     settings = RirSettings(
-        sample_rate=sample_rate, ism_order=preset.ism_order, length_seconds=scene_rir_seconds(plan, preset)
+        sample_rate=sample_rate,
+        ism_order=preset.ism_order,
+        length_seconds=scene_rir_seconds(plan, preset),
+        binaural_model=binaural_model,
     )
     acoustics = SceneAcoustics(plan, settings, seed=int(np.random.SeedSequence([seed, 3, index]).generate_state(1)[0]))
     nodes = sorted(points)
@@ -224,6 +229,7 @@ def build_world(
             sample_rate,
             config.WORLD.VIEW_RESOLUTION,
             config.WORLD.DEPTH_MAX,
+            config.WORLD.BINAURAL_MODEL,
         )
         for index, plan in enumerate(plans)
     ]
@@ -261,6 +267,7 @@ def build_world(
     report = {
         "preset": preset_name,
         "seed": seed,
+        "binaural_model": config.WORLD.BINAURAL_MODEL,
         "dataset": DATASET,
         "scenes": summaries,
         "scene_roles": roles,
@@ -282,7 +289,8 @@ def directory_size(path: str) -> int:
 def world_summary(report: dict) -> str:
     """Human-readable summary of a build report."""
     lines = [
-        f"world: preset {report['preset']}, seed {report['seed']}, {len(report['scenes'])} scenes, "
+        f"world: preset {report['preset']}, seed {report['seed']}, binaural model {built_binaural_model(report)}, "
+        f"{len(report['scenes'])} scenes, "
         f"{report['disk_bytes'] / 1e6:.0f} MB, built in {report['total_seconds']:.0f} s",
     ]
     for scene in report["scenes"]:
@@ -304,6 +312,15 @@ def build_world_if_absent(config: CfgNode, progress: bool = True) -> SoundSpaces
     layout = SoundSpacesLayout(root, config.WORLD.DATASET)
     metadata = os.path.join(root, "metadata", config.WORLD.DATASET)
     if os.path.isdir(metadata):
+        report_path = os.path.join(root, "build_report.json")
+        if os.path.isfile(report_path):
+            built = built_binaural_model(read_build_report(root))
+            if built != config.WORLD.BINAURAL_MODEL:
+                raise ValueError(
+                    f"the world at {root} was built with binaural model {built!r} (build_report.json), but "
+                    f"WORLD.BINAURAL_MODEL is {config.WORLD.BINAURAL_MODEL!r}: point WORLD.DATA_ROOT elsewhere "
+                    "to build that world, or set WORLD.BINAURAL_MODEL to match"
+                )
         return layout
     if config.WORLD.DATASET != DATASET:
         raise FileNotFoundError(
@@ -316,6 +333,11 @@ def build_world_if_absent(config: CfgNode, progress: bool = True) -> SoundSpaces
     logger.info("building the %s world at %s", config.WORLD.PRESET, root)
     build_world(root, preset=config.WORLD.PRESET, seed=config.WORLD.BUILD_SEED, progress=progress, config=config)
     return layout
+
+
+def built_binaural_model(report: dict) -> str:
+    """The binaural model a build report's world was made with (reports from before the key: "sphere")."""
+    return report.get("binaural_model", "sphere")
 
 
 def read_build_report(root: str) -> dict:
