@@ -15,7 +15,7 @@ from audio_separation.config import get_config
 from audio_separation.world.builder import build_world_if_absent
 from audio_separation.world.physics_check import check_scene_physics
 from audio_separation.world.soundspaces import PackedSceneRIRs, SoundSpacesLayout, load_packed_cache, read_points
-from audio_separation.world.trainer import WorldCheckError, WorldTrainer
+from audio_separation.world_stage import WorldCheckError, WorldTrainer
 
 HEADINGS = [0, 90, 180, 270]
 
