@@ -11,9 +11,8 @@ has L_full = L_chunk + L_rir - 1 samples; the step hears L_chunk of them:
 - "causal" (this project's default, AUDIO.CONVOLUTION_CROP): the first L_chunk samples, aligned with the
   dry chunk (the direct sound of sample k is heard at k + propagation delay). The reverberant tail of the
   previous second is not included. Chosen as default because with "same" the heard audio is misaligned
-  with the ground truth by half a RIR, and approaching the target then gains nothing (measured on the
-  default world: mixture SI-SDR -10.1 dB approaching vs -9.7 dB standing still with "same"; +1.3 vs
-  -2.7 dB with "causal").
+  with the ground truth by half a RIR, and approaching the target then gains nothing (the measurement:
+  docs/environment.md).
 
 FFT length: a circular convolution of length n equals the linear one on the samples that nothing wraps
 onto. For the cropped window [start, start + L_chunk) that holds when n >= start + L_chunk and

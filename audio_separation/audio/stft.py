@@ -200,9 +200,8 @@ def _windowed_frames_numpy(x: np.ndarray, params: StftParams) -> np.ndarray:
 
 def _windowed_frames_torch(x: np.ndarray, params: StftParams) -> torch.Tensor:
     """The same zero-padded, windowed frames as _windowed_frames_numpy (the same float multiplications,
-    so the same numbers), made by torch's pad / unfold / multiply, for torch's FFT (_torch_fft_applies):
-    ~0.03 ms (warm caches) less for an env step's 4 x 16000 samples at the fast STFT. Not for scipy's
-    FFT (the exact STFT), where it measured slower."""
+    so the same numbers), made by torch's pad / unfold / multiply, for torch's FFT (_torch_fft_applies),
+    where it saves a numpy round trip. Not for scipy's FFT (the exact STFT), where it is slower."""
     signal = torch.nn.functional.pad(torch.from_numpy(x), (params.pad_amount, params.pad_amount))
     frames = signal.unfold(-1, params.fft_size, params.hop_length)  # (..., frames, fft_size) view
     return frames * _cached_torch_window(params, x.dtype.name)
@@ -216,8 +215,8 @@ def _cached_torch_window(params: StftParams, dtype_name: str) -> torch.Tensor:
 
 def _rfft(frames: np.ndarray, use_torch: bool | None = None) -> np.ndarray:
     """Real FFT over the last axis. scipy's pocketfft transforms float32 in single precision (numpy's
-    upcasts to double: ~4x slower at the paper's odd size 1023, which dominates the env's step time).
-    For float32 frames of a power-of-two length (the fast STFT's 1024) torch's FFT is ~2x faster still,
+    upcasts to double, several times slower at the paper's odd size 1023, which dominates the env's step
+    time). For float32 frames of a power-of-two length (the fast STFT's 1024) torch's FFT is faster still,
     used when torch runs single-threaded (env worker processes, RL.NUM_THREADS 1), where it cannot
     compete with other processes for cores; the results agree to float32 rounding. use_torch: the
     caller's _torch_fft_applies answer (None = ask here)."""

@@ -3,8 +3,7 @@
 An env step allocates a few arrays of 100 KB - 1 MB (inverse FFT outputs, windowed STFT frames,
 spectrograms) and frees them again. glibc serves allocations above its mmap threshold (128 KB at
 start) with fresh mmap'd pages and unmaps them on free, so every step pays page faults for memory it
-just released: measured on the default world (fast STFT, 1 env) 1.5 ms of CPU per step, against
-0.97 ms with the thresholds below. Raising M_MMAP_THRESHOLD serves such arrays from the heap, and
+just released (a third of an env step's CPU time on the default world; docs/environment.md). Raising M_MMAP_THRESHOLD serves such arrays from the heap, and
 raising M_TRIM_THRESHOLD keeps the freed heap top mapped for the next step.
 
 This changes nothing but speed; it is process-wide, applies to glibc (Linux) only and is a no-op

@@ -92,13 +92,13 @@ _C.ENV.AUTORESET_MODE = (
     "same_step"  # vector env autoreset: "same_step" (final obs in info, habitat style) or "next_step"
 )
 _C.ENV.COPY_OBSERVATIONS = (
-    True  # vector envs return fresh arrays each step; False reuses buffers (~15 % faster async, overwritten next step)
+    True  # vector envs return fresh arrays each step; False reuses buffers (faster async; overwritten next step)
 )
 _C.ENV.SHUFFLE_EPISODES = True  # each env visits its episodes in a seeded random order per pass (False: file order)
 _C.ENV.MAX_EPISODES_PER_ENV = 0  # keep only the first N episodes of each env's share (0 = all)
 _C.ENV.RIR_SPECTRA_CACHE_SIZE = 4096  # RIR spectra kept per env (LRU); <= 190 KB each for 1-s RIRs (<= 0.8 GB per env)
 _C.ENV.CLIP_SECOND_CACHE_SIZE = 1024  # clip-second spectra + mono STFTs kept per env (LRU); ~230 KB each
-_C.ENV.KEEP_FREED_MEMORY = True  # raise glibc's mmap/trim thresholds in env and vector-env processes (common/allocator.py): ~35 % less CPU per step, speed only
+_C.ENV.KEEP_FREED_MEMORY = True  # raise glibc's mmap/trim thresholds in env and vector-env processes (common/allocator.py): less CPU per step, speed only
 _C.ENV.POSITION_TOLERANCE = 0.1  # metres; an episode position further than this from every graph node is an error
 
 # ----------------------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ _C.NAF.BATCH_RIRS = 20  # RIRs per step per process
 _C.NAF.PIXELS_PER_RIR = 2000  # pixel model: random (t, f) pixels per RIR per step (both ears)
 _C.NAF.FRAMES_PER_RIR = 0  # frame model: random frames per RIR per step (0 = every frame up to max_len)
 _C.NAF.PAD_TO_MAX_FRACTION = 0.1  # share of training samples drawn up to max_len (silence past the RIR end)
-_C.NAF.DECAY_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of the decay loss added to the MSE (batches.decay_curve_loss: squared dB difference / 10 of the DECAY_LOSS_CURVE curves); plain log-MSE renders early frames ~2.5 dB too quiet -> decay too slow, T60 ~3 % too long; 0 = the paper
+_C.NAF.DECAY_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weight of the decay loss added to the MSE (batches.decay_curve_loss: squared dB difference / 10 of the DECAY_LOSS_CURVE curves); corrects the too-slow decay plain log-MSE learns (docs/naf.md); 0 = the paper
 _C.NAF.DECAY_LOSS_CURVE = "energy"  # what the decay loss compares: "energy" = per-frame energy in dB re the GT's loudest frame (level + decay); "schroeder" = normalised backward-integrated decay curve (shape only)
 _C.NAF.DECAY_LOSS_FLOOR_DB = (
     -60.0
@@ -148,7 +148,7 @@ _C.NAF.EDC_LOSS_WEIGHT = 0.0  # frame model only (needs FRAMES_PER_RIR 0): weigh
 _C.NAF.EDC_LOSS_FLOOR_DB = (
     -40.0
 )  # dB; the Schroeder curves of the EDC term are clamped below this (just under T60's -35 dB point)
-_C.NAF.EDC_LOSS_DOMAIN = "waveform"  # where the EDC term's Schroeder curves come from: "waveform" = the waveforms the eval renders (inverse STFT with a uniform random phase, drawn afresh per step and shared by prediction and target; frame-rate curves miss the overlap-add mixing and left seed-0 T60 ~2 % long); "frames" = backward-integrated frame energies (did not help T60)
+_C.NAF.EDC_LOSS_DOMAIN = "waveform"  # where the EDC term's Schroeder curves come from: "waveform" = the waveforms the eval renders (inverse STFT with a uniform random phase, drawn afresh per step and shared by prediction and target; frame-rate curves miss the overlap-add mixing); "frames" = backward-integrated frame energies (did not help T60)
 _C.NAF.POSITION_JITTER = 0.1  # metres; std of the Gaussian jitter of training positions
 _C.NAF.LR = 5e-4  # AdamW learning rate at the start
 _C.NAF.LR_END = 5e-5  # learning rate at the end (exponential decay over NUM_EPOCHS or MAX_TRAIN_SECONDS)

@@ -54,10 +54,8 @@ def _wait_for_message(pipe, seconds: float) -> None:
     nothing; the blocking recv that follows takes over after that. Why: the waits of a vector step are
     short (the other side's last env-step, the caller's bookkeeping), and a process that blocks lets its
     core go idle; on a VM whose idle vCPUs halt at once (cpuidle haltpoll with guest_halt_poll_ns 0, as
-    on the benchmark machine) waking it again costs a VM exit and an interrupt per message. Measured
-    with scripts/bench/env.py on the otherwise idle 2-core machine: the grouped env's overhead over its
-    envs' own steps fell from ~0.46 to ~0.22 ms per vector step (4 envs, fast STFT: 1662 -> 1791
-    steps/s). Not measured under load (the vCPUs seldom idle there; the loop yields the core)."""
+    on the benchmark machine) waking it again costs a VM exit and an interrupt per message (the
+    measured gain: docs/environment.md, BENCHMARKS.md)."""
     deadline = time.perf_counter() + seconds
     while not pipe.poll(0):
         if time.perf_counter() >= deadline:

@@ -19,8 +19,8 @@ output is the entry plus a learned correction whose last layer starts at zero, s
 returns the passive estimate (this project's option; the spec's memory predicts the magnitude directly).
 
 The spec does not name the CNNs' activation; ReLU is the default. With few channels (the quickstart's 4)
-ReLU units die early in RL training (measured: 2 of 4 skip and 2 of 4 up-sampling channels never active
-by update 300, and the memory then stays at the passive estimate); negative_slope > 0 uses LeakyReLU,
+ReLU units can die early in RL training, and the memory then stays at the passive estimate (the
+measurement: docs/rl.md); negative_slope > 0 uses LeakyReLU,
 whose units cannot die.
 """
 
