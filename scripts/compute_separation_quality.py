@@ -26,6 +26,8 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from audio_separation.common.checkpoint import latest_checkpoint  # noqa: E402
+from audio_separation.common.files import write_bytes_atomic, write_json_atomic  # noqa: E402
+from audio_separation.common.provenance import config_hash, provenance  # noqa: E402
 from audio_separation.rl.eval_jobs import EvalJob, paired_difference, run_jobs  # noqa: E402
 
 TRAINED = "policy"
@@ -55,7 +57,7 @@ def compute(
             jobs.append(EvalJob(config, model_dir, checkpoint, (*opts, *extra)))
             keys.append((clips, agent))
     summaries = dict(zip(keys, run_jobs(jobs, parallel)))
-    results: dict[str, Any] = {"clips": {}}
+    results: dict[str, Any] = {"clips": {}, "provenance": run_provenance(model_dir, configs, opts)}
     for clips in configs:
         per_agent = {agent: summaries[(clips, agent)] for agent in agents}
         episodes = {
@@ -86,12 +88,48 @@ def compute(
             },
             "comparisons": comparisons,
         }
-    with open(os.path.join(model_dir, "separation_quality.json"), "w") as handle:
-        json.dump(results, handle, indent=1)
-    markdown = to_markdown(results)
-    with open(os.path.join(model_dir, "separation_quality.md"), "w") as handle:
-        handle.write(markdown)
+    write_json_atomic(os.path.join(model_dir, "separation_quality.json"), results)
+    write_bytes_atomic(os.path.join(model_dir, "separation_quality.md"), to_markdown(results).encode())
     return results
+
+
+def run_provenance(model_dir: str, configs: dict[str, str], opts: list[str]) -> dict[str, Any]:
+    """What produced the table: this code's commit, the machine, and per clip set the training config's
+    hash and seed (from the evaluated checkpoint) and the evaluation config's hash and seed."""
+    import torch
+
+    from audio_separation.config import get_config
+
+    per_clips = {}
+    for clips, path in configs.items():
+        checkpoint = checkpoint_for(model_dir, clips)
+        trained = torch.load(checkpoint, map_location="cpu", weights_only=False).get("config") or ""
+        evaluation = get_config(path, list(opts), model_dir=model_dir, run_type="eval")
+        trained_seed = next(
+            (line.split(":", 1)[1].strip() for line in trained.splitlines() if line.startswith("SEED:")), None
+        )
+        per_clips[clips] = {
+            "checkpoint": os.path.basename(checkpoint),
+            "train_config_hash": config_hash(trained) if trained else None,
+            "train_seed": None if trained_seed is None else int(trained_seed),
+            "eval_config": path,
+            "eval_config_hash": config_hash(evaluation.dump()),
+            "eval_seed": int(evaluation.SEED),
+        }
+    return provenance(model_dir=model_dir, clips=per_clips)
+
+
+def provenance_line(results: dict[str, Any]) -> str:
+    """One markdown line naming the commit, config hashes, seeds and machine of a results table."""
+    info = results.get("provenance")
+    if not info:
+        return "(no provenance recorded: produced before tables recorded their commit)"
+    parts = [
+        f"{clips}: {entry['checkpoint']}, train config {entry['train_config_hash']} (seed {entry['train_seed']}), "
+        f"eval config {entry['eval_config_hash']} (seed {entry['eval_seed']})"
+        for clips, entry in info["clips"].items()
+    ]
+    return f"commit {info['commit']}, {info['date']}, {info['machine']}; " + "; ".join(parts)
 
 
 def _paired_self(episodes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -111,7 +149,7 @@ def _interval(summary: dict[str, Any], digits: int = 2) -> str:
 
 
 def to_markdown(results: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"Produced by {provenance_line(results)}.", ""]
     for clips, block in results["clips"].items():
         lines += [
             f"### {clips} clips ({block['split']}, checkpoint {os.path.basename(block['checkpoint'])})",

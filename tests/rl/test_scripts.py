@@ -81,6 +81,21 @@ def test_pick_the_best_checkpoint_then_tabulate_agents(
     assert unheard["comparisons"]["policy refined - still refined"]["si_sdr"]["count"] == 2
     printed = capsys.readouterr().out
     assert "| policy | refined |" in printed and "policy refined - policy passive" in printed
+    provenance = results["provenance"]
+    assert provenance["commit"] and provenance["machine"] and provenance["clips"]["unheard"]["train_seed"] == 0
+    assert len(provenance["clips"]["heard"]["eval_config_hash"]) == 12
+    assert f"Produced by commit {provenance['commit']}" in printed
+
+    # the README's results table is regenerated from the run dir, with the run's commit in each row
+    import results_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results_table.BEGIN}\nstale row\n{results_table.END}\nrest\n")
+    assert results_table.main(["--run-dir", model_dir, "--write", str(readme)]) == 0
+    text = readme.read_text()
+    assert "stale row" not in text and text.startswith("intro\n") and text.endswith("rest\n")
+    rows = [line for line in text.splitlines() if line.startswith("| 1 |")]
+    assert len(rows) == 2 and all(f"| {provenance['commit']} |" in row for row in rows)
 
 
 def test_quickstart_selection_and_test_configs_cover_enough_episodes_of_the_default_world() -> None:
