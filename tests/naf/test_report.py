@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -58,3 +59,22 @@ def test_eval_writes_a_page_to_listen_and_look(naf_config, naf_scene, tmp_path) 
         for name in ("spectrogram", "decay"):
             assert f"src='{pair['files'][name]}'" in page
             assert os.path.getsize(os.path.join(model_dir, "eval", pair["files"][name])) > 1000
+
+
+def test_without_a_sound_bank_the_page_plays_the_rirs(naf_config, naf_scene, tmp_path) -> None:
+    from audio_separation.naf.report import ReportSettings, write_eval_report
+    from audio_separation.world.soundspaces import SoundSpacesLayout
+
+    settings = dataclasses.replace(ReportSettings.from_config(naf_config), pairs=1, phase_methods=("random",))
+    indices = naf_scene.test_indices[:3]
+    truths = [naf_scene.item_logmag(i) for i in indices]  # stand-in predictions: no model needed here
+    written = write_eval_report(
+        str(tmp_path), naf_scene, indices, truths, {}, SoundSpacesLayout(str(tmp_path / "no_world"), "x"), settings
+    )
+    page = open(written["index"]).read()
+    assert written["dry_clip"] is None and "no sound bank" in page
+    sources = re.findall(r"<audio[^>]*src='([^']+)'", page)
+    assert len(sources) == 3  # ground truth, NAF (random phase), nearest
+    for source in sources:
+        signal, _ = soundfile.read(os.path.join(tmp_path, source), always_2d=True)
+        assert signal.shape == ((naf_scene.max_len - 1) * naf_scene.params.hop_length, 2)
