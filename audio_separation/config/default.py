@@ -166,6 +166,10 @@ _C.NAF.GRIFFIN_LIM_ITERATIONS = 32  # iterations of the Griffin-Lim phase option
 _C.NAF.EVAL_PLOTS = True  # eval also writes the loudness / t-SNE / probe PNGs (needs the floor plan)
 _C.NAF.VIS_RESOLUTION = 0.1  # metres between listener samples of the loudness / t-SNE maps
 _C.NAF.VIS_EMITTER_NODE = -1  # node index of the emitter in the maps (-1 = the scene's first node)
+_C.NAF.REPORT_PAIRS = 6  # eval writes <model-dir>/eval/index.html with audio and plots for this many held-out (listener, emitter) pairs (0 = no page)
+_C.NAF.REPORT_SECONDS = (
+    3.0  # seconds of the dry clip (first heard clip of the sound bank) convolved with each pair's RIRs in that page
+)
 
 # ----------------------------------------------------------------------------------------------------
 # Model: network sizes (audio_separation/models/). Paper sizes by default; smaller widths for CPU.

@@ -4,8 +4,9 @@
 - nearest / linear: interpolation of TRAINING waveforms per heading in the 4-d (listener xy, emitter xy)
   space (scipy NearestNDInterpolator; LinearNDInterpolator over a joggled Delaunay triangulation, 0
   outside the convex hull).
-- opus / aac: the test RIR itself through a codec at low bitrate (opusenc --bitrate 6 --music --comp 10
-  --cvbr / opusdec --float; ffmpeg AAC-LC at 24 kb/s), reporting bytes per RIR. The external tools are
+- codec_roundtrip: one RIR through a codec at low bitrate and back (opusenc --bitrate 6 --music --comp 10
+  --cvbr / opusdec --float; ffmpeg AAC-LC at 24 kb/s). The paper's codec baselines (the training RIRs
+  coded, then interpolated) are built from it in naf/codec_baselines.py. The external tools are
   required; a missing one raises MissingToolError naming the Debian package to install.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
+from collections.abc import Sequence
 
 import numpy as np
 import soundfile as sf
@@ -23,7 +24,7 @@ from audio_separation.naf.data import NafSceneData, logmag_of_waveform
 
 INTERPOLATIONS = ("nearest", "linear")
 CODECS = ("opus", "aac")
-_TOOLS = {"opus": (("opusenc", "opus-tools"), ("opusdec", "opus-tools")), "aac": (("ffmpeg", "ffmpeg"),)}
+CODEC_TOOLS = {"opus": (("opusenc", "opus-tools"), ("opusdec", "opus-tools")), "aac": (("ffmpeg", "ffmpeg"),)}
 
 
 class MissingToolError(RuntimeError):
@@ -40,7 +41,7 @@ def require_tool(program: str, package: str) -> str:
     return path
 
 
-def _fit_frames(logmag: np.ndarray, frames: int, log_eps: float) -> np.ndarray:
+def fit_frames(logmag: np.ndarray, frames: int, log_eps: float) -> np.ndarray:
     """Crop or pad (with log(eps), i.e. silence) a (2, F, T') log-magnitude to T = frames."""
     if logmag.shape[-1] >= frames:
         return logmag[..., :frames]
@@ -52,14 +53,24 @@ def mean_predictions(data: NafSceneData, indices: np.ndarray) -> list[np.ndarray
     return [np.repeat(data.mean[None, :, : data.lengths[i]], 2, axis=0) for i in indices]
 
 
-def interpolation_predictions(data: NafSceneData, indices: np.ndarray, method: str) -> list[np.ndarray]:
-    """Log-magnitudes of waveforms interpolated from the training split of the same heading."""
+def interpolated_waveforms(
+    data: NafSceneData,
+    indices: np.ndarray,
+    method: str,
+    train_waveforms: Sequence[np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """(2, samples) waveforms at items `indices`, interpolated per heading from the training split.
+
+    train_waveforms: one (2, samples) waveform per data.train_indices item (default: the stored RIRs;
+    the codec baselines pass the decoded codec versions). Every waveform is zero-padded to the longest."""
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
     from scipy.spatial import Delaunay
 
     if method not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {method!r}; choose one of {INTERPOLATIONS}")
-    train_waves = data.waveforms(data.train_indices)
+    train_waves = data.waveforms(data.train_indices) if train_waveforms is None else list(train_waveforms)
+    if len(train_waves) != len(data.train_indices):
+        raise ValueError(f"need one training waveform per train item: {len(train_waves)} != {len(data.train_indices)}")
     length = max(w.shape[-1] for w in train_waves)
     values = np.zeros((len(train_waves), 2 * length), dtype=np.float64)
     for row, wave in enumerate(train_waves):
@@ -79,13 +90,19 @@ def interpolation_predictions(data: NafSceneData, indices: np.ndarray, method: s
             interpolator = LinearNDInterpolator(Delaunay(points, qhull_options="QJ"), values[rows], fill_value=0.0)
         for item, wave in zip(queries, interpolator(coordinates[queries])):
             predictions[int(item)] = wave.reshape(2, length)
+    return [predictions[int(i)].astype(np.float32) for i in indices]
+
+
+def interpolation_predictions(
+    data: NafSceneData,
+    indices: np.ndarray,
+    method: str,
+    train_waveforms: Sequence[np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Log-magnitudes, at each item's length, of the waveforms interpolated_waveforms gives."""
     return [
-        _fit_frames(
-            logmag_of_waveform(predictions[int(i)].astype(np.float32), data.params),
-            int(data.lengths[i]),
-            data.params.log_eps,
-        )
-        for i in indices
+        fit_frames(logmag_of_waveform(wave, data.params), int(data.lengths[i]), data.params.log_eps)
+        for i, wave in zip(indices, interpolated_waveforms(data, indices, method, train_waveforms))
     ]
 
 
@@ -96,7 +113,7 @@ def codec_roundtrip(waveform: np.ndarray, sample_rate: int, codec: str, folder: 
     counted in the size)."""
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; choose one of {CODECS}")
-    tools = {program: require_tool(program, package) for program, package in _TOOLS[codec]}
+    tools = {program: require_tool(program, package) for program, package in CODEC_TOOLS[codec]}
     peak = float(np.abs(waveform).max()) or 1.0
     source = os.path.join(folder, "input.wav")
     sf.write(source, (waveform / peak * 0.99).T.astype(np.float32), sample_rate, subtype="FLOAT")
@@ -142,20 +159,3 @@ def _run(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()[-500:]}")
-
-
-def codec_predictions(data: NafSceneData, indices: np.ndarray, codec: str) -> tuple[list[np.ndarray], float]:
-    """Log-magnitudes of the codec round trip of each test RIR, and the mean encoded bytes per RIR."""
-    predictions, sizes = [], []
-    with tempfile.TemporaryDirectory(prefix=f"naf_{codec}_") as folder:
-        for item, wave in zip(indices, data.waveforms(indices)):
-            decoded, size = codec_roundtrip(wave, data.params.sample_rate, codec, folder)
-            predictions.append(
-                _fit_frames(
-                    logmag_of_waveform(decoded.astype(np.float32), data.params),
-                    int(data.lengths[item]),
-                    data.params.log_eps,
-                )
-            )
-            sizes.append(size)
-    return predictions, float(np.mean(sizes))

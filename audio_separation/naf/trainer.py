@@ -15,7 +15,6 @@ exactly as an uninterrupted one (checkpoints are taken at epoch boundaries).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -34,6 +33,7 @@ from audio_separation.common.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from audio_separation.common.files import write_json_atomic
 from audio_separation.common.parameters import count_parameters
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed, seed_everything
@@ -274,7 +274,8 @@ class NafTrainer(BaseTrainer):
 
     def eval(self) -> dict:
         """Score the latest (or EVAL_CKPT_PATH_DIR) checkpoint and the mean predictor on the test split;
-        writes <model-dir>/eval/metrics.json (+ per_item.json and plots when the floor plan exists)."""
+        writes <model-dir>/eval/metrics.json (+ per_item.json, plots when the floor plan exists, and
+        index.html with audio and pictures of NAF.REPORT_PAIRS pairs: naf/report.py)."""
         config, naf = self.config, self.config.NAF
         device = self.run.device.device
         data = prepare_scene_data(config)
@@ -320,14 +321,24 @@ class NafTrainer(BaseTrainer):
             {"key": data.keys[i], "spectral_error": float(np.mean(np.abs(p - g)))}
             for i, p, g in zip(indices, predictions, ground_truth)
         ]
-        with open(os.path.join(out_dir, "per_item.json"), "w") as handle:
-            json.dump(per_item, handle, indent=1)
+        write_json_atomic(os.path.join(out_dir, "per_item.json"), per_item)
         if naf.EVAL_PLOTS:
             from audio_separation.naf.visualise import make_scene_plots
 
             result["plots"] = make_scene_plots(config, model, data, out_dir, device)
-        with open(os.path.join(out_dir, "metrics.json"), "w") as handle:
-            json.dump(result, handle, indent=1)
+        if naf.REPORT_PAIRS > 0:  # index.html: audio, spectrograms and decay curves of a few pairs
+            from audio_separation.naf.report import ReportSettings, write_eval_report
+
+            result["report"] = write_eval_report(
+                out_dir,
+                data,
+                indices,
+                predictions,
+                result,
+                self.run.require_world(),
+                ReportSettings.from_config(config),
+            )
+        write_json_atomic(os.path.join(out_dir, "metrics.json"), result)
         logger.info(
             "NAF eval of %s: spectral %.4f (mean predictor %.4f), T60 %.2f %% (%.2f %%) -> %s",
             data.scene,

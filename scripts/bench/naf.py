@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Benchmark NAF: train the quickstart NAF on one default-world scene through the real CLI, evaluate it,
-score the baselines (mean, nearest, linear, Opus, AAC) on the same held-out 10 %, optionally compare
+score the baselines (mean, nearest, linear, opus-/aac-nearest, opus-/aac-linear) on the same held-out 10 %, optionally compare
 the faithful per-pixel model with the amortised one at an equal training budget, and append dated rows
 to BENCHMARKS.md. Writes everything to <run-dir>/bench.json.
 
@@ -22,9 +22,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-from naf_baselines import run_baselines  # noqa: E402
+from naf_baselines import run_baselines, size_text  # noqa: E402
 
 from audio_separation.config import get_config  # noqa: E402
+from audio_separation.naf.baseline_scores import label  # noqa: E402
 from audio_separation.naf.data import ensure_scene_data, load_scene_data  # noqa: E402
 from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
@@ -126,13 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     ]
     for method, scores in report["baselines"].items():
-        label = "mean spectrogram" if method == "mean" else method
-        store = (
-            f"{scores['bytes_per_rir']:.0f} B/RIR ({scores['scene_megabytes']:.2f} MB/scene)"
-            if "bytes_per_rir" in scores
-            else ("train waveforms" if method in ("nearest", "linear") else "-")
-        )
-        rows.append(_row(date, data.scene, label, scores, size=store))
+        name = "mean spectrogram" if method == "mean" else label(method)
+        store = size_text(scores) or ("train waveforms" if method in ("nearest", "linear") else "-")
+        rows.append(_row(date, data.scene, name, scores, size=store))
 
     if args.compare_seconds > 0:
         report["equal_budget"] = {}

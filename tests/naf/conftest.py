@@ -43,6 +43,8 @@ TINY_NAF = [
     "6",
     "NAF.GRIFFIN_LIM_ITERATIONS",
     "4",
+    "NAF.REPORT_PAIRS",
+    "0",
     "NUM_EPOCHS",
     "2",
     "CHECKPOINT_INTERVAL",

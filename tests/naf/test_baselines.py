@@ -40,10 +40,12 @@ def test_missing_codec_names_the_tool_and_package(naf_scene, monkeypatch, tmp_pa
 @pytest.mark.skipif(not CODECS_INSTALLED, reason="opus-tools / ffmpeg not installed (.ci/run installs them)")
 @pytest.mark.parametrize("codec", baselines.CODECS)
 def test_codec_round_trip_is_close_and_small(naf_scene, codec) -> None:
+    from audio_separation.naf.codec_baselines import CodecCache, codec_roundtrip_predictions
+
     test = naf_scene.test_indices[:2]
-    predictions, bytes_per_rir = baselines.codec_predictions(naf_scene, test, codec)
+    predictions, sizes = codec_roundtrip_predictions(naf_scene, test, f"{codec}-roundtrip", CodecCache(naf_scene))
     raw_bytes = naf_scene.waveform(int(test[0])).size * 4
-    assert 0 < bytes_per_rir < raw_bytes / 5
+    assert 0 < sizes["bytes_per_rir"] < raw_bytes / 5
     for index, prediction in zip(test, predictions):
         truth = naf_scene.item_logmag(index)
         assert prediction.shape == truth.shape
