@@ -19,6 +19,7 @@ import tempfile
 import numpy as np
 import soundfile as sf
 
+from audio_separation.common.errors import ProjectError
 from audio_separation.naf.data import NafSceneData, logmag_of_waveform
 
 INTERPOLATIONS = ("nearest", "linear")
@@ -26,7 +27,7 @@ CODECS = ("opus", "aac")
 _TOOLS = {"opus": (("opusenc", "opus-tools"), ("opusdec", "opus-tools")), "aac": (("ffmpeg", "ffmpeg"),)}
 
 
-class MissingToolError(RuntimeError):
+class MissingToolError(ProjectError, RuntimeError):
     """An external codec program is not installed."""
 
 

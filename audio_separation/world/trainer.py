@@ -13,7 +13,14 @@ from audio_separation.common.registry import registry
 from audio_separation.run_context import BaseTrainer
 from audio_separation.world.builder import build_world_if_absent, read_build_report, world_summary
 from audio_separation.world.open import open_world
-from audio_separation.world.soundspaces import load_packed_cache, read_graph, read_observations, read_points
+from audio_separation.world.soundspaces import (
+    WorldDataError,
+    check_scene_rirs_finite,
+    load_packed_cache,
+    read_graph,
+    read_observations,
+    read_points,
+)
 
 logger = logging.getLogger("audio_separation")
 
@@ -45,9 +52,12 @@ class WorldTrainer(BaseTrainer):
             points = read_points(layout.points_path(scene))
             graph = read_graph(layout.graph_path(scene))
             if sorted(points) != sorted(graph.nodes()):
-                raise ValueError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
+                raise WorldDataError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
             packed = load_packed_cache(
                 layout, scene, list(world.HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS
+            )
+            check_scene_rirs_finite(
+                packed.rirs, packed.nodes, packed.headings, f"{layout.packed_cache_dir(scene)}/rirs.npy"
             )
             views = read_observations(layout.observations_path(scene))
             report[scene] = {
