@@ -41,3 +41,14 @@ class ResumeMismatchError(ProjectError, ValueError):
 def debug_enabled() -> bool:
     """True when AUDIO_SEPARATION_DEBUG is set to anything but '', '0' or 'false'."""
     return os.environ.get(DEBUG_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def worker_message(error: BaseException) -> str:
+    """The message of an error re-raised from a worker process (DataLoader wraps the worker's traceback
+    into it): its last line, the original 'Type: message'."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and any("Traceback" in line for line in lines):
+        last = lines[-1]
+        name = type(error).__name__
+        return last[len(name) + 2 :] if last.startswith(f"{name}: ") else last
+    return str(error)

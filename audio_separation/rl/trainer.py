@@ -17,7 +17,7 @@ and resets env i with derive_seed(SEED, rank, i, u) (a fresh random episode of i
 after update u depends only on the weights and optimizer states, which checkpoints carry.
 Preemption: SIGTERM / SIGUSR1 stop all workers at the end of the current update; rank 0 writes
 resume_state.pth, train() exits with status 128 + the signal's number, and running the same command
-again continues from it (rl/preemption.py).
+again continues from it (common/preemption.py).
 
 Eval: rl/evaluation.py (one checkpoint or every ckpt.N.pth of a folder, optionally polling).
 """
@@ -36,6 +36,7 @@ from tqdm import tqdm
 from audio_separation.common import distributed
 from audio_separation.common.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
 from audio_separation.common.parameters import count_parameters
+from audio_separation.common.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.common.registry import registry
 from audio_separation.common.seeding import derive_seed
 from audio_separation.common.tensorboard import make_writer
@@ -47,7 +48,6 @@ from audio_separation.rl.evaluation import Evaluator
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability
 from audio_separation.rl.ppo import PPO, MemoryLearner, linear_decay
-from audio_separation.rl.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
 from audio_separation.run_context import BaseTrainer, RunContext
