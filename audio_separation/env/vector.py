@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 
 import gymnasium as gym
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 from yacs.config import CfgNode
 
 from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.registry import registry
+from audio_separation.env.async_guard import GuardedAsyncVectorEnv
 from audio_separation.env.grouped_vector import GroupedVectorEnv
 from audio_separation.world.open import open_world
 
@@ -68,7 +69,9 @@ def make_vector_env(
     if kind == "sync":
         return SyncVectorEnv(factories, copy=copy, autoreset_mode=mode)
     if kind == "async":
-        return AsyncVectorEnv(factories, context=config.ENV.MULTIPROCESSING_CONTEXT, copy=copy, autoreset_mode=mode)
+        return GuardedAsyncVectorEnv(
+            factories, context=config.ENV.MULTIPROCESSING_CONTEXT, copy=copy, autoreset_mode=mode
+        )
     if kind == "grouped":
         workers = int(config.ENV.NUM_WORKERS)
         if workers < 0:

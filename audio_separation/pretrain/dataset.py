@@ -109,8 +109,12 @@ class PassiveDataset(Dataset):
         self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
         self.datapoints = read_datapoints(layout, config.WORLD.EPISODE_VERSION, split, self.num_sources)
         self.heard = HEARD_CLIPS[split]
+        # the clips an episode can use (at least one episode long; shorter ones are left out with a warning)
         self.pool = load_sound_pool(
-            layout, self.heard, config.WORLD.SOUNDS_DIR, seconds_needed=int(config.AUDIO.STEP_SECONDS)
+            layout,
+            self.heard,
+            config.WORLD.SOUNDS_DIR,
+            seconds_needed=int(config.TASK.MAX_EPISODE_STEPS * config.AUDIO.STEP_SECONDS),
         )
         self.draws_per_datapoint = int(draws_per_datapoint)
         self.num_classes = 1 + max(self.pool.labels.values())
