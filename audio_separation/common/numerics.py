@@ -32,9 +32,9 @@ def non_finite_loss(
     terms = ", ".join(f"{name} {_as_float(value):.6g}" for name, value in losses.items())
     latest = latest_checkpoint(checkpoint_dir) if checkpoint_dir else None
     kept = (
-        f"the last good checkpoint {latest} is intact (nothing was saved after it)"
+        f"The last good checkpoint {latest} is intact (nothing was saved after it)"
         if latest
-        else "no checkpoint was written by this run"
+        else "No checkpoint was written by this run"
     )
     return NonFiniteError(
         f"{trainer}: non-finite loss at {where} ({terms}); training stopped before the optimizer step. "

@@ -94,8 +94,8 @@ RESUME_REFUSED_KEYS = (
     "WORLD.RIR_SAMPLE_RATE",
 )
 LIKELY_CAUSES = (
-    "NaN/Inf in the RIRs or clips of this batch (verify the world: --run-type eval of configs/world_tiny.yaml "
-    "style world config), a learning rate too high (PASSIVE.LR), or PASSIVE.ADAM_EPS too small"
+    "NaN/Inf in the RIRs or clips of this batch (verify the world: --run-type eval with TRAINER_NAME world), "
+    "a learning rate too high (PASSIVE.LR), or PASSIVE.ADAM_EPS too small"
 )
 
 
@@ -277,15 +277,20 @@ class PassiveTrainer(BaseTrainer):
             except ProjectError as error:  # raised inside a worker: keep the type, drop the worker's traceback
                 raise type(error)(worker_message(error)) from None
             except (RuntimeError, ConnectionError, EOFError, OSError) as error:
-                text = " ".join(str(error).split())
-                if isinstance(error, (ConnectionError, EOFError)) or "DataLoader worker" in text:
-                    raise WorkerDiedError(
-                        f"a DataLoader worker of the passive train set died ({type(error).__name__}: {text[:300]}); "
-                        f"NUM_PROCESSES={self.config.NUM_PROCESSES} workers: killed, or out of memory? Rerun the "
-                        "same command to resume from the last checkpoint"
-                    ) from None
+                self._raise_if_worker_died(error)
                 raise
             yield batch
+
+    def _raise_if_worker_died(self, error: BaseException) -> None:
+        """WorkerDiedError for the ways a dead DataLoader worker surfaces (torch's SIGCHLD handler raises
+        its RuntimeError wherever the main thread is; a reset pipe is a ConnectionResetError)."""
+        text = " ".join(str(error).split())
+        if isinstance(error, (ConnectionError, EOFError)) or "DataLoader worker" in text:
+            raise WorkerDiedError(
+                f"a DataLoader worker of the passive train set died ({type(error).__name__}: {text[:300]}); "
+                f"NUM_PROCESSES={self.config.NUM_PROCESSES} workers: killed, or out of memory? Rerun the "
+                "same command to resume from the last checkpoint"
+            ) from None
 
     def _train_epoch(
         self,
@@ -335,6 +340,11 @@ class PassiveTrainer(BaseTrainer):
                     return "preempted"
                 if out_of_time:
                     return "out_of_time"
+        except (RuntimeError, ConnectionError, EOFError) as error:
+            if isinstance(error, ProjectError):
+                raise
+            self._raise_if_worker_died(error)
+            raise
         finally:
             bar.close()
         return ""
