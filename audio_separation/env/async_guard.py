@@ -71,9 +71,11 @@ class GuardedAsyncVectorEnv(AsyncVectorEnv):
         try:
             return function(*args, **kwargs)
         except (EOFError, BrokenPipeError, ConnectionError, OSError) as error:
-            if self._dead_workers():
-                self._fail(doing, error)
-            raise
+            # a broken pipe means a worker is gone; give the OS a moment to report which one
+            deadline = time.perf_counter() + 2.0
+            while not self._dead_workers() and time.perf_counter() < deadline:
+                time.sleep(0.01)
+            self._fail(doing, error)
 
     def step_async(self, actions) -> None:
         self._guarded("step", super().step_async, actions)

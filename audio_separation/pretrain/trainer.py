@@ -469,6 +469,16 @@ class PassiveTrainer(BaseTrainer):
         layout = self.run.require_world()
         path = self._checkpoint_to_evaluate()
         model, payload = load_passive_separator(path, device)
+        for key, value in separator_settings(config).items():  # the checkpoint decides the model: say so
+            saved = payload["extra"]["separator"].get(key)
+            if saved != value:
+                logger.warning(
+                    "%s: evaluating the checkpoint's separator %s=%r; the config asks for %r (ignored)",
+                    path,
+                    key,
+                    saved,
+                    value,
+                )
         counters = payload.get("counters", {})
         result: dict[str, Any] = {
             "checkpoint": path,

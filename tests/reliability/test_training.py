@@ -70,6 +70,13 @@ def test_passive_preemption_resumes_exactly_and_resume_checks_keys(passive_confi
     finally:
         logger.removeHandler(caplog.handler)
     assert "with PASSIVE.LR changed: checkpoint 0.0005, now 0.0001" in caplog.text
+    caplog.clear()
+    logger.addHandler(caplog.handler)
+    try:  # eval with another model size scores the checkpoint's separator, and says so
+        PassiveTrainer.from_config(passive_config(run_dir, "MODEL.SEPARATOR_WIDTH", "0.25")).eval()
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "evaluating the checkpoint's separator width=0.0625; the config asks for 0.25" in caplog.text
 
 
 def test_passive_non_finite_loss_stops_and_keeps_the_last_checkpoint(passive_config, tmp_path, monkeypatch):
