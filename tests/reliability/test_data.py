@@ -162,3 +162,16 @@ def test_clips_shorter_than_an_episode_are_left_out_of_passive_with_a_warning(
         logger.removeHandler(caplog.handler)
     assert all(name not in clips for clips in dataset.pool.clips_by_class.values())
     assert "shorter than 20 s are left out" in caplog.text
+
+
+def test_episode_clips_shorter_than_an_episode_are_named(world_copy) -> None:
+    from audio_separation.world.episodes import short_episode_clips
+
+    layout = _layout(world_copy)
+    assert short_episode_clips(layout, "v1", "train", 20) == []
+    folder = os.path.join(layout.sounds_dir(), "heard")
+    name = sorted(os.listdir(folder))[0]
+    clip = read_sound(os.path.join(folder, name), 16000)
+    replace_file(os.path.join(folder, name), _wav_bytes(clip[: 5 * 16000]))  # a 5-s clip in 20-step episodes
+    short = short_episode_clips(layout, "v1", "train", 20)
+    assert short == [(os.path.join(folder, name), 5)]  # the RL trainer logs these before training
