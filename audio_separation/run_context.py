@@ -2,7 +2,7 @@
 
 main.py (and every script or test that runs a trainer) calls build_run_context(config) once; trainers
 take the RunContext and hand small frozen settings objects (EnvSettings, StftParams, ...) to the layers
-below, never the whole config. Layer order: config, common, audio, world, run_context, world_stage, env, models,
+below, never the whole config. Layer order: common, config, audio, world, run_context, world_stage, env, models,
 pretrain, rl, naf (tests/test_architecture.py checks it).
 """
 

@@ -17,12 +17,18 @@ from audio_separation.run_context import BaseTrainer
 from audio_separation.world.builder import build_world_if_absent, read_build_report, world_summary
 from audio_separation.world.open import open_world
 from audio_separation.world.physics_check import check_scene_physics
-from audio_separation.world.soundspaces import load_packed_cache, read_graph, read_observations, read_points
+from audio_separation.world.soundspaces import (
+    WorldDataError,
+    load_packed_cache,
+    read_graph,
+    read_observations,
+    read_points,
+)
 
 logger = logging.getLogger("audio_separation")
 
 
-class WorldCheckError(ValueError):
+class WorldCheckError(WorldDataError):
     """A world failed the physics checks (the message lists each scene and why)."""
 
 
@@ -53,7 +59,7 @@ class WorldTrainer(BaseTrainer):
             points = read_points(layout.points_path(scene))
             graph = read_graph(layout.graph_path(scene))
             if sorted(points) != sorted(graph.nodes()):
-                raise ValueError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
+                raise WorldDataError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
             packed = load_packed_cache(
                 layout, scene, list(world.HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS
             )

@@ -13,7 +13,7 @@ import networkx as nx
 
 PACKAGE = "audio_separation"
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), PACKAGE)
-LAYERS = ["config", "common", "audio", "world", "run_context", "world_stage", "env", "models", "pretrain", "rl", "naf"]
+LAYERS = ["common", "config", "audio", "world", "run_context", "world_stage", "env", "models", "pretrain", "rl", "naf"]
 
 
 def _modules() -> dict[str, str]:

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from audio_separation.common.errors import ProjectError
+
 _CHECKPOINT_NAME = re.compile(r"^ckpt\.(\d+)\.pth$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ProjectError, RuntimeError):
     """A checkpoint file is missing, corrupt, or does not fit the model it is loaded into."""
 
 
@@ -67,9 +69,32 @@ def save_checkpoint(
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     temporary = f"{path}.tmp.{os.getpid()}"
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # disk full: torch reports "unexpected pos" or an OSError
+        detail = " ".join(str(error).split())[:300]
+        free = _free_bytes(folder)
+        raise CheckpointError(
+            f"cannot write checkpoint {path} ({type(error).__name__}: {detail}); free space in {folder}: "
+            f"{'unknown' if free is None else f'{free / 2**20:.1f} MiB'} (disk full or quota?). The previous "
+            "checkpoints are intact"
+        ) from None
+    finally:
+        if os.path.exists(temporary):
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
     return path
+
+
+def _free_bytes(folder: str) -> int | None:
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
 
 
 def load_checkpoint(

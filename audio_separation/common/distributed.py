@@ -108,6 +108,17 @@ def any_rank(flag: bool) -> bool:
     return bool(tensor.item() > 0)
 
 
+def any_rank_each(flags: list[bool]) -> list[bool]:
+    """any_rank for several flags in one all-reduce (e.g. [preemption requested, out of time])."""
+    if not is_distributed():
+        return [bool(flag) for flag in flags]
+    tensor = torch.tensor([1.0 if flag else 0.0 for flag in flags])
+    if dist.get_backend() == "nccl":
+        tensor = tensor.cuda()
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return [bool(value > 0) for value in tensor.tolist()]
+
+
 def all_reduce_gradients(parameters) -> None:
     """Replace each parameter's .grad by its mean over ranks, in one flattened all-reduce (no-op in a
     single process). Parameters without a gradient contribute zeros, so every rank stays in step."""

@@ -9,6 +9,22 @@ import sys
 logger = logging.getLogger("audio_separation")
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of each record (not the stream of setup time, which a
+    test's capture or a redirect may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> logging.Logger:
     """Configure the package logger: stderr always, plus log_file when given. A new log_file replaces the
     previous run's file handler (several runs in one process, e.g. the quickstart, each log to their own file)."""
@@ -17,7 +33,7 @@ def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> log
     if not any(
         isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers
     ):
-        stream = logging.StreamHandler(sys.stderr)
+        stream = _CurrentStderrHandler()
         stream.setFormatter(formatter)
         logger.addHandler(stream)
     if log_file:

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 import yaml
 from yacs.config import CfgNode
 
+from audio_separation.common.errors import ProjectError
 from audio_separation.config.default import get_default_config
 
 
-class ConfigError(ValueError):
-    """A config file or override names an unknown key or gives an ill-typed value."""
+class ConfigError(ProjectError, ValueError):
+    """A config file or override names an unknown key or gives an ill-typed or out-of-range value."""
+
+    exit_code = 2
 
 
 def get_config(
@@ -31,7 +34,7 @@ def get_config(
         for path, data in _yaml_chain(exp_config, ()):
             try:
                 config.merge_from_other_cfg(CfgNode(_floats_where_expected(data, config)))
-            except (KeyError, ValueError, AssertionError) as error:
+            except (KeyError, ValueError, AssertionError, TypeError, AttributeError) as error:
                 raise ConfigError(f"{path}: {error}") from None
     if opts:
         if len(opts) % 2:
@@ -49,6 +52,27 @@ def get_config(
     return config
 
 
+def _load_yaml(path: str) -> dict:
+    """One yaml file as a mapping; every way it can be malformed is a ConfigError naming the file."""
+    try:
+        with open(path) as handle:
+            loaded = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" line {where.line + 1}, column {where.column + 1}:" if where is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}:{line} not valid YAML ({problem})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error})") from None
+    if loaded is None:
+        return {}  # an empty file changes nothing
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of KEY: value (e.g. 'SEED: 0'), got a {type(loaded).__name__}"
+        )
+    return loaded
+
+
 BASE_KEY = "_BASE_"  # a yaml's parent, relative to the yaml's folder; merged first (one level of keys per file)
 
 
@@ -59,10 +83,7 @@ def _yaml_chain(path: str, seen: tuple[str, ...]) -> list[tuple[str, dict]]:
         raise ConfigError(f"config file not found: {path}{where}")
     if os.path.abspath(path) in seen:
         raise ConfigError(f"{path}: {BASE_KEY} chain loops back to itself: {' -> '.join(seen)}")
-    with open(path) as handle:
-        data = yaml.safe_load(handle) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of config keys, got a {type(data).__name__}")
+    data = _load_yaml(path)
     base = data.pop(BASE_KEY, None)
     chain = []
     if base is not None:
@@ -98,8 +119,53 @@ def _float_overrides(opts: list[str], defaults: CfgNode) -> list[str]:
     return converted
 
 
+# key -> (smallest allowed value, what it means); checked for every run whatever the trainer
+_MINIMUM = {
+    "SEED": (0, "a non-negative integer seed"),
+    "NUM_UPDATES": (1, "at least one update"),
+    "NUM_EPOCHS": (1, "at least one epoch"),
+    "CHECKPOINT_INTERVAL": (1, "updates (or epochs) between checkpoints, at least 1"),
+    "LOG_INTERVAL": (1, "updates between log lines, at least 1"),
+    "NUM_PROCESSES": (0, "envs per worker (RL, at least 1) or DataLoader workers (passive, 0 = none)"),
+    "PASSIVE.BATCH_SIZE": (1, "items per step, at least 1"),
+    "PASSIVE.EVAL_BATCH_SIZE": (1, "items per forward pass, at least 1"),
+    "PASSIVE.ITEMS_PER_EPOCH": (0, "items per epoch (0 = one per datapoint)"),
+    "PASSIVE.EVAL_DRAWS_PER_DATAPOINT": (1, "draws per datapoint, at least 1"),
+    "PASSIVE.MAX_TRAIN_SECONDS": (0, "seconds (0 = no budget)"),
+    "NAF.BATCH_RIRS": (1, "RIRs per step, at least 1"),
+    "NAF.EVAL_BATCH_RIRS": (1, "RIRs per forward pass, at least 1"),
+    "NAF.MAX_TRAIN_SECONDS": (0, "seconds (0 = no budget)"),
+    "TASK.MAX_EPISODE_STEPS": (2, "steps per episode, at least 2"),
+    "RL.PPO.PPO_EPOCH": (1, "passes per update, at least 1"),
+    "RL.PPO.NUM_MINI_BATCH": (1, "mini-batches per pass, at least 1"),
+    "AUDIO.SAMPLE_RATE": (1, "a positive sample rate in Hz"),
+}
+RL_TRAINERS = ("ddppo", "ppo")
+
+
+def _value(config: CfgNode, key: str):
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _check_ranges(config: CfgNode) -> None:
+    for key, (minimum, meaning) in _MINIMUM.items():
+        value = _value(config, key)
+        if value < minimum:
+            raise ConfigError(f"{key}={value!r} is out of range: expected {meaning} (>= {minimum})")
+    if config.TRAINER_NAME in RL_TRAINERS and config.NUM_PROCESSES < 1:
+        raise ConfigError(f"NUM_PROCESSES={config.NUM_PROCESSES} is out of range: RL needs at least 1 env per worker")
+    for key in ("PASSIVE.LR", "NAF.LR", "NAF.LR_END", "RL.PPO.LR", "RL.MEMORY.LR"):
+        value = _value(config, key)
+        if not (0 < value < float("inf")):
+            raise ConfigError(f"{key}={value!r} is out of range: expected a positive, finite learning rate")
+
+
 def _check(config: CfgNode) -> None:
-    """Cross-key consistency that yacs' per-key type check cannot see."""
+    """Cross-key consistency and value ranges that yacs' per-key type check cannot see."""
+    _check_ranges(config)
     audio = config.AUDIO
     # the fast option runs a 1024-point STFT and drops the Nyquist bin, keeping n_fft // 2 bins
     expected_bins = 1024 // 2 if audio.FAST_STFT else audio.N_FFT // 2 + 1

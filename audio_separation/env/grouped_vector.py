@@ -37,9 +37,10 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, create_shared_memory, read_from_shared_memory, write_to_shared_memory
 
 from audio_separation.common.allocator import keep_freed_memory
+from audio_separation.common.errors import WorkerDiedError
 
 
-class WorkerError(RuntimeError):
+class WorkerError(WorkerDiedError):
     """An exception raised inside a worker process, re-raised in the parent with its traceback text."""
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 
 import gymnasium as gym
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.registry import registry
+from audio_separation.env.async_guard import GuardedAsyncVectorEnv
 from audio_separation.env.grouped_vector import GroupedVectorEnv
 from audio_separation.env.settings import EnvSettings
 
@@ -64,7 +65,9 @@ def make_vector_env(
     if kind == "sync":
         return SyncVectorEnv(factories, copy=copy, autoreset_mode=mode)
     if kind == "async":
-        return AsyncVectorEnv(factories, context=settings.multiprocessing_context, copy=copy, autoreset_mode=mode)
+        return GuardedAsyncVectorEnv(
+            factories, context=settings.multiprocessing_context, copy=copy, autoreset_mode=mode
+        )
     if kind == "grouped":
         workers = settings.num_workers
         if workers < 0:

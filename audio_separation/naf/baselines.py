@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import soundfile as sf
 
+from audio_separation.common.errors import ProjectError
 from audio_separation.naf.data import NafSceneData, logmag_of_waveform
 
 INTERPOLATIONS = ("nearest", "linear")
@@ -27,7 +28,7 @@ CODECS = ("opus", "aac")
 CODEC_TOOLS = {"opus": (("opusenc", "opus-tools"), ("opusdec", "opus-tools")), "aac": (("ffmpeg", "ffmpeg"),)}
 
 
-class MissingToolError(RuntimeError):
+class MissingToolError(ProjectError, RuntimeError):
     """An external codec program is not installed."""
 
 

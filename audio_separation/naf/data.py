@@ -23,9 +23,11 @@ import numpy as np
 from yacs.config import CfgNode
 
 from audio_separation.audio.stft import StftParams, stft
+from audio_separation.common.errors import ProjectError
 from audio_separation.common.files import write_json_atomic
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
+    check_scene_rirs_finite,
     load_packed_cache,
     read_graph,
     read_points,
@@ -37,7 +39,7 @@ logger = logging.getLogger("audio_separation")
 FORMAT_VERSION = 1
 
 
-class NafDataError(RuntimeError):
+class NafDataError(ProjectError, RuntimeError):
     """NAF data files are missing, inconsistent with the config, or empty."""
 
 
@@ -135,6 +137,7 @@ def build_scene_hdf5(config: CfgNode, scene: str | None = None, progress: bool =
             allow_missing=config.WORLD.ALLOW_MISSING_RIRS,
             progress=progress,
         )
+    check_scene_rirs_finite(rirs, list(nodes), headings, f"RIRs of {layout.dataset}/{scene} (NAF training data)")
     folder = scene_data_dir(config, scene)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "logmag.h5")

@@ -6,16 +6,26 @@
 
 Train recipe: data (rank 0 builds, others wait) -> model (DDP when launched by torchrun) -> AdamW with
 weight decay on the grid features only -> epochs over a DistributedSampler (its epoch is set) of the
-train split, BATCH_RIRS items per step, lr decayed exponentially from LR to LR_END over NUM_EPOCHS (or
-over MAX_TRAIN_SECONDS when that budget is set and binds first) -> checkpoints every
-CHECKPOINT_INTERVAL epochs and at the end. Re-running with the same --model-dir resumes from the latest
-checkpoint. Randomness per epoch comes from derive_seed(SEED, rank, epoch), so a resumed run continues
-exactly as an uninterrupted one (checkpoints are taken at epoch boundaries).
+train split, BATCH_RIRS items per step, lr decayed exponentially from LR at the first step to LR_END
+at the last (schedule by step, not wall clock) -> checkpoints every CHECKPOINT_INTERVAL epochs and at
+the end. Re-running with the same --model-dir resumes from the newest checkpoint or preemption state.
+
+Time budget (MAX_TRAIN_SECONDS): after PLAN_AFTER_STEPS steps (or as soon as the budget is spent) the
+budget becomes a step count, planned_steps = budget / mean step time (capped by NUM_EPOCHS), saved in the
+checkpoints; training stops there and the lr reaches LR_END on that step, so a resumed run follows the
+same schedule exactly. Randomness of step s of epoch e comes from derive_seed(SEED, rank, e, s), so a run
+resumed at any step continues exactly as an uninterrupted one.
+
+Reliability: a NaN / Inf loss stops training (before the optimizer step in a single process; after the
+step that all ranks agree on under DDP) with no checkpoint written after the last good one. SIGTERM /
+SIGUSR1 finish the step, write <model-dir>/data/resume_state.pth (rank 0) and exit with 128 + signal.
+Resuming with a changed RESUME_REFUSED_KEYS key is refused, other changed keys are warnings.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 
@@ -33,9 +43,13 @@ from audio_separation.common.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from audio_separation.common.errors import ResumeMismatchError
 from audio_separation.common.files import write_json_atomic
+from audio_separation.common.numerics import is_finite, non_finite_loss
 from audio_separation.common.parameters import count_parameters
+from audio_separation.common.preemption import RESUME_STATE_NAME, PreemptionFlag, exit_status
 from audio_separation.common.registry import registry
+from audio_separation.common.resume_check import check_resume_config
 from audio_separation.common.seeding import derive_seed, seed_everything
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.naf.batches import SceneTensors, denormalise, frame_loss, pixel_loss
@@ -59,6 +73,38 @@ def model_for_scene(config, data: NafSceneData) -> torch.nn.Module:
     return build_model(
         config, scene_box(data.node_xy, config.NAF.GRID_MARGIN), len(data.headings), data.num_freq_bins, data.max_len
     )
+
+
+PLAN_AFTER_STEPS = 10  # steps timed before a time budget is turned into a step count
+RESUME_REFUSED_KEYS = (
+    "SEED",
+    "NAF.SCENE",
+    "NAF.MODEL",
+    "NAF.BATCH_RIRS",
+    "NAF.PIXELS_PER_RIR",
+    "NAF.FRAMES_PER_RIR",
+    "NAF.HIDDEN",
+    "NAF.NUM_BLOCKS",
+    "NAF.SKIP_AFTER",
+    "NAF.GRID_*",
+    "NAF.*_FREQUENCIES",
+    "NAF.*_MAX_LOG2",
+    "NAF.SAMPLE_RATE",
+    "NAF.N_FFT",
+    "NAF.HOP_LENGTH",
+    "NAF.PAD_MODE",
+    "NAF.APPEND_ZEROS",
+    "NAF.MIN_SECONDS",
+    "NAF.LOG_EPS",
+    "NAF.STD_*",
+    "NAF.TRAIN_FRACTION",
+    "NAF.SPLIT_SEED",
+    "WORLD.DATASET",
+)
+LIKELY_CAUSES = (
+    "NaN/Inf in the scene's NAF data (rebuild NAF.DATA_DIR from a verified world), a learning rate too high "
+    "(NAF.LR), or a loss weight too large (NAF.DECAY_LOSS_WEIGHT / NAF.EDC_LOSS_WEIGHT)"
+)
 
 
 def learning_rate(config, progress: float) -> float:
@@ -139,6 +185,13 @@ class NafTrainer(BaseTrainer):
         )
 
     def train(self) -> None:
+        preemption = PreemptionFlag().install()
+        try:
+            self._train(preemption)
+        finally:
+            preemption.uninstall()
+
+    def _train(self, preemption: PreemptionFlag) -> None:
         config, naf = self.config, self.config.NAF
         device = self.run.device.device
         rank, world_size, main = self.run.device.rank, self.run.device.world_size, self.run.device.is_main
@@ -155,12 +208,17 @@ class NafTrainer(BaseTrainer):
             ],
             lr=naf.LR,
         )
-        counters = {"epoch": 0, "step": 0, "seconds": 0.0, "queries": 0}
-        resume = latest_checkpoint(self.run.paths.checkpoint_dir) if self.run.paths.checkpoint_dir else None
-        if resume:
-            counters.update(load_checkpoint(resume, model=model, optimizer=optimizer)["counters"])
-            if main:
-                logger.info("resumed from %s at epoch %d (step %d)", resume, counters["epoch"], counters["step"])
+        counters = {
+            "epoch": 0,
+            "step": 0,
+            "epoch_step": 0,  # steps done in the current epoch (> 0 only in a preemption's resume state)
+            "planned_steps": 0,  # the time budget as a step count, once planned (0: not planned / no budget)
+            "planned_total_steps": 0,  # NUM_EPOCHS x steps per epoch when the budget was planned
+            "seconds": 0.0,
+            "queries": 0,
+            "world_size": world_size,
+        }
+        self._resume(model, optimizer, counters)
         trained = DistributedDataParallel(model) if distributed.is_distributed() else model
         sampler = DistributedSampler(
             range(len(data.train_indices)),
@@ -170,48 +228,85 @@ class NafTrainer(BaseTrainer):
             seed=config.SEED,
             drop_last=False,
         )
+        steps_per_epoch = math.ceil(len(sampler) / naf.BATCH_RIRS)
+        total_steps = int(config.NUM_EPOCHS) * steps_per_epoch
         train_items = torch.from_numpy(data.train_indices).to(device)
         writer = make_writer(self.run.paths.tensorboard_dir, enabled=main)
         if main:
             logger.info(
-                "NAF %s model on %s: %d parameters, %d train / %d test items, %d process(es)",
+                "NAF %s model on %s: %d parameters, %d train / %d test items, %d process(es), %d steps per epoch",
                 naf.MODEL,
                 data.scene,
                 count_parameters(model),
                 len(data.train_indices),
                 len(data.test_indices),
                 world_size,
+                steps_per_epoch,
             )
         budget = float(naf.MAX_TRAIN_SECONDS)
-        out_of_time = budget > 0 and counters["seconds"] >= budget
+        if counters["planned_steps"] and counters["planned_total_steps"] not in (0, total_steps):
+            # resumed with another NUM_EPOCHS (a warned key): plan the budget again at the measured step time
+            per_step = counters["seconds"] / max(counters["step"], 1)
+            counters["planned_steps"] = max(counters["step"], min(total_steps, int(budget / max(per_step, 1e-9))))
+        counters["planned_total_steps"] = total_steps
+
+        def last_step() -> int:
+            return min(total_steps, counters["planned_steps"]) if counters["planned_steps"] else total_steps
+
         bar = tqdm(
             total=config.NUM_EPOCHS, initial=counters["epoch"], desc="naf epochs", unit="epoch", disable=not main
         )
+        out_of_time = counters["step"] >= last_step() and counters["step"] > 0
         while counters["epoch"] < config.NUM_EPOCHS and not out_of_time:
             epoch = counters["epoch"]
             sampler.set_epoch(epoch)
-            generator = torch.Generator().manual_seed(derive_seed(config.SEED, rank, epoch))
             order = torch.tensor(list(sampler), dtype=torch.long)
             trained.train()
             epoch_loss, epoch_steps = 0.0, 0
-            for start in range(0, len(order), naf.BATCH_RIRS):
+            for start in range(counters["epoch_step"] * naf.BATCH_RIRS, len(order), naf.BATCH_RIRS):
                 tick = time.perf_counter()
-                progress = epoch / config.NUM_EPOCHS
-                if budget > 0:
-                    progress = max(progress, counters["seconds"] / budget)
+                step = counters["step"]  # 0-based index of this step
+                progress = step / max(last_step() - 1, 1)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(config, progress)
+                generator = torch.Generator().manual_seed(derive_seed(config.SEED, rank, epoch, counters["epoch_step"]))
                 items = train_items[order[start : start + naf.BATCH_RIRS].to(device)]
                 loss, queries = self._loss(trained, tensors, items, generator, data.params.stft_params)
+                finite = is_finite(loss)
+                where = f"step {step + 1} (epoch {epoch + 1})"
+                if not finite and not distributed.is_distributed():  # before the step; DDP ranks agree below
+                    raise non_finite_loss("naf", where, {"loss": loss}, LIKELY_CAUSES, self.run.paths.checkpoint_dir)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                step_seconds = float(distributed.all_reduce_mean(time.perf_counter() - tick))
+                # one all-reduce: mean step time, and whether any rank saw a non-finite loss or a signal
+                seconds, any_non_finite, any_preempted = distributed.all_reduce_mean(
+                    torch.tensor(
+                        [time.perf_counter() - tick, 0.0 if finite else 1.0, 1.0 if preemption.requested else 0.0],
+                        dtype=torch.float64,
+                    )
+                ).tolist()
+                if any_non_finite > 0:
+                    raise non_finite_loss(
+                        "naf", f"{where} on some rank", {"loss": loss}, LIKELY_CAUSES, self.run.paths.checkpoint_dir
+                    )
                 counters["step"] += 1
-                counters["seconds"] += step_seconds
+                counters["epoch_step"] += 1
+                counters["seconds"] += seconds
                 counters["queries"] += queries * world_size
                 epoch_loss += float(loss.detach())
                 epoch_steps += 1
+                if budget > 0 and not counters["planned_steps"]:
+                    if counters["step"] >= PLAN_AFTER_STEPS or counters["seconds"] >= budget:
+                        per_step = counters["seconds"] / counters["step"]
+                        counters["planned_steps"] = max(counters["step"], min(total_steps, int(budget / per_step)))
+                        if main:
+                            logger.info(
+                                "time budget %.0f s at %.3f s per step: training %d steps (lr reaches NAF.LR_END on the last)",
+                                budget,
+                                per_step,
+                                counters["planned_steps"],
+                            )
                 if counters["step"] % config.LOG_INTERVAL == 0:  # every rank joins the all-reduce
                     step_loss = float(distributed.all_reduce_mean(loss.detach()))
                 if main and counters["step"] % config.LOG_INTERVAL == 0:
@@ -221,13 +316,16 @@ class NafTrainer(BaseTrainer):
                         counters["step"],
                     )
                     writer.add_scalar(
-                        "perf/queries_per_second", queries * world_size / max(step_seconds, 1e-9), counters["step"]
+                        "perf/queries_per_second", queries * world_size / max(seconds, 1e-9), counters["step"]
                     )
                     writer.add_scalar("perf/lr", optimizer.param_groups[0]["lr"], counters["step"])
-                if budget > 0 and counters["seconds"] >= budget:
-                    out_of_time = True
+                if any_preempted > 0:
+                    self._preempted(model, optimizer, counters, data, preemption)
+                if counters["step"] >= last_step():
+                    out_of_time = counters["step"] < total_steps
                     break
             counters["epoch"] = epoch + 1
+            counters["epoch_step"] = 0
             mean_loss = float(distributed.all_reduce_mean(epoch_loss / max(epoch_steps, 1)))
             if main:
                 writer.add_scalar(
@@ -254,10 +352,45 @@ class NafTrainer(BaseTrainer):
         bar.close()
         writer.close()
         self.final_counters = counters
+        self.final_lr = float(optimizer.param_groups[0]["lr"])
         distributed.barrier()
         distributed.cleanup_distributed()
 
-    def _save(self, model, optimizer, counters: dict, data: NafSceneData) -> None:
+    def _resume(self, model, optimizer, counters: dict) -> None:
+        """Continue from the newer of resume_state.pth and the latest ckpt.N.pth, if any."""
+        folder = self.run.paths.checkpoint_dir
+        candidates = [os.path.join(folder, RESUME_STATE_NAME), latest_checkpoint(folder) or ""] if folder else []
+        found = [path for path in candidates if path and os.path.isfile(path)]
+        if not found:
+            return
+        loaded = [(path, load_checkpoint(path)) for path in found]
+        path, payload = max(loaded, key=lambda item: int(item[1]["counters"].get("step", -1)))
+        check_resume_config(path, payload.get("config"), self.config, RESUME_REFUSED_KEYS)
+        saved_world_size = int(payload["counters"].get("world_size", 1))
+        if saved_world_size != counters["world_size"]:
+            raise ResumeMismatchError(
+                f"{path}: was written by {saved_world_size} process(es), this run has {counters['world_size']}: "
+                "resume with the same number of processes"
+            )
+        load_checkpoint(path, model=model, optimizer=optimizer, restore_rng=True)
+        counters.update({key: value for key, value in payload["counters"].items() if key in counters})
+        if self.run.device.is_main:
+            logger.info("resumed from %s at epoch %d (step %d)", path, counters["epoch"], counters["step"])
+
+    def _preempted(self, model, optimizer, counters: dict, data: NafSceneData, preemption: PreemptionFlag) -> None:
+        if self.run.device.is_main and self.run.paths.checkpoint_dir:
+            path = self._save(
+                model, optimizer, counters, data, os.path.join(self.run.paths.checkpoint_dir, RESUME_STATE_NAME)
+            )
+            logger.warning(
+                "preempted after step %d: wrote %s; run the same command again to resume", counters["step"], path
+            )
+        self.final_counters = counters
+        distributed.barrier()
+        distributed.cleanup_distributed()
+        raise SystemExit(exit_status(preemption))
+
+    def _save(self, model, optimizer, counters: dict, data: NafSceneData, path: str = "") -> str:
         extra = {
             "box": scene_box(data.node_xy, self.config.NAF.GRID_MARGIN),
             "num_headings": len(data.headings),
@@ -265,9 +398,10 @@ class NafTrainer(BaseTrainer):
             "max_len": data.max_len,
         }
         counters = {**counters, "queries_per_second": counters["queries"] / max(counters["seconds"], 1e-9)}
-        path = checkpoint_path(self.run.paths.checkpoint_dir, counters["epoch"])
+        path = path or checkpoint_path(self.run.paths.checkpoint_dir, counters["epoch"])
         save_checkpoint(path, config=self.config, model=model, optimizer=optimizer, counters=counters, extra=extra)
         logger.info("saved %s", path)
+        return path
 
     def _checkpoint_to_evaluate(self) -> str:
         return checkpoint_to_evaluate(self.config.EVAL_CKPT_PATH_DIR, self.run.paths.checkpoint_dir)

@@ -111,8 +111,12 @@ class PassiveDataset(Dataset):
         self.num_sources = int(config.TASK.NUM_SOUNDS_IN_MIX)
         self.datapoints = read_datapoints(layout, config.WORLD.EPISODE_VERSION, split, self.num_sources)
         self.heard = HEARD_CLIPS[split]
+        # the clips an episode can use (at least one episode long; shorter ones are left out with a warning)
         self.pool = load_sound_pool(
-            layout, self.heard, config.WORLD.SOUNDS_DIR, seconds_needed=int(config.AUDIO.STEP_SECONDS)
+            layout,
+            self.heard,
+            config.WORLD.SOUNDS_DIR,
+            seconds_needed=int(config.TASK.MAX_EPISODE_STEPS * config.AUDIO.STEP_SECONDS),
         )
         self.draws_per_datapoint = int(draws_per_datapoint)
         self.num_classes = 1 + max(self.pool.labels.values())
@@ -196,25 +200,43 @@ class PassiveDataset(Dataset):
 
 class EpochSampler(Sampler):
     """Train keys (epoch, position, datapoint): items_per_epoch positions over shuffled datapoints (a
-    fresh permutation per pass, seeded by (seed, epoch)); set_epoch before iterating."""
+    fresh permutation per pass, seeded by (seed, epoch)); set_epoch before iterating.
 
-    def __init__(self, num_datapoints: int, items_per_epoch: int, seed: int) -> None:
+    Under DDP each of world_size ranks takes every world_size-th position (the epoch padded by wrapping to
+    a multiple of world_size, so every rank runs the same number of steps); `start` skips the first keys
+    of this rank's share (a resume in the middle of an epoch)."""
+
+    def __init__(
+        self, num_datapoints: int, items_per_epoch: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         if num_datapoints < 1:
             raise ValueError("EpochSampler needs at least one datapoint")
         self.num_datapoints = int(num_datapoints)
         self.items_per_epoch = int(items_per_epoch) if items_per_epoch > 0 else self.num_datapoints
         self.seed = int(seed)
+        self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
         self.epoch = int(epoch)
+        self.start = int(start)
+
+    @property
+    def share(self) -> int:
+        """Keys per rank per epoch."""
+        return -(-self.items_per_epoch // self.world_size)
 
     def __len__(self) -> int:
-        return self.items_per_epoch
+        return max(self.share - self.start, 0)
 
     def __iter__(self) -> Iterator[tuple[int, int, int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
         passes = -(-self.items_per_epoch // self.num_datapoints)
         order = np.concatenate([rng.permutation(self.num_datapoints) for _ in range(passes)])
-        for position in range(self.items_per_epoch):
+        positions = range(self.rank, self.share * self.world_size, self.world_size)
+        for count, padded in enumerate(positions):
+            if count < self.start:
+                continue
+            position = padded % self.items_per_epoch
             yield (self.epoch, position, int(order[position]))

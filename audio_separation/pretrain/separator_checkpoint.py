@@ -28,6 +28,10 @@ def separator_settings(config: CfgNode) -> dict[str, Any]:
     }
 
 
+# the constructor arguments a passive checkpoint's extra["separator"] may hold
+SEPARATOR_SETTINGS_KEYS = ("num_freq_bins", "num_frames", "width", "mask_activation", "num_sources")
+
+
 def build_passive_separator(settings: dict[str, Any], device: torch.device | str = "cpu") -> PassiveSeparator:
     """A fresh separator in channels-last memory (what the CPU convolutions run fastest on)."""
     return PassiveSeparator(**settings).to(device=device, memory_format=torch.channels_last)
@@ -52,9 +56,18 @@ def load_passive_separator(path: str, device: torch.device | str = "cpu") -> tup
     """(separator in eval mode with the checkpoint's weights, checkpoint payload); built from the
     settings saved in the checkpoint, so no config needs to match."""
     payload = load_checkpoint(path, map_location=device)
-    settings = (payload.get("extra") or {}).get("separator")
-    if not settings:
-        raise CheckpointError(f"{path}: not a passive separator checkpoint (no extra['separator'] settings)")
+    extra = payload.get("extra") or {}
+    if "agent_settings" in extra:
+        raise CheckpointError(
+            f"{path}: is a checkpoint of the RL trainer ('ddppo'/'ppo'), not of trainer 'passive'; give a passive "
+            "checkpoint (e.g. <passive model dir>/data/best_ckpt_nonoverlapping_val.pth)"
+        )
+    settings = extra.get("separator")
+    if not isinstance(settings, dict) or set(settings) - set(SEPARATOR_SETTINGS_KEYS):
+        raise CheckpointError(
+            f"{path}: not a passive separator checkpoint (extra['separator'] is {settings!r:.200}; expected the "
+            f"settings {sorted(SEPARATOR_SETTINGS_KEYS)})"
+        )
     model = build_passive_separator(dict(settings), device)
     try:
         model.load_state_dict(payload["model"])

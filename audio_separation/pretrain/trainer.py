@@ -12,7 +12,15 @@ metrics/<split>/*), best_ckpt_val.pth / best_ckpt_nonoverlapping_val.pth when th
 the lowest so far, and ckpt.<epoch>.pth every CHECKPOINT_INTERVAL epochs and at the end.
 
 Randomness: item draws are keyed by (SEED, epoch, position) and the shuffle by (SEED, epoch), so a
-resumed run computes exactly the batches an uninterrupted one would (checkpoints sit at epoch ends).
+resumed run computes exactly the batches an uninterrupted one would, also from the middle of an epoch.
+
+Reliability: a NaN / Inf loss stops training before the optimizer step (common/numerics.py), so the last
+good checkpoint stays the newest; a dead DataLoader worker ends the run with an error naming it.
+Preemption: SIGTERM / SIGUSR1 finish the current step, write <model-dir>/data/resume_state.pth and exit
+with 128 + the signal; the same command resumes exactly (same next losses). Resuming with a changed
+RESUME_REFUSED_KEYS key is refused, any other changed key is a warning (common/resume_check.py).
+DDP: under torchrun every process trains on its share of each epoch's items (PASSIVE.BATCH_SIZE per
+process; gloo on CPU, NCCL on GPU), rank 0 validates and writes the checkpoints.
 
 Eval: scores PASSIVE.EVAL_CHECKPOINT (or EVAL_CKPT_PATH_DIR) on val (heard clips) and
 nonoverlapping_val (unheard clips) with fresh draws (PASSIVE.EVAL_SEED): SI-SDR, SI-SDR improvement
@@ -31,11 +39,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from audio_separation.audio.episode_metrics import METRIC_NAMES
 from audio_separation.audio.stft import StftParams
+from audio_separation.common import distributed
 from audio_separation.common.checkpoint import (
     CheckpointError,
     checkpoint_path,
@@ -45,8 +55,12 @@ from audio_separation.common.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
+from audio_separation.common.errors import ProjectError, ResumeMismatchError, WorkerDiedError, worker_message
+from audio_separation.common.numerics import check_losses, is_finite, non_finite_loss
 from audio_separation.common.parameters import count_parameters
+from audio_separation.common.preemption import RESUME_STATE_NAME, PreemptionFlag, exit_status
 from audio_separation.common.registry import registry
+from audio_separation.common.resume_check import check_resume_config
 from audio_separation.common.seeding import seed_everything
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.pretrain.dataset import EpochSampler, PassiveDataset
@@ -63,6 +77,26 @@ logger = logging.getLogger("audio_separation")
 
 VALIDATION_SPLITS = ("val", "nonoverlapping_val")  # heard clips, unheard clips (both on the val scenes)
 CLIPS_OF_SPLIT = {"val": "heard", "nonoverlapping_val": "unheard"}
+
+
+# resuming with any of these changed is refused (another experiment); other changed keys are warnings
+RESUME_REFUSED_KEYS = (
+    "SEED",
+    "PASSIVE.BATCH_SIZE",
+    "PASSIVE.ITEMS_PER_EPOCH",
+    "TASK.NUM_SOUNDS_IN_MIX",
+    "AUDIO.*",
+    "MODEL.*",
+    "WORLD.DATASET",
+    "WORLD.EPISODE_VERSION",
+    "WORLD.SOUNDS_DIR",
+    "WORLD.HEADINGS",
+    "WORLD.RIR_SAMPLE_RATE",
+)
+LIKELY_CAUSES = (
+    "NaN/Inf in the RIRs or clips of this batch (verify the world: --run-type eval with TRAINER_NAME world), "
+    "a learning rate too high (PASSIVE.LR), or PASSIVE.ADAM_EPS too small"
+)
 
 
 def best_checkpoint_name(split: str) -> str:
@@ -104,31 +138,47 @@ class PassiveTrainer(BaseTrainer):
 
     # ================================================================================================ train
     def train(self) -> dict[str, Any]:
-        """Train (or resume) to NUM_EPOCHS or MAX_TRAIN_SECONDS; returns the final counters."""
+        """Train (or resume) to NUM_EPOCHS or MAX_TRAIN_SECONDS; returns the final counters. A preemption
+        signal saves a resumable state and raises SystemExit(128 + signal)."""
+        preemption = PreemptionFlag().install()  # from the start: a signal during setup stops after one step
+        try:
+            return self._train(preemption)
+        finally:
+            preemption.uninstall()
+
+    def _train(self, preemption: PreemptionFlag) -> dict[str, Any]:
         config, passive = self.config, self.config.PASSIVE
         device = self.run.device.device
+        rank, world_size, main = self.run.device.rank, self.run.device.world_size, self.run.device.is_main
         seed_everything(config.SEED)
         layout = self.run.require_world()
         train_set = PassiveDataset(config, layout, "train", seed=config.SEED)
-        validation = {
-            split: materialise(PassiveDataset(config, layout, split, seed=passive.VAL_SEED), passive.VAL_MAX_ITEMS)
-            for split in VALIDATION_SPLITS
-        }
+        validation = (
+            {
+                split: materialise(PassiveDataset(config, layout, split, seed=passive.VAL_SEED), passive.VAL_MAX_ITEMS)
+                for split in VALIDATION_SPLITS
+            }
+            if main
+            else {}
+        )
 
-        torch.manual_seed(config.SEED)
+        torch.manual_seed(config.SEED)  # identical initial weights on every rank
         settings = separator_settings(config)
         model = build_passive_separator(settings, device)
         optimizer = build_optimizer(model, passive)
         counters: dict[str, Any] = {
             "epoch": 0,
             "step": 0,
+            "epoch_step": 0,  # steps done in the current epoch (> 0 only in a preemption's resume state)
             "samples": 0,
             "train_seconds": 0.0,
+            "world_size": world_size,
             **{f"best_{split}_mono_l1": math.inf for split in VALIDATION_SPLITS},
         }
         self._resume(model, optimizer, counters, settings)
+        trained = DistributedDataParallel(model) if distributed.is_distributed() else model
 
-        sampler = EpochSampler(len(train_set.datapoints), passive.ITEMS_PER_EPOCH, config.SEED)
+        sampler = EpochSampler(len(train_set.datapoints), passive.ITEMS_PER_EPOCH, config.SEED, rank, world_size)
         workers = int(config.NUM_PROCESSES)
         loader = DataLoader(
             train_set,
@@ -138,40 +188,77 @@ class PassiveTrainer(BaseTrainer):
             persistent_workers=workers > 0,
             drop_last=False,
         )
-        writer = make_writer(self.run.paths.tensorboard_dir)
-        logger.info(
-            "passive pretraining: %d parameters (width %s), %d train datapoints, %d items per epoch, batch %d, %d workers, %d threads",
-            count_parameters(model),
-            settings["width"],
-            len(train_set.datapoints),
-            len(sampler),
-            passive.BATCH_SIZE,
-            workers,
-            torch.get_num_threads(),
-        )
+        writer = make_writer(self.run.paths.tensorboard_dir, enabled=main)
+        if main:
+            logger.info(
+                "passive pretraining: %d parameters (width %s), %d train datapoints, %d items per epoch, batch %d x %d process(es), %d workers, %d threads",
+                count_parameters(model),
+                settings["width"],
+                len(train_set.datapoints),
+                sampler.items_per_epoch,
+                passive.BATCH_SIZE,
+                world_size,
+                workers,
+                torch.get_num_threads(),
+            )
         budget = float(passive.MAX_TRAIN_SECONDS)
         out_of_time = budget > 0 and counters["train_seconds"] >= budget
-        while counters["epoch"] < config.NUM_EPOCHS and not out_of_time:
-            sampler.set_epoch(counters["epoch"])
-            out_of_time = self._train_epoch(model, optimizer, loader, counters, writer, device, budget)
-            counters["epoch"] += 1
-            summaries = self._validate(model, validation, counters, writer, device)
-            finished = counters["epoch"] >= config.NUM_EPOCHS or out_of_time
-            self._save(
-                model,
-                optimizer,
-                counters,
-                settings,
-                summaries,
-                periodic=finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0,
-            )
-        writer.close()
+        try:
+            while counters["epoch"] < config.NUM_EPOCHS and not out_of_time:
+                sampler.set_epoch(counters["epoch"], start=counters["epoch_step"] * passive.BATCH_SIZE)
+                stop = self._train_epoch(trained, optimizer, loader, counters, writer, device, budget, preemption)
+                if stop == "preempted":
+                    self._preempted(model, optimizer, counters, settings, preemption)
+                out_of_time = stop == "out_of_time"
+                counters["epoch"] += 1
+                counters["epoch_step"] = 0
+                if main:
+                    summaries = self._validate(model, validation, counters, writer, device)
+                    finished = counters["epoch"] >= config.NUM_EPOCHS or out_of_time
+                    self._save(
+                        model,
+                        optimizer,
+                        counters,
+                        settings,
+                        summaries,
+                        periodic=finished or counters["epoch"] % config.CHECKPOINT_INTERVAL == 0,
+                    )
+                distributed.barrier()
+        finally:
+            writer.close()
+        distributed.cleanup_distributed()
         return counters
 
-    def train_step(self, model, optimizer, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One optimisation step on a batch; returns the loss terms."""
+    def _preempted(self, model, optimizer, counters: dict, settings: dict, preemption: PreemptionFlag) -> None:
+        """Rank 0 writes resume_state.pth (mid-epoch counters included); every rank exits 128 + signal."""
+        if self.run.device.is_main and self.run.paths.checkpoint_dir:
+            path = os.path.join(self.run.paths.checkpoint_dir, RESUME_STATE_NAME)
+            save_checkpoint(
+                path,
+                config=self.config,
+                model=model,
+                optimizer=optimizer,
+                counters=counters,
+                extra={"separator": settings, "validation": {}},
+            )
+            logger.warning(
+                "preempted after step %d (epoch %d, step %d of it): wrote %s; run the same command again to resume",
+                counters["step"],
+                counters["epoch"] + 1,
+                counters["epoch_step"],
+                path,
+            )
+        distributed.barrier()
+        distributed.cleanup_distributed()
+        raise SystemExit(exit_status(preemption))
+
+    def train_step(self, model, optimizer, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch; returns the loss terms. A non-finite loss (on any rank) raises
+        NonFiniteError before backward and the optimizer step."""
         output = model(batch["mixed_binaural_magnitude"], batch["target_class"])
         losses = separation_losses(output, batch)
+        if distributed.any_rank(not is_finite(losses["total"])):
+            raise non_finite_loss("passive", f"step {step}", losses, LIKELY_CAUSES, self.run.paths.checkpoint_dir)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         if self.config.PASSIVE.GRAD_CLIP_NORM > 0:  # after backward (the original clipped before it: a no-op)
@@ -179,42 +266,88 @@ class PassiveTrainer(BaseTrainer):
         optimizer.step()
         return losses
 
+    def _batches(self, loader):
+        """The loader's batches; a dead worker (killed, out of memory) is a WorkerDiedError naming it."""
+        iterator = iter(loader)
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except ProjectError as error:  # raised inside a worker: keep the type, drop the worker's traceback
+                raise type(error)(worker_message(error)) from None
+            except (RuntimeError, ConnectionError, EOFError, OSError) as error:
+                self._raise_if_worker_died(error)
+                raise
+            yield batch
+
+    def _raise_if_worker_died(self, error: BaseException) -> None:
+        """WorkerDiedError for the ways a dead DataLoader worker surfaces (torch's SIGCHLD handler raises
+        its RuntimeError wherever the main thread is; a reset pipe is a ConnectionResetError)."""
+        text = " ".join(str(error).split())
+        if isinstance(error, (ConnectionError, EOFError)) or "DataLoader worker" in text:
+            raise WorkerDiedError(
+                f"a DataLoader worker of the passive train set died ({type(error).__name__}: {text[:300]}); "
+                f"NUM_PROCESSES={self.config.NUM_PROCESSES} workers: killed, or out of memory? Rerun the "
+                "same command to resume from the last checkpoint"
+            ) from None
+
     def _train_epoch(
-        self, model, optimizer, loader, counters: dict, writer, device: torch.device, budget: float
-    ) -> bool:
-        """One epoch of optimisation steps; returns True when the time budget ran out inside it."""
+        self,
+        model,
+        optimizer,
+        loader,
+        counters: dict,
+        writer,
+        device: torch.device,
+        budget: float,
+        preemption: PreemptionFlag,
+    ) -> str:
+        """The (rest of the) epoch's optimisation steps; returns "preempted", "out_of_time" or ""."""
         model.train()
         bar = tqdm(
             total=len(loader),
             desc=f"passive epoch {counters['epoch'] + 1}/{self.config.NUM_EPOCHS}",
             unit="batch",
             leave=False,
+            disable=not self.run.device.is_main,
         )
         tick = time.perf_counter()
         try:
-            for batch in loader:
-                losses = self.train_step(model, optimizer, to_device(batch, device))
+            for batch in self._batches(loader):
+                losses = self.train_step(model, optimizer, to_device(batch, device), counters["step"] + 1)
                 now = time.perf_counter()
                 step_seconds, tick = now - tick, now
                 size = int(batch["target_class"].shape[0])
                 counters["step"] += 1
-                counters["samples"] += size
+                counters["epoch_step"] += 1
+                counters["samples"] += size * self.run.device.world_size
                 counters["train_seconds"] += step_seconds
                 total = float(losses["total"].detach())
                 self.step_losses.append(total)
                 bar.update(1)
                 bar.set_postfix(loss=f"{total:.4f}", sps=f"{size / max(step_seconds, 1e-9):.0f}")
-                if counters["step"] % self.config.LOG_INTERVAL == 0:
+                if self.run.device.is_main and counters["step"] % self.config.LOG_INTERVAL == 0:
                     for name, value in losses.items():
                         writer.add_scalar(f"losses/{name}", float(value.detach()), counters["step"])
                     writer.add_scalar(
                         "perf/sps", counters["samples"] / max(counters["train_seconds"], 1e-9), counters["step"]
                     )
-                if budget > 0 and counters["train_seconds"] >= budget:
-                    return True
+                preempted, out_of_time = distributed.any_rank_each(
+                    [preemption.requested, budget > 0 and counters["train_seconds"] >= budget]
+                )
+                if preempted:
+                    return "preempted"
+                if out_of_time:
+                    return "out_of_time"
+        except (RuntimeError, ConnectionError, EOFError) as error:
+            if isinstance(error, ProjectError):
+                raise
+            self._raise_if_worker_died(error)
+            raise
         finally:
             bar.close()
-        return False
+        return ""
 
     def _validate(self, model, validation: dict, counters: dict, writer, device: torch.device) -> dict[str, dict]:
         summaries = {}
@@ -229,6 +362,13 @@ class PassiveTrainer(BaseTrainer):
             )
             summary = {name: value["mean"] for name, value in scored["summary"].items()}
             summaries[split] = summary
+            check_losses(
+                "passive",
+                f"validation of {split} after epoch {counters['epoch']}",
+                {name: summary[name] for name in ("binaural_l1", "mono_l1")},
+                "NaN/Inf in the validation split's RIRs or clips, or weights that went non-finite",
+                self.run.paths.checkpoint_dir,
+            )
             for name in ("binaural_l1", "mono_l1"):
                 writer.add_scalar(f"losses/{split}/{name}", summary[name], counters["epoch"])
             for name in METRIC_NAMES:
@@ -248,13 +388,22 @@ class PassiveTrainer(BaseTrainer):
 
     # ================================================================================================ checkpoints
     def _resume(self, model, optimizer, counters: dict, settings: dict) -> None:
-        """Continue from the latest ckpt.N.pth of the run dir, if any (clear errors for bad files)."""
+        """Continue from the newer of resume_state.pth (preemption) and the latest ckpt.N.pth of the run
+        dir, if any (clear errors for bad files and for changed hyper-parameters)."""
         folder = self.run.paths.checkpoint_dir
-        path = latest_checkpoint(folder) if folder else None
-        if path is None:
+        candidates = [os.path.join(folder, RESUME_STATE_NAME), latest_checkpoint(folder) or ""] if folder else []
+        loaded = [(path, load_checkpoint(path)) for path in candidates if path and os.path.isfile(path)]
+        if not loaded:
             return
-        payload = load_checkpoint(path)
+        path, payload = max(loaded, key=lambda item: int(item[1]["counters"].get("step", -1)))
         check_settings(path, (payload.get("extra") or {}).get("separator"), settings)
+        check_resume_config(path, payload.get("config"), self.config, RESUME_REFUSED_KEYS)
+        saved_world_size = int(payload["counters"].get("world_size", 1))
+        if saved_world_size != counters["world_size"]:
+            raise ResumeMismatchError(
+                f"{path}: was written by {saved_world_size} process(es), this run has {counters['world_size']}: "
+                "each process draws its own share of an epoch, so resume with the same number of processes"
+            )
         try:
             model.load_state_dict(payload["model"])
             optimizer.load_state_dict(payload["optimizer"])
@@ -263,7 +412,14 @@ class PassiveTrainer(BaseTrainer):
         counters.update(payload["counters"])
         if payload.get("rng"):
             restore_rng_states(payload["rng"])
-        logger.info("resumed from %s at epoch %d (step %d)", path, counters["epoch"], counters["step"])
+        if self.run.device.is_main:
+            logger.info(
+                "resumed from %s at epoch %d, step %d (%d steps into the epoch)",
+                path,
+                counters["epoch"],
+                counters["step"],
+                counters["epoch_step"],
+            )
 
     def _save(self, model, optimizer, counters: dict, settings: dict, summaries: dict, periodic: bool) -> None:
         folder = self.run.paths.checkpoint_dir
@@ -313,6 +469,16 @@ class PassiveTrainer(BaseTrainer):
         layout = self.run.require_world()
         path = self._checkpoint_to_evaluate()
         model, payload = load_passive_separator(path, device)
+        for key, value in separator_settings(config).items():  # the checkpoint decides the model: say so
+            saved = payload["extra"]["separator"].get(key)
+            if saved != value:
+                logger.warning(
+                    "%s: evaluating the checkpoint's separator %s=%r; the config asks for %r (ignored)",
+                    path,
+                    key,
+                    saved,
+                    value,
+                )
         counters = payload.get("counters", {})
         result: dict[str, Any] = {
             "checkpoint": path,

@@ -17,7 +17,7 @@ and resets env i with derive_seed(SEED, rank, i, u) (a fresh random episode of i
 after update u depends only on the weights and optimizer states, which checkpoints carry.
 Preemption: SIGTERM / SIGUSR1 stop all workers at the end of the current update; rank 0 writes
 resume_state.pth, train() exits with status 128 + the signal's number, and running the same command
-again continues from it (rl/preemption.py).
+again continues from it (common/preemption.py).
 
 Eval: rl/evaluation.py (one checkpoint or every ckpt.N.pth of a folder, optionally polling).
 """
@@ -34,9 +34,13 @@ import torch
 from tqdm import tqdm
 
 from audio_separation.common import distributed
-from audio_separation.common.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
+from audio_separation.common.checkpoint import CheckpointError, checkpoint_path, latest_checkpoint, save_checkpoint
+from audio_separation.common.errors import NonFiniteError
+from audio_separation.common.numerics import check_losses
 from audio_separation.common.parameters import count_parameters
+from audio_separation.common.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.common.registry import registry
+from audio_separation.common.resume_check import check_resume_config
 from audio_separation.common.seeding import derive_seed
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
@@ -47,12 +51,31 @@ from audio_separation.rl.evaluation import Evaluator
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability
 from audio_separation.rl.ppo import PPO, MemoryLearner, linear_decay
-from audio_separation.rl.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
 from audio_separation.run_context import BaseTrainer, RunContext
+from audio_separation.world.episodes import short_episode_clips
 
 logger = logging.getLogger("audio_separation")
+
+# resuming with any of these changed is refused (another experiment); other changed keys are warnings
+RESUME_REFUSED_KEYS = (
+    "SEED",
+    "NUM_PROCESSES",
+    "TASK.*",
+    "AUDIO.*",
+    "RL.POLICY.*",
+    "RL.MEMORY.CAPACITY",
+    "RL.MEMORY.REFINEMENT_WINDOW",
+    "RL.PPO.NUM_MINI_BATCH",
+    "RL.IMITATION.UPDATES",
+    "WORLD.DATASET",
+    "WORLD.EPISODE_VERSION",
+)
+LIKELY_CAUSES = (
+    "NaN/Inf in the RIRs or clips the envs render (verify the world with --run-type eval of the world config), "
+    "a learning rate too high (RL.PPO.LR, RL.MEMORY.LR), or a frozen separator with non-finite weights"
+)
 
 
 @registry.register_trainer(name="ddppo")
@@ -98,6 +121,7 @@ class DDPPOTrainer(BaseTrainer):
         counters: dict[str, Any] = {"update": 0, "env_steps": 0, "episodes": 0, "train_seconds": 0.0}
         self._resume(agent, ppo, memory_learner, counters, settings, separator_description)
 
+        self._warn_short_clips()
         with signals_blocked():  # env workers must survive a preemption signal sent to the process group
             envs = make_vector_env(rl_env_settings(config), rank=rank, world_size=world_size)
         num_envs = envs.num_envs
@@ -182,6 +206,24 @@ class DDPPOTrainer(BaseTrainer):
             raise SystemExit(128 + (preemption.signal_number or signal.SIGTERM))
         return counters
 
+    def _warn_short_clips(self) -> None:
+        """Clips shorter than an episode wrap around (documented in audio/mixing.clip_second): say which."""
+        config = self.config
+        if not self.run.device.is_main or self.run.world is None:
+            return
+        needed = int(config.TASK.MAX_EPISODE_STEPS * config.AUDIO.STEP_SECONDS)
+        short = short_episode_clips(
+            self.run.world, config.WORLD.EPISODE_VERSION, config.TASK.SPLIT, needed, config.WORLD.SOUNDS_DIR
+        )
+        if short:
+            logger.warning(
+                "%d clip(s) of split %s are shorter than an episode (%d s) and repeat within it: %s",
+                len(short),
+                config.TASK.SPLIT,
+                needed,
+                ", ".join(f"{path} ({seconds} s)" for path, seconds in short[:5]),
+            )
+
     def _train_update(
         self,
         agent,
@@ -220,17 +262,26 @@ class DDPPOTrainer(BaseTrainer):
         seeds = [derive_seed(config.SEED, rank, index, update) for index in range(storage.num_envs)]
         beta = expert_probability(update, config.RL.IMITATION) if imitating else 0.0
         experts = self._experts(storage.num_envs, rank) if imitating else None
-        result = run_episodes(
-            envs,
-            separator,
-            agent.memory,
-            storage,
-            rollout_settings,
-            policy=agent.policy,
-            seeds=seeds,
-            experts=experts,
-            expert_probability=beta,
-        )
+        try:
+            result = run_episodes(
+                envs,
+                separator,
+                agent.memory,
+                storage,
+                rollout_settings,
+                policy=agent.policy,
+                seeds=seeds,
+                experts=experts,
+                expert_probability=beta,
+            )
+        except ValueError as error:  # torch.distributions rejects NaN logits with a ValueError
+            if "logits" not in str(error) and "probs" not in str(error):
+                raise
+            raise NonFiniteError(
+                f"ddppo: the policy produced non-finite action logits during the rollout of update {update + 1}. "
+                f"Likely causes: {LIKELY_CAUSES}. Nothing was saved after the last good checkpoint "
+                f"({latest_checkpoint(self.run.paths.checkpoint_dir) if self.run.paths.checkpoint_dir else None})"
+            ) from None
         # imitation: the critic regresses on the discounted returns (GAE with tau 1); PPO: GAE(gamma, tau)
         storage.compute_returns(config.RL.PPO.GAMMA, 1.0 if imitating else config.RL.PPO.TAU)
         agent.train()
@@ -275,6 +326,13 @@ class DDPPOTrainer(BaseTrainer):
             torch.tensor([local[name] for name in names], dtype=torch.float64)
         ).tolist()
         stats = dict(zip(names, reduced))
+        check_losses(
+            "ddppo",
+            f"update {update + 1}",
+            {name: stats[name] for name in ("value_loss", "action_loss", "entropy", "memory_l1", "reward")},
+            LIKELY_CAUSES,
+            self.run.paths.checkpoint_dir,
+        )
         stats.update(
             update=float(counters["update"]), clip=clip, lr_factor=lr_factor, sps=steps / max(stats["time_total"], 1e-9)
         )
@@ -355,6 +413,7 @@ class DDPPOTrainer(BaseTrainer):
             raise CheckpointError(
                 f"{path}: was trained with other model settings ({extra.get('agent_settings')}) than the config asks for ({settings}); use a matching config or another --model-dir"
             )
+        check_resume_config(path, payload.get("config"), self.config, RESUME_REFUSED_KEYS)
         saved_separator = extra.get("separator") or {}
         if saved_separator.get("fingerprint") != separator_description["fingerprint"]:
             raise CheckpointError(

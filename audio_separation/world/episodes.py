@@ -71,6 +71,7 @@ from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     WorldDataError,
     list_sounds,
+    read_episodes,
     read_graph,
     read_sound_classes,
     sound_class,
@@ -474,3 +475,22 @@ def _point(graph: nx.Graph, node: int) -> list[float]:
 def _clean(value: float) -> float:
     """Round away floating noise such as cos(90 deg) = 6e-17 (and -0.0) so quaternions read cleanly."""
     return round(value, 12) + 0.0
+
+
+def short_episode_clips(
+    layout: SoundSpacesLayout, version: str, split: str, seconds_needed: int, sounds_folder: str = "sounds"
+) -> list[tuple[str, int]]:
+    """(path, whole seconds) of every clip the split's episodes use that is shorter than seconds_needed
+    (such a clip wraps around, audio/mixing.clip_second, and repeats within one episode)."""
+    heard = not split.endswith("Unheard")
+    short = {}
+    for episode in read_episodes(layout, version, split):
+        for entry in episode.get("info") or []:
+            if "sound" not in entry:
+                continue
+            path = sound_path(layout, entry["sound"], heard, sounds_folder)
+            if path in short or not os.path.isfile(path):
+                continue
+            info = sf.info(path)
+            short[path] = int(info.frames // info.samplerate)
+    return sorted((path, seconds) for path, seconds in short.items() if seconds < seconds_needed)

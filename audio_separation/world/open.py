@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 
+from audio_separation.common.errors import ProjectError
 from audio_separation.world.soundspaces import SoundSpacesLayout
 
 
-class WorldNotFoundError(FileNotFoundError):
+class WorldNotFoundError(ProjectError, FileNotFoundError):
     """WORLD.DATA_ROOT holds no <root>/metadata/<WORLD.DATASET> folder."""
 
 

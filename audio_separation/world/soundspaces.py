@@ -37,6 +37,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from audio_separation.common.errors import ProjectError
 from audio_separation.common.files import write_bytes_atomic, write_json_atomic
 
 logger = logging.getLogger("audio_separation")
@@ -51,7 +52,7 @@ HEADINGS = (
 
 
 # ============================================================================================ errors
-class WorldDataError(Exception):
+class WorldDataError(ProjectError):
     """Base of every error about world data on disk."""
 
 
@@ -89,6 +90,69 @@ class MissingSoundError(WorldDataError):
 
 class MissingObservationError(WorldDataError):
     pass
+
+
+class NonFiniteDataError(WorldDataError):
+    """An RIR, clip or cache holds NaN or Inf samples."""
+
+
+class TruncatedFileError(WorldDataError):
+    """A file is shorter than its own header (or index) says: an interrupted copy or download."""
+
+
+class SilentClipError(WorldDataError):
+    """A sound clip is all zeros: every metric on it would be meaningless."""
+
+
+# ============================================================================================ checks
+def check_finite(path: str, data: np.ndarray, what: str) -> np.ndarray:
+    """Return data, or raise NonFiniteDataError naming the file, the count and the first bad sample."""
+    finite = np.isfinite(data)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        raise NonFiniteDataError(
+            f"{path}: {what} holds {len(bad)} NaN/Inf value(s) of {data.size} (first at index {tuple(int(i) for i in bad[0])}); "
+            "regenerate or replace the file"
+        )
+    return data
+
+
+def wav_frames_declared(path: str) -> tuple[int, int] | None:
+    """(frames the RIFF/WAVE header declares, frames the file holds) of a .wav file; None for other
+    formats or streaming headers (size 0 / 0xFFFFFFFF). libsndfile silently reads a truncated file short."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+            if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+                return None
+            block_align = 0
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if name == b"fmt ":
+                    body = handle.read(size + (size & 1))
+                    block_align = int.from_bytes(body[12:14], "little") if len(body) >= 14 else 0
+                elif name == b"data":
+                    if block_align <= 0 or size in (0, 0xFFFFFFFF):
+                        return None
+                    available = os.path.getsize(path) - handle.tell()
+                    return size // block_align, max(available, 0) // block_align
+                else:
+                    handle.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def check_complete(path: str) -> None:
+    """Raise TruncatedFileError when a wav holds fewer frames than its header declares."""
+    frames = wav_frames_declared(path)
+    if frames is not None and frames[1] < frames[0]:
+        raise TruncatedFileError(
+            f"{path}: truncated: holds {frames[1]} of the {frames[0]} frames its header declares (an interrupted "
+            "copy?); restore or regenerate the file"
+        )
 
 
 # ============================================================================================ frames
@@ -256,6 +320,8 @@ def read_rir(path: str, sample_rate: int, allowed_rates: Iterable[int] | None = 
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as error:
         raise WorldDataError(f"{path}: cannot read as audio ({error})") from None
+    check_complete(path)
+    check_finite(path, data, "the RIR")
     if data.shape[1] != 2:
         raise ChannelError(f"{path}: expected 2 channels (binaural), found {data.shape[1]}")
     allowed = set(allowed_rates) if allowed_rates is not None else {16000, 22050, 44100, 48000}
@@ -377,11 +443,35 @@ class PackedSceneRIRs:
 
     def get(self, receiver: int, source: int, heading: int) -> np.ndarray:
         try:
-            return self.rirs[self.heading_index[heading % 360], self.node_index[receiver], self.node_index[source]]
+            rir = self.rirs[self.heading_index[heading % 360], self.node_index[receiver], self.node_index[source]]
         except KeyError as error:
             raise KeyError(
                 f"no RIR for receiver {receiver}, source {source}, heading {heading}: unknown {error}"
             ) from None
+        if not np.isfinite(rir).all():  # one RIR (a few KB): cheap beside the convolution it feeds
+            folder = os.path.dirname(getattr(self.rirs, "filename", "") or "packed cache")
+            check_finite(
+                f"{folder}/rirs.npy [receiver {receiver}, source {source}, heading {heading}]",
+                np.asarray(rir),
+                "the RIR",
+            )
+        return rir
+
+
+def check_scene_rirs_finite(rirs: np.ndarray, nodes: list[int], headings: list[int], where: str) -> None:
+    """Raise NonFiniteDataError naming `where`, how many RIRs hold NaN/Inf and the first (receiver,
+    source, heading); rirs: (headings, receivers, sources, samples, 2), scanned one heading at a time."""
+    bad: list[tuple[int, int, int]] = []
+    for h in range(rirs.shape[0]):
+        block = np.asarray(rirs[h])
+        mask = ~np.isfinite(block).reshape(block.shape[0], block.shape[1], -1).all(axis=-1)
+        bad.extend((h, int(r), int(s)) for r, s in np.argwhere(mask))
+    if bad:
+        h, r, s = bad[0]
+        raise NonFiniteDataError(
+            f"{where}: {len(bad)} of {rirs.shape[0] * rirs.shape[1] * rirs.shape[2]} RIRs hold NaN/Inf (first: receiver "
+            f"{nodes[r]}, source {nodes[s]}, heading {headings[h]}); replace those RIR files and rebuild the cache"
+        )
 
 
 def load_packed_cache(
@@ -415,7 +505,12 @@ def load_packed_cache(
         build_packed_cache(layout, scene, headings, sample_rate, allow_missing)
         with open(index_path) as handle:
             index = json.load(handle)
-    rirs = np.load(os.path.join(folder, "rirs.npy"), mmap_mode="r")
+    try:
+        rirs = np.load(os.path.join(folder, "rirs.npy"), mmap_mode="r")
+    except (OSError, ValueError) as error:  # truncated ("mmap length is greater than file size"), garbage header
+        raise TruncatedFileError(
+            f"{folder}/rirs.npy: cannot be memory-mapped ({error}); the packed cache is damaged: delete {folder} to rebuild it"
+        ) from None
     if list(rirs.shape) != index["shape"]:
         raise WorldDataError(
             f"{folder}/rirs.npy has shape {rirs.shape}, index.json says {index['shape']}: delete the folder to rebuild"
@@ -500,10 +595,22 @@ def read_passive(layout: SoundSpacesLayout, version: str, split: str, scene: str
     path = layout.passive_path(version, split, scene)
     if not os.path.isfile(path):
         raise WorldDataError(f"passive datapoints not found: {path}")
-    with open(path, "rb") as handle:
-        datapoints = pickle.load(handle)
+    try:
+        with open(path, "rb") as handle:
+            datapoints = pickle.load(handle)
+    except Exception as error:  # unpickling garbage raises many types
+        raise WorldDataError(
+            f"{path}: cannot unpickle passive datapoints ({type(error).__name__}: {error}); regenerate the world's passive datasets"
+        ) from None
+    if not isinstance(datapoints, list):
+        raise WorldDataError(f"{path}: expected a list of passive datapoints, got {type(datapoints).__name__}")
     if not datapoints:
         raise EmptySplitError(f"{path}: no passive datapoints")
+    for number, datapoint in enumerate(datapoints):
+        if not (isinstance(datapoint, dict) and {"r", "azimuth", "all_s"} <= set(datapoint)):
+            raise WorldDataError(
+                f"{path}: datapoint {number} must be a dict with 'r', 'azimuth' and 'all_s', got {datapoint!r:.120}"
+            )
     return datapoints
 
 
@@ -577,13 +684,22 @@ def read_sound(path: str, sample_rate: int, min_seconds: float = 0.0) -> np.ndar
     """A mono clip as float32 at sample_rate; raises MissingSoundError / ChannelError / SampleRateError."""
     if not os.path.isfile(path):
         raise MissingSoundError(f"sound clip not found: {path}")
-    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as error:
+        raise WorldDataError(f"{path}: cannot read as audio ({error})") from None
+    check_complete(path)
     if data.shape[1] != 1:
         raise ChannelError(f"{path}: expected a mono clip, found {data.shape[1]} channels")
     if rate != sample_rate:
         raise SampleRateError(f"{path}: sample rate {rate} Hz, expected {sample_rate} Hz")
     if data.shape[0] < min_seconds * sample_rate:
         raise WorldDataError(f"{path}: {data.shape[0] / rate:.1f} s long, expected at least {min_seconds} s")
+    check_finite(path, data, "the clip")
+    if not np.any(data):
+        raise SilentClipError(
+            f"{path}: the clip is all silence (every sample 0); replace it or remove it from the bank"
+        )
     return data[:, 0]
 
 

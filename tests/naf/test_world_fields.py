@@ -82,6 +82,6 @@ def test_world_table_then_skip_then_resume(naf_config, naf_scene, tmp_path) -> N
     assert second["rows"] == first["rows"]
 
     third = _run(model_root, naf_config, "NUM_EPOCHS", "2")  # a larger budget: every scene resumes
-    assert all(run == {"trained": True, "evaluated": True} for run in third["runs"].values())
+    assert all(run == {"trained": True, "evaluated": True} for run in third["runs"].values()), third["runs"]
     for scene in SCENES:
         assert sorted(os.listdir(os.path.join(model_root, scene, "data"))) == ["ckpt.1.pth", "ckpt.2.pth"]
