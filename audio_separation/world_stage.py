@@ -13,7 +13,7 @@ from audio_separation.common.registry import registry
 from audio_separation.run_context import BaseTrainer
 from audio_separation.world.builder import build_world_if_absent, read_build_report, world_summary
 from audio_separation.world.open import open_world
-from audio_separation.world.soundspaces import load_packed_cache, read_graph, read_observations, read_points
+from audio_separation.world.soundspaces import read_graph, read_observations, read_points
 
 logger = logging.getLogger("audio_separation")
 
@@ -46,17 +46,28 @@ class WorldTrainer(BaseTrainer):
             graph = read_graph(layout.graph_path(scene))
             if sorted(points) != sorted(graph.nodes()):
                 raise ValueError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
-            packed = load_packed_cache(
-                layout, scene, list(world.HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS
-            )
             views = read_observations(layout.observations_path(scene))
+            rir_files = count_rir_files(layout.rir_scene_dir(scene), list(world.HEADINGS))
             report[scene] = {
                 "nodes": len(points),
                 "edges": graph.number_of_edges(),
-                "rir_array": list(packed.rirs.shape),
+                "rir_files": rir_files,
+                "rir_pairs_possible": len(points) ** 2 * len(world.HEADINGS),
                 "views": len(views),
             }
         path = os.path.join(self.run.paths.model_dir, "world_check.json")
         with open(path, "w") as handle:
             json.dump(report, handle, indent=1, sort_keys=True)
         print(json.dumps(report, indent=1, sort_keys=True))
+
+
+def count_rir_files(scene_dir: str, headings: list[int]) -> int:
+    """RIR wav files of a scene (a partial set is fine: RIRs are read lazily when an episode needs them)."""
+    from audio_separation.world.soundspaces import azimuth_of_heading
+
+    total = 0
+    for heading in headings:
+        folder = os.path.join(scene_dir, str(azimuth_of_heading(int(heading))))
+        if os.path.isdir(folder):
+            total += sum(1 for entry in os.scandir(folder) if entry.name.endswith(".wav"))
+    return total

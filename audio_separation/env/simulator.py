@@ -17,7 +17,7 @@ from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
 from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
-from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
+from audio_separation.world.rir_store import SceneRirs, open_scene_rirs, world_cache_dir
 from audio_separation.world.soundspaces import (
     MissingObservationError,
     MissingSceneError,
@@ -49,7 +49,7 @@ class Simulator:
         self.renderer = BinauralRenderer.from_settings(
             settings.audio,
             self.clips,
-            settings.rir_spectra_cache_size,
+            settings.world.rir_cache_mb,
             settings.clip_second_cache_size,
             keep_freed=settings.keep_freed_memory,
         )
@@ -87,6 +87,7 @@ class Simulator:
                 self.settings.audio.sample_rate,
                 world.use_packed_cache,
                 world.allow_missing_rirs,
+                world_cache_dir(world),
             )
         return data.rirs
 

@@ -42,7 +42,8 @@ from audio_separation.audio.renderer import BinauralRenderer
 from audio_separation.audio.settings import AudioSettings
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.episodes import PASSIVE_SPLIT_SCENES, load_sound_pool
-from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
+from audio_separation.world.rir_store import SceneRirs, open_scene_rirs, world_cache_dir
+from audio_separation.world.settings import WorldSettings
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     WorldDataError,
@@ -117,7 +118,7 @@ class PassiveDataset(Dataset):
         self.draws_per_datapoint = int(draws_per_datapoint)
         self.num_classes = 1 + max(self.pool.labels.values())
         for scene in sorted({datapoint.scene for datapoint in self.datapoints}):
-            self._open_rirs(scene)  # builds missing packed caches here, before any worker starts
+            self._open_rirs(scene)  # checks the rates here, before any worker starts (reads nothing)
         self._renderer: BinauralRenderer | None = None  # created per process on first use
         self._rirs: dict[str, SceneRirs] = {}
 
@@ -149,15 +150,16 @@ class PassiveDataset(Dataset):
 
     # ------------------------------------------------------------------------------------------ rendering
     def _open_rirs(self, scene: str) -> SceneRirs:
-        world = self.config.WORLD
+        world = WorldSettings.from_config(self.config)
         return open_scene_rirs(
             self.layout,
             scene,
-            [int(h) for h in world.HEADINGS],
-            int(world.RIR_SAMPLE_RATE),
+            list(world.headings),
+            world.rir_sample_rate,
             int(self.config.AUDIO.SAMPLE_RATE),
-            bool(world.USE_PACKED_CACHE),
-            bool(world.ALLOW_MISSING_RIRS),
+            world.use_packed_cache,
+            world.allow_missing_rirs,
+            world_cache_dir(world),
         )
 
     def renderer(self) -> BinauralRenderer:
@@ -166,7 +168,7 @@ class PassiveDataset(Dataset):
             self._renderer = BinauralRenderer.from_settings(
                 AudioSettings.from_config(config),
                 ClipLibrary(int(config.AUDIO.SAMPLE_RATE)),
-                int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
+                float(config.WORLD.RIR_CACHE_MB),
                 int(config.ENV.CLIP_SECOND_CACHE_SIZE),
                 keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
             )
