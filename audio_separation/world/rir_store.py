@@ -60,6 +60,7 @@ class SceneRirs:
         self.cache_key = (os.path.realpath(layout.root), layout.dataset, scene, int(sample_rate))
         self.missing = 0
         self.reads = 0  # wav files read (not served by a cache)
+        self.disk_hits = 0  # RIRs served by the on-disk cache
         self.stale_packed = 0
         self._disk: DiskRirCache | None = None
         self._disk_failed = cache_dir is None
@@ -117,6 +118,7 @@ class SceneRirs:
         if disk is not None:
             rir = disk.lookup(key, identity)
             if rir is not None:
+                self.disk_hits += 1
                 return rir
         rir = read_rir(path, self.sample_rate, RESAMPLED_RATES)
         self.reads += 1
