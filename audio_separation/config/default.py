@@ -112,6 +112,8 @@ _C.ENV.POSITION_TOLERANCE = 0.1  # metres; an episode position further than this
 _C.NAF = CN()
 _C.NAF.SCENE = "apartment_01"  # scene of WORLD.DATA_ROOT / WORLD.DATASET one NAF is trained on
 _C.NAF.DATA_DIR = "data/naf"  # per-scene HDF5 + stats + split live in <DATA_DIR>/<dataset>/<scene>/
+_C.NAF.LISTENERS = []  # node indices the NAF data is built for as listeners (empty = every node of the scene; large or partial scenes)
+_C.NAF.EMITTERS = []  # node indices the NAF data is built for as emitters (empty = every node)
 _C.NAF.SAMPLE_RATE = 16000  # Hz the RIRs are (re)sampled to before the STFT (paper: 22050 on Replica)
 _C.NAF.N_FFT = 512  # STFT size; n_fft // 2 bins are kept (the Nyquist bin is dropped) -> 256
 _C.NAF.HOP_LENGTH = 128  # STFT hop in samples (Hann window of N_FFT, centred frames)
