@@ -17,7 +17,7 @@ from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
 from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
-from audio_separation.world.rir_store import SceneRirs, open_scene_rirs, world_cache_dir
+from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.soundspaces import (
     MissingObservationError,
     MissingSceneError,
@@ -87,7 +87,8 @@ class Simulator:
                 self.settings.audio.sample_rate,
                 world.use_packed_cache,
                 world.allow_missing_rirs,
-                world_cache_dir(world),
+                world.cache_dir,
+                world.rir_disk_cache,
             )
         return data.rirs
 

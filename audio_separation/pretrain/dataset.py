@@ -42,7 +42,7 @@ from audio_separation.audio.renderer import BinauralRenderer
 from audio_separation.audio.settings import AudioSettings
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.episodes import PASSIVE_SPLIT_SCENES, load_sound_pool
-from audio_separation.world.rir_store import SceneRirs, open_scene_rirs, world_cache_dir
+from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.settings import WorldSettings
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
@@ -159,7 +159,8 @@ class PassiveDataset(Dataset):
             int(self.config.AUDIO.SAMPLE_RATE),
             world.use_packed_cache,
             world.allow_missing_rirs,
-            world_cache_dir(world),
+            world.cache_dir,
+            world.rir_disk_cache,
         )
 
     def renderer(self) -> BinauralRenderer:

@@ -19,7 +19,7 @@ from audio_separation.world.soundspaces import MissingRIRError
 def large_config(root: str, cache_dir: str):
     return get_config(
         opts=[
-            "WORLD.DATA_ROOT", root, "WORLD.DATASET", "mp3d", "WORLD.CACHE_DIR", cache_dir,
+            "WORLD.DATA_ROOT", root, "WORLD.DATASET", "mp3d", "WORLD.CACHE_DIR", cache_dir, "WORLD.RIR_DISK_CACHE", "all",
             "WORLD.VIEW_RESOLUTION", 16, "TASK.SPLIT", "val", "ENV.SHUFFLE_EPISODES", False,
             "NUM_PROCESSES", 1, "ENV.VECTOR_ENV_TYPE", "sync",
         ]

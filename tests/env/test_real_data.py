@@ -95,7 +95,7 @@ def test_a_scene_id_of_another_dataset_or_an_unknown_label_is_an_error_naming_th
         make_env(settings)
 
 
-def test_clips_at_another_rate_or_in_stereo_are_converted_with_one_warning(small_world, caplog) -> None:
+def test_clips_at_another_rate_or_in_stereo_are_converted_with_one_warning(small_world, project_log) -> None:
     settings, world, layout = small_world
     episode = read_episodes(layout, "v1", "val")[0]
     path = sound_path(layout, episode["info"][0]["sound"], heard=True)
@@ -103,10 +103,10 @@ def test_clips_at_another_rate_or_in_stereo_are_converted_with_one_warning(small
     stereo_44k = np.stack([mono, mono], axis=1).repeat(2, axis=0)  # 2 channels at 32 kHz
     sf.write(path, stereo_44k, 32000, subtype="FLOAT")
     env = make_env(settings)
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         env.reset(options={"episode_id": episode["episode_id"]})
         env.step(world.actions[0][0])  # the planned actions: the world has only the RIRs they need
-    warnings = [record.getMessage() for record in caplog.records if path in record.getMessage()]
+    warnings = [record.getMessage() for record in project_log.records if path in record.getMessage()]
     assert (
         len(warnings) == 1
         and "2 channels averaged to mono" in warnings[0]

@@ -42,7 +42,7 @@ def naf_config(root: str, data_dir: str, *opts):
     )
 
 
-def test_partial_scenes_subsets_and_the_world_key(tmp_path, caplog) -> None:
+def test_partial_scenes_subsets_and_the_world_key(tmp_path, project_log) -> None:
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
     write_world(first, str(tmp_path / "cache"), seed=0)
     write_world(second, str(tmp_path / "cache"), seed=0)  # same scene name and nodes, another world
@@ -54,18 +54,18 @@ def test_partial_scenes_subsets_and_the_world_key(tmp_path, caplog) -> None:
     listeners, emitters = sorted({int(r) for r, _ in pairs}), sorted({int(s) for _, s in pairs})
     subset = ["NAF.LISTENERS", listeners, "NAF.EMITTERS", emitters]
     config = naf_config(first, data_dir, "WORLD.ALLOW_MISSING_RIRS", True, *subset)
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         ensure_scene_data(config, progress=False)
     data = load_scene_data(config)
     assert len(pairs) <= len(data.keys) < 4 * len(listeners) * len(emitters)
-    assert "missing and left out" in caplog.text and set(data.nodes) <= set(listeners) | set(emitters)
+    assert "missing and left out" in project_log.text and set(data.nodes) <= set(listeners) | set(emitters)
 
     # the same scene name in another world: rebuilt, not reused
     other = naf_config(second, data_dir, "WORLD.ALLOW_MISSING_RIRS", True, *subset)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    project_log.clear()
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         ensure_scene_data(other, progress=False)
-    assert "built from another world" in caplog.text
+    assert "built from another world" in project_log.text
     with h5py.File(load_scene_data(other).path) as handle:
         assert second.split("/")[-1] in handle.attrs["world_key"]
 

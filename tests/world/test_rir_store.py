@@ -69,7 +69,7 @@ def bump(path: str, rir: np.ndarray) -> None:
 def test_lazy_reads_own_lengths_partial_sets_and_a_read_only_root(tmp_path) -> None:
     layout, written = write_scene(str(tmp_path / "data"))
     before = files_under(layout.root)
-    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"))
+    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"), disk_policy="all")
     assert rirs.reads == 0  # opening reads nothing
     for (heading, receiver, source), rir in written.items():
         np.testing.assert_array_equal(rirs.get(receiver, source, heading), rir)  # own length, exact
@@ -78,23 +78,25 @@ def test_lazy_reads_own_lengths_partial_sets_and_a_read_only_root(tmp_path) -> N
         rirs.get(2, 0, 90)
     assert files_under(layout.root) == before  # nothing written into the data root
     # the second store is served by the disk cache, read-only views
-    again = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"))
+    again = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"), disk_policy="all")
     for (heading, receiver, source), rir in written.items():
         np.testing.assert_array_equal(again.get(receiver, source, heading), rir)
     assert again.reads == 0 and again.disk_hits == len(written)
     # silence for the missing one only when allowed, even though a cache exists
-    allowed = open_scene_rirs(layout, "s", HEADINGS, RATE, allow_missing=True, cache_dir=str(tmp_path / "cache"))
+    allowed = open_scene_rirs(
+        layout, "s", HEADINGS, RATE, allow_missing=True, cache_dir=str(tmp_path / "cache"), disk_policy="all"
+    )
     assert not allowed.get(2, 0, 90).any() and allowed.missing == 1
 
 
-def test_a_cache_folder_that_cannot_be_written_is_warned_about_and_skipped(tmp_path, caplog) -> None:
+def test_a_cache_folder_that_cannot_be_written_is_warned_about_and_skipped(tmp_path, project_log) -> None:
     layout, written = write_scene(str(tmp_path / "data"))
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(blocker))
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         np.testing.assert_array_equal(rirs.get(0, 1, 0), written[(0, 0, 1)])
-    assert "not usable" in caplog.text and rirs.disk_cache() is None
+    assert "not usable" in project_log.text and rirs.disk_cache() is None
 
 
 @pytest.mark.parametrize("crop", ["same", "causal"])
@@ -109,7 +111,7 @@ def test_every_crop_equals_its_scipy_definition_with_or_without_caching(tmp_path
             array[HEADINGS.index(heading), receiver, source, : len(rir)] = rir
             lengths[HEADINGS.index(heading), receiver, source] = len(rir)
         ss.write_packed_cache(layout, "s", nodes, HEADINGS, RATE, array, lengths=lengths)
-    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"))
+    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"), disk_policy="all")
     assert (rirs.packed is not None) == cached
     clip = np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32)
     clear_process_rir_spectra()
@@ -126,7 +128,7 @@ def test_every_crop_equals_its_scipy_definition_with_or_without_caching(tmp_path
     assert rirs.reads == (0 if cached else 3)
 
 
-def test_a_changed_wav_is_reread_from_the_packed_and_the_disk_cache(tmp_path, caplog) -> None:
+def test_a_changed_wav_is_reread_from_the_packed_and_the_disk_cache(tmp_path, project_log) -> None:
     layout, written = write_scene(str(tmp_path / "data"), skip=())
     nodes = [0, 1, 2]
     array = np.zeros((2, 3, 3, 4000, 2), dtype=np.float32)
@@ -139,16 +141,16 @@ def test_a_changed_wav_is_reread_from_the_packed_and_the_disk_cache(tmp_path, ca
     path = layout.rir_path("s", 0, 0, 1)
     replaced = np.full_like(written[(0, 0, 1)], 0.25)
     bump(path, replaced)
-    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir)
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir, disk_policy="all")
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         np.testing.assert_array_equal(rirs.get(0, 1, 0), replaced)  # not the packed copy
-    assert "changed since the packed cache" in caplog.text and rirs.reads == 1
+    assert "changed since the packed cache" in project_log.text and rirs.reads == 1
     np.testing.assert_array_equal(rirs.get(0, 2, 0), written[(0, 0, 2)])  # unchanged: packed
     assert rirs.reads == 1
     # now the disk cache holds `replaced`; a second change is re-read again, never served stale
     again = np.full((77, 2), -0.5, dtype=np.float32)
     bump(path, again)
-    fresh = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir)
+    fresh = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir, disk_policy="all")
     np.testing.assert_array_equal(fresh.get(0, 1, 0), again)
     assert fresh.reads == 1
 
@@ -156,26 +158,28 @@ def test_a_changed_wav_is_reread_from_the_packed_and_the_disk_cache(tmp_path, ca
 def test_caches_are_keyed_by_the_read_options(tmp_path) -> None:
     layout, written = write_scene(str(tmp_path / "data"))
     cache_dir = str(tmp_path / "cache")
-    at_16k = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir)
+    at_16k = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir, disk_policy="all")
     at_16k.get(0, 1, 0)
-    at_8k = open_scene_rirs(layout, "s", HEADINGS, 8000, cache_dir=cache_dir)
+    at_8k = open_scene_rirs(layout, "s", HEADINGS, 8000, cache_dir=cache_dir, disk_policy="all")
     assert at_8k.get(0, 1, 0).shape[0] == len(written[(0, 0, 1)]) // 2  # resampled, not the 16 kHz copy
     assert at_8k.reads == 1 and at_8k.disk_cache().folder != at_16k.disk_cache().folder
-    at_16k_allowing = open_scene_rirs(layout, "s", HEADINGS, RATE, allow_missing=True, cache_dir=cache_dir)
+    at_16k_allowing = open_scene_rirs(
+        layout, "s", HEADINGS, RATE, allow_missing=True, cache_dir=cache_dir, disk_policy="all"
+    )
     at_16k_allowing.get(2, 0, 90)  # silence, not cached
-    strict = open_scene_rirs(layout, "s", HEADINGS, RATE, allow_missing=False, cache_dir=cache_dir)
+    strict = open_scene_rirs(layout, "s", HEADINGS, RATE, allow_missing=False, cache_dir=cache_dir, disk_policy="all")
     with pytest.raises(ss.MissingRIRError):
         strict.get(2, 0, 90)
     assert (
         at_16k.disk_cache().folder
-        != open_scene_rirs(layout, "s", HEADINGS, 22050, cache_dir=cache_dir).disk_cache().folder
+        != open_scene_rirs(layout, "s", HEADINGS, 22050, cache_dir=cache_dir, disk_policy="all").disk_cache().folder
     )
 
 
-def test_truncated_or_corrupt_cache_files_are_dropped_with_a_warning_naming_them(tmp_path, caplog) -> None:
+def test_truncated_or_corrupt_cache_files_are_dropped_with_a_warning_naming_them(tmp_path, project_log) -> None:
     layout, written = write_scene(str(tmp_path / "data"))
     cache_dir = str(tmp_path / "cache")
-    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir)
+    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir, disk_policy="all")
     for receiver, source in [(0, 1), (1, 1), (2, 2)]:
         rirs.get(receiver, source, 0)
     disk = rirs.disk_cache()
@@ -185,37 +189,37 @@ def test_truncated_or_corrupt_cache_files_are_dropped_with_a_warning_naming_them
     # a partial record at the end of the index
     with open(index, "ab") as handle:
         handle.write(b"\x01\x02\x03")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    project_log.clear()
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         reopened = DiskRirCache(cache_dir, _key(layout))
-    assert "partial record" in caplog.text and index in caplog.text and len(reopened) == 3
+    assert "partial record" in project_log.text and index in project_log.text and len(reopened) == 3
     reopened.close()
 
     # a truncated data file: the records past its end are dropped, those RIRs re-read
     os.truncate(data, os.path.getsize(data) - 100)
-    caplog.clear()
-    store = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir)
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    project_log.clear()
+    store = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir, disk_policy="all")
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         np.testing.assert_array_equal(store.get(2, 2, 0), written[(0, 2, 2)])
-    assert "truncated" in caplog.text and index in caplog.text and store.reads == 1
+    assert "truncated" in project_log.text and index in project_log.text and store.reads == 1
 
     # flipped bytes inside an entry: the checksum catches them
     with open(data, "r+b") as handle:
         handle.seek(8)
         handle.write(b"\xff" * 8)
-    caplog.clear()
-    store = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir)
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    project_log.clear()
+    store = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=cache_dir, disk_policy="all")
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         np.testing.assert_array_equal(store.get(0, 1, 0), written[(0, 0, 1)])
-    assert "corrupt" in caplog.text and data in caplog.text and store.reads == 1
+    assert "corrupt" in project_log.text and data in project_log.text and store.reads == 1
 
     # a bad header: the folder is reset
     with open(index, "r+b") as handle:
         handle.write(b"garbage!")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="audio_separation"):
+    project_log.clear()
+    with project_log.at_level(logging.WARNING, logger="audio_separation"):
         reset = DiskRirCache(cache_dir, _key(layout))
-    assert "bad header" in caplog.text and index in caplog.text and len(reset) == 0
+    assert "bad header" in project_log.text and index in project_log.text and len(reset) == 0
 
 
 def _key(layout):
@@ -223,3 +227,18 @@ def _key(layout):
     from audio_separation.world.rir_store import RESAMPLED_RATES
 
     return cache_key(layout.root, layout.dataset, "s", RATE, RESAMPLED_RATES)
+
+
+def test_the_default_policy_caches_only_resampled_rirs(tmp_path) -> None:
+    layout, written = write_scene(str(tmp_path / "data"), skip=())
+    ss.write_rir(layout.rir_path("s", 0, 1, 1), np.ones((4410, 2), dtype=np.float32), 44100)  # Replica rate
+    rirs = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"))  # "resampled"
+    rirs.get(0, 1, 0)  # native 16 kHz: read, not cached
+    assert rirs.get(1, 1, 0).shape == (1600, 2)  # resampled to 16 kHz, cached
+    assert len(rirs.disk_cache()) == 1
+    again = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"))
+    again.get(1, 1, 0)
+    assert again.disk_hits == 1 and again.reads == 0
+    off = open_scene_rirs(layout, "s", HEADINGS, RATE, cache_dir=str(tmp_path / "cache"), disk_policy="off")
+    off.get(1, 1, 0)
+    assert off.disk_cache() is None and off.reads == 1
