@@ -157,8 +157,13 @@ def open_scene_rirs(
             packed = load_packed_cache(
                 layout, scene, [int(h) for h in headings], int(rir_sample_rate), build_if_missing=False
             )
-        except WorldDataError as error:
-            logger.info("packed RIR cache of %s not used (%s): reading RIRs lazily", scene, error)
+        except WorldDataError as error:  # e.g. format 1 (before file identities): cannot be checked
+            logger.warning(
+                "packed RIR cache of %s not used (%s): reading the wav files lazily (same RIRs); rebuild the "
+                "world (scripts/build_world.py --overwrite) to get a checked packed cache again",
+                scene,
+                error,
+            )
     return SceneRirs(layout, scene, packed, int(rir_sample_rate), bool(allow_missing), cache_dir, disk_policy)
 
 
