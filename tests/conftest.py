@@ -21,3 +21,18 @@ def tiny_world(tmp_path_factory):
 def tiny_config(tiny_world):
     root, _ = tiny_world
     return get_config(opts=["WORLD.DATA_ROOT", root, "WORLD.PRESET", "tiny"])
+
+
+@pytest.fixture
+def project_log(caplog):
+    """caplog that also sees the project logger's records after setup_logging turned its propagation off
+    (any main.main call in the session does), at WARNING and above."""
+    import logging
+
+    logger = logging.getLogger("audio_separation")
+    logger.addHandler(caplog.handler)
+    level = logger.level
+    logger.setLevel(min(level or logging.WARNING, logging.WARNING))
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)

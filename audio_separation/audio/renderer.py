@@ -2,8 +2,9 @@
 node, source node, agent heading), averaged into the mixture, and their STFTs.
 
 Speed comes from caching what repeats (audio/mixing.py has the maths): the spectrum of every RIR used
-(LRU per env, keyed by scene, heading, receiver, source) and, per clip second, the chunk's spectrum and
-its mono STFT (LRU per env). A step then costs one batched inverse FFT over sources x ears plus the
+(one LRU per process, bounded in bytes by WORLD.RIR_CACHE_MB and shared by the process's renderers,
+keyed by the RIR source's data, heading, receiver, source, chunk length and crop) and, per clip second,
+the chunk's spectrum and its mono STFT (LRU per env). A step then costs one batched inverse FFT over sources x ears plus the
 STFT of the binaural signals. The STFT is linear, so the mixture's STFT is the mean of the sources'
 binaural STFTs when those are computed anyway (GT_BINAURAL on); otherwise the mixture waveform is
 transformed directly.
@@ -14,6 +15,7 @@ NAF) and clips from a ClipSource (world/clips.ClipLibrary), both handed in by th
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,9 +38,11 @@ from audio_separation.common.lru import LruCache
 
 
 class RirSource(Protocol):
-    """A scene's binaural RIRs (world/rir_store.SceneRirs): `scene` names it in cache keys."""
+    """A scene's binaural RIRs (world/rir_store.SceneRirs): `cache_key` identifies its data (world root,
+    dataset, scene, rate) in the process's spectrum cache; two sources with equal keys serve equal RIRs."""
 
     scene: str
+    cache_key: Hashable
 
     def get(self, receiver: int, source: int, heading: int) -> np.ndarray:
         """The RIR heard at `receiver` facing `heading` from `source`: float32 (samples, 2)."""
@@ -86,6 +90,29 @@ class RenderedAudio:
         return np.stack([phase for _, phase in self.mono])
 
 
+_PROCESS_RIR_SPECTRA: LruCache | None = None
+
+
+def _spectrum_bytes(entry: tuple) -> int:
+    return int(entry[0].nbytes) + 200  # the array plus the tuple, key and bookkeeping (roughly)
+
+
+def process_rir_spectra(max_bytes: int) -> LruCache:
+    """This process's RIR spectrum LRU (created on first use; a later renderer's bound replaces the bound)."""
+    global _PROCESS_RIR_SPECTRA
+    if _PROCESS_RIR_SPECTRA is None:
+        _PROCESS_RIR_SPECTRA = LruCache(max_bytes=int(max_bytes), size_of=_spectrum_bytes)
+    elif _PROCESS_RIR_SPECTRA.max_bytes != int(max_bytes):
+        _PROCESS_RIR_SPECTRA.set_max_bytes(int(max_bytes))
+    return _PROCESS_RIR_SPECTRA
+
+
+def clear_process_rir_spectra() -> None:
+    """Empty this process's RIR spectrum cache (benchmarks' cold runs, tests)."""
+    if _PROCESS_RIR_SPECTRA is not None:
+        _PROCESS_RIR_SPECTRA.clear()
+
+
 class BinauralRenderer:
     """Renders steps with cached RIR spectra and clip-second spectra (one per env)."""
 
@@ -96,7 +123,7 @@ class BinauralRenderer:
         step_samples: int,
         use_int16_roundtrip: bool,
         target_mono_rms: float,
-        rir_cache_size: int,
+        rir_cache_bytes: int,
         clip_second_cache_size: int,
         clips: ClipSource,
         crop: str = "causal",
@@ -108,9 +135,9 @@ class BinauralRenderer:
         self.use_int16_roundtrip = use_int16_roundtrip
         self.target_mono_rms = target_mono_rms
         self.clips = clips
-        self.rir_spectra = LruCache(
-            rir_cache_size
-        )  # (scene, heading, receiver, source) -> (spectrum, rir length, fft length)
+        # (source's cache_key, heading, receiver, source, chunk samples, crop) -> (spectrum, rir length, fft length)
+        self.rir_spectra = process_rir_spectra(rir_cache_bytes)
+        self.rir_lookups = 0  # RIR spectra this renderer asked for (the cache's counters are the process's)
         self.chunk_spectra = LruCache(clip_second_cache_size)  # (path, second, fft length) -> (bins,) complex64
         self.mono_stfts = LruCache(clip_second_cache_size)  # (path, second) -> (magnitude, phase, rms)
 
@@ -119,7 +146,7 @@ class BinauralRenderer:
         cls,
         audio: AudioSettings,
         clips: ClipSource,
-        rir_cache_size: int,
+        rir_cache_mb: float,
         clip_second_cache_size: int,
         keep_freed: bool = False,
     ) -> BinauralRenderer:
@@ -133,7 +160,7 @@ class BinauralRenderer:
             step_samples=audio.step_samples,
             use_int16_roundtrip=audio.int16_roundtrip,
             target_mono_rms=audio.target_mono_rms,
-            rir_cache_size=rir_cache_size,
+            rir_cache_bytes=int(rir_cache_mb * 2**20),
             clip_second_cache_size=clip_second_cache_size,
             clips=clips,
             crop=audio.convolution_crop,
@@ -143,12 +170,14 @@ class BinauralRenderer:
         return clip_chunk(self.clips.clip(path), second, self.step_samples)
 
     def _rir_spectrum(self, rirs: RirSource, receiver: int, source: int, heading: int) -> tuple[np.ndarray, int, int]:
+        self.rir_lookups += 1
+
         def compute() -> tuple[np.ndarray, int, int]:
             rir = rirs.get(receiver, source, heading)
             fft_length = convolution_fft_length(self.step_samples, rir.shape[0], self.crop)
             return rir_spectrum(rir, fft_length), rir.shape[0], fft_length
 
-        return self.rir_spectra.get((rirs.scene, heading, receiver, source), compute)
+        return self.rir_spectra.get((rirs.cache_key, heading, receiver, source, self.step_samples, self.crop), compute)
 
     def _mono_stft(self, path: str, second: int) -> tuple[np.ndarray, np.ndarray, float]:
         """(magnitude, phase, RMS of the magnitude) of a dry clip second."""

@@ -56,7 +56,13 @@ _C.WORLD.BUILD_SEED = 0  # seed of the procedural world builder (same seed -> by
 _C.WORLD.HEADINGS = [0, 90, 180, 270]  # agent headings in degrees (RIR folders are (-heading) mod 360)
 _C.WORLD.RIR_SAMPLE_RATE = 16000  # Hz the RIRs are used at; files at another rate are resampled on load
 _C.WORLD.ALLOW_MISSING_RIRS = False  # opt-in: a missing RIR file reads as silence with a counted warning
-_C.WORLD.USE_PACKED_CACHE = True  # read RIRs from the packed per-scene cache (built on first use)
+_C.WORLD.USE_PACKED_CACHE = True  # use the packed RIR cache the world builder writes into a generated world (packed_cache/), each entry only while its wav is unchanged; never built at run time
+_C.WORLD.RIR_DISK_CACHE = "resampled"  # which RIRs read from wav files go into the append-only, memory-mapped cache under CACHE_DIR (keyed by file size + mtime and the sample rate): "resampled" (those read at another rate: resampling costs ~ms, a native-rate wav reads faster than the cache), "all" (e.g. a slow network mount), "off"
+_C.WORLD.CACHE_DIR = "data/cache"  # folder of the on-disk RIR cache (<CACHE_DIR>/rirs/<dataset>/<scene>/<key>/); never inside DATA_ROOT, so a read-only data root works
+_C.WORLD.RIR_CACHE_MB = 768  # megabytes of RIR spectra kept in memory per process (LRU shared by the process's envs; a 1-s 16 kHz RIR's spectrum is ~256 KB)
+_C.WORLD.LOOP_SHORT_CLIPS = (
+    False  # a clip with fewer whole seconds than TASK.MAX_EPISODE_STEPS is an error naming it; True loops it instead
+)
 _C.WORLD.VIEW_RESOLUTION = 128  # pixels of the square egocentric RGB/depth views
 _C.WORLD.DEPTH_MAX = 10.0  # metres; depth is normalised to [0, 1] by this (habitat convention)
 _C.WORLD.EPISODE_VERSION = "v1"  # active_datasets/<version>/ and passive_datasets/<version>/
@@ -96,7 +102,6 @@ _C.ENV.COPY_OBSERVATIONS = (
 )
 _C.ENV.SHUFFLE_EPISODES = True  # each env visits its episodes in a seeded random order per pass (False: file order)
 _C.ENV.MAX_EPISODES_PER_ENV = 0  # keep only the first N episodes of each env's share (0 = all)
-_C.ENV.RIR_SPECTRA_CACHE_SIZE = 4096  # RIR spectra kept per env (LRU); <= 190 KB each for 1-s RIRs (<= 0.8 GB per env)
 _C.ENV.CLIP_SECOND_CACHE_SIZE = 1024  # clip-second spectra + mono STFTs kept per env (LRU); ~230 KB each
 _C.ENV.KEEP_FREED_MEMORY = True  # raise glibc's mmap/trim thresholds in env and vector-env processes (common/allocator.py): less CPU per step, speed only
 _C.ENV.POSITION_TOLERANCE = 0.1  # metres; an episode position further than this from every graph node is an error
@@ -109,6 +114,8 @@ _C.ENV.POSITION_TOLERANCE = 0.1  # metres; an episode position further than this
 _C.NAF = CN()
 _C.NAF.SCENE = "apartment_01"  # scene of WORLD.DATA_ROOT / WORLD.DATASET one NAF is trained on
 _C.NAF.DATA_DIR = "data/naf"  # per-scene HDF5 + stats + split live in <DATA_DIR>/<dataset>/<scene>/
+_C.NAF.LISTENERS = []  # node indices the NAF data is built for as listeners (empty = every node of the scene; large or partial scenes)
+_C.NAF.EMITTERS = []  # node indices the NAF data is built for as emitters (empty = every node)
 _C.NAF.SAMPLE_RATE = 16000  # Hz the RIRs are (re)sampled to before the STFT (paper: 22050 on Replica)
 _C.NAF.N_FFT = 512  # STFT size; n_fft // 2 bins are kept (the Nyquist bin is dropped) -> 256
 _C.NAF.HOP_LENGTH = 128  # STFT hop in samples (Hann window of N_FFT, centred frames)

@@ -70,6 +70,7 @@ class AudioSeparationEnv(gym.Env):
             episodes = episodes_for_env(split, rank * num_envs + env_index, world_size * num_envs)
         if settings.max_episodes_per_env > 0:
             episodes = episodes[: settings.max_episodes_per_env]
+        classes = read_sound_classes(self.layout, world.sounds_dir)["classes"]
         resolved = resolve_all(
             episodes,
             self.simulator.navigation,
@@ -78,10 +79,13 @@ class AudioSeparationEnv(gym.Env):
             num_sources=self.num_sources,
             position_tolerance=settings.position_tolerance,
             sounds_folder=world.sounds_dir,
+            labels={int(entry["label"]) for entry in classes},
+            min_clip_seconds=0
+            if world.loop_short_clips
+            else -(-self.max_steps * settings.audio.step_samples // settings.audio.sample_rate),
         )
         self.episodes = EpisodeIterator(resolved, shuffle=settings.shuffle_episodes)
 
-        classes = read_sound_classes(self.layout, world.sounds_dir)["classes"]
         context = SensorContext(settings, num_classes=max(int(entry["label"]) for entry in classes) + 1)
         self.sensors: list[Sensor] = make_sensors(task.sensors, context)  # registered classes (env/sensors.py)
         self.observation_space = observation_space(self.sensors)

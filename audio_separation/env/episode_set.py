@@ -24,6 +24,7 @@ from audio_separation.world.soundspaces import (
     EmptySplitError,
     SoundSpacesLayout,
     WorldDataError,
+    parse_scene_id,
     read_episodes,
     read_json_gz,
     scene_of_episode,
@@ -105,12 +106,23 @@ def resolve_episode(
     position_tolerance: float,
     sounds_folder: str = "sounds",
     clip_seconds: Callable[[str], int] | None = None,
+    labels: set[int] | None = None,
+    min_clip_seconds: int = 0,
 ) -> ResolvedEpisode:
     """Check an episode against its scene and the sound bank and resolve it; raises EpisodeError.
-    clip_seconds(path), when given, checks each start_idx against the clip's whole seconds."""
+    clip_seconds(path), when given, checks each start_idx against the clip's whole seconds and, with
+    min_clip_seconds, that the clip lasts the episode (else WORLD.LOOP_SHORT_CLIPS must allow looping);
+    labels, when given, are the classes.json labels target_label must be one of. The dataset part of
+    scene_id (world/soundspaces.parse_scene_id) must be the layout's dataset."""
     episode_id = str(episode.get("episode_id", "?"))
-    scene = scene_of_episode(episode)
+    if "scene_id" not in episode:
+        raise EpisodeError(f"episode {episode_id!r} has no scene_id")
+    dataset, scene = parse_scene_id(episode["scene_id"])
     where = f"episode {episode_id!r} (scene {scene!r})"
+    if dataset is not None and dataset != layout.dataset:
+        raise EpisodeError(
+            f"{where}: scene_id {episode['scene_id']!r} is a {dataset!r} scene but WORLD.DATASET is {layout.dataset!r}"
+        )
 
     def node_of(explicit: int | None, position: list[float] | None, what: str) -> int:
         if explicit is not None:
@@ -153,6 +165,11 @@ def resolve_episode(
         if not os.path.isfile(path):
             raise EpisodeError(f"{where}: sound {entry['sound']!r} of source {i} not found at {path}")
         seconds = clip_seconds(path) if clip_seconds is not None else None
+        if seconds is not None and seconds < min_clip_seconds:
+            raise EpisodeError(
+                f"{where}: sound {path} lasts {seconds} whole seconds, shorter than the episode's {min_clip_seconds} "
+                "(TASK.MAX_EPISODE_STEPS); set WORLD.LOOP_SHORT_CLIPS True to loop it"
+            )
         if int(entry["start_idx"]) < 0 or (seconds is not None and int(entry["start_idx"]) >= seconds):
             raise EpisodeError(
                 f"{where}: start_idx {entry['start_idx']} of sound {entry['sound']!r} is outside its {seconds} whole seconds"
@@ -161,6 +178,11 @@ def resolve_episode(
         starts.append(int(entry["start_idx"]))
     if "target_label" not in info[0]:
         raise EpisodeError(f"{where}: info[0] lacks 'target_label'")
+    if labels is not None and int(info[0]["target_label"]) not in labels:
+        raise EpisodeError(
+            f"{where}: target_label {info[0]['target_label']} is not a label of the sound bank's classes.json "
+            f"(labels {min(labels)}..{max(labels)})"
+        )
     return ResolvedEpisode(
         episode_id=episode_id,
         scene=scene,
@@ -205,8 +227,11 @@ class EpisodeIterator:
 
 
 def whole_seconds_of_clip(path: str) -> int:
-    """Whole seconds of an audio file from its header (no samples read)."""
-    info = soundfile.info(path)
+    """Whole seconds of an audio file from its header (no samples read); EpisodeError when unreadable."""
+    try:
+        info = soundfile.info(path)
+    except Exception as error:
+        raise EpisodeError(f"{path}: cannot read as audio ({error})") from None
     return int(info.frames // info.samplerate)
 
 

@@ -60,7 +60,6 @@ class EnvSettings:
     copy_observations: bool = True  # ENV.COPY_OBSERVATIONS
     shuffle_episodes: bool = True  # ENV.SHUFFLE_EPISODES
     max_episodes_per_env: int = 0  # ENV.MAX_EPISODES_PER_ENV (0 = all)
-    rir_spectra_cache_size: int = 4096  # ENV.RIR_SPECTRA_CACHE_SIZE
     clip_second_cache_size: int = 1024  # ENV.CLIP_SECOND_CACHE_SIZE
     keep_freed_memory: bool = True  # ENV.KEEP_FREED_MEMORY
     position_tolerance: float = 0.1  # ENV.POSITION_TOLERANCE, metres
@@ -88,7 +87,6 @@ class EnvSettings:
             copy_observations=bool(env.COPY_OBSERVATIONS),
             shuffle_episodes=bool(env.SHUFFLE_EPISODES),
             max_episodes_per_env=int(env.MAX_EPISODES_PER_ENV),
-            rir_spectra_cache_size=int(env.RIR_SPECTRA_CACHE_SIZE),
             clip_second_cache_size=int(env.CLIP_SECOND_CACHE_SIZE),
             keep_freed_memory=bool(env.KEEP_FREED_MEMORY),
             position_tolerance=float(env.POSITION_TOLERANCE),

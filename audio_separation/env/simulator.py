@@ -49,7 +49,7 @@ class Simulator:
         self.renderer = BinauralRenderer.from_settings(
             settings.audio,
             self.clips,
-            settings.rir_spectra_cache_size,
+            settings.world.rir_cache_mb,
             settings.clip_second_cache_size,
             keep_freed=settings.keep_freed_memory,
         )
@@ -87,6 +87,8 @@ class Simulator:
                 self.settings.audio.sample_rate,
                 world.use_packed_cache,
                 world.allow_missing_rirs,
+                world.cache_dir,
+                world.rir_disk_cache,
             )
         return data.rirs
 

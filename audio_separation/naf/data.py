@@ -7,8 +7,14 @@ Files, under <NAF.DATA_DIR>/<dataset>/<scene>/:
     split.json   {"seed", "train": [keys], "test": [keys]}: a seeded 90/10 split of every triple
     stats.npz    mean, std over the TRAIN split per (freq, frame), padded to max_len with log(LOG_EPS)
 
-Every world in the SoundSpaces layout works (generated, Replica, MP3D): RIRs come through
-world/soundspaces.py, positions are points.txt's mesh-frame floor coordinates (x, y).
+Every world in the SoundSpaces layout works (generated, Replica, MP3D): RIRs are streamed one by one
+through the lazy RIR store (world/rir_store.py; memory stays bounded whatever the scene's size), positions
+are points.txt's mesh-frame floor coordinates (x, y). NAF.LISTENERS / NAF.EMITTERS limit the build to
+subsets of nodes (large scenes, partial RIR sets); with WORLD.ALLOW_MISSING_RIRS a missing RIR is left out
+of the data (counted, logged) instead of being learned as silence. logmag.h5 records the world it came
+from (world_key: data root, dataset, scene, size + mtime of points.txt and graph.pkl, the node subsets,
+ALLOW_MISSING_RIRS): data from another world, or from a changed one, is rebuilt (two worlds with the same
+scene names, e.g. tiny and default, never share NAF data).
 """
 
 from __future__ import annotations
@@ -25,13 +31,12 @@ from yacs.config import CfgNode
 from audio_separation.audio.stft import StftParams, stft
 from audio_separation.common.errors import ProjectError
 from audio_separation.common.files import write_json_atomic
+from audio_separation.world.rir_store import open_scene_rirs
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
-    check_scene_rirs_finite,
-    load_packed_cache,
+    file_identity,
     read_graph,
     read_points,
-    read_scene_rirs,
 )
 
 logger = logging.getLogger("audio_separation")
@@ -105,6 +110,37 @@ def scene_data_dir(config: CfgNode, scene: str | None = None) -> str:
     return os.path.join(config.NAF.DATA_DIR, config.WORLD.DATASET, scene or config.NAF.SCENE)
 
 
+def node_subsets(config: CfgNode, nodes: list[int], where: str) -> tuple[list[int], list[int]]:
+    """(listeners, emitters): NAF.LISTENERS / NAF.EMITTERS (empty = every node), checked against the graph."""
+    known = set(nodes)
+    chosen = []
+    for key in ("LISTENERS", "EMITTERS"):
+        wanted = [int(node) for node in config.NAF[key]]
+        unknown = [node for node in wanted if node not in known]
+        if unknown:
+            raise NafDataError(f"NAF.{key} names nodes {unknown[:5]} that are not in {where}")
+        chosen.append(sorted(set(wanted)) if wanted else list(nodes))
+    return chosen[0], chosen[1]
+
+
+def world_key(config: CfgNode, scene: str) -> str:
+    """What a scene's NAF data was built from (stored in logmag.h5's attrs, compared by ensure_scene_data)."""
+    layout = SoundSpacesLayout(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
+    return json.dumps(
+        {
+            "root": os.path.realpath(config.WORLD.DATA_ROOT),
+            "dataset": config.WORLD.DATASET,
+            "scene": scene,
+            "points": file_identity(layout.points_path(scene)),
+            "graph": file_identity(layout.graph_path(scene)),
+            "listeners": [int(node) for node in config.NAF.LISTENERS],
+            "emitters": [int(node) for node in config.NAF.EMITTERS],
+            "allow_missing_rirs": bool(config.WORLD.ALLOW_MISSING_RIRS),
+        },
+        sort_keys=True,
+    )
+
+
 def item_key(heading: int, listener: int, emitter: int) -> str:
     """The paper's HDF5 key: '<heading>_<listener>_<emitter>'."""
     return f"{int(heading)}_{int(listener)}_{int(emitter)}"
@@ -122,44 +158,54 @@ def build_scene_hdf5(config: CfgNode, scene: str | None = None, progress: bool =
     missing_points = [n for n in nodes if n not in points]
     if missing_points:
         raise NafDataError(f"{layout.points_path(scene)}: no point for graph nodes {missing_points[:5]}")
-    if config.WORLD.USE_PACKED_CACHE and params.sample_rate == int(config.WORLD.RIR_SAMPLE_RATE):
-        packed = load_packed_cache(
-            layout, scene, headings, params.sample_rate, allow_missing=config.WORLD.ALLOW_MISSING_RIRS
-        )
-        rirs, nodes = packed.rirs, packed.nodes
-    else:  # read (and resample) the wav files directly at the NAF rate; the packed cache stays untouched
-        rirs, _ = read_scene_rirs(
-            layout,
-            scene,
-            nodes,
-            headings,
-            params.sample_rate,
-            allow_missing=config.WORLD.ALLOW_MISSING_RIRS,
-            progress=progress,
-        )
-    check_scene_rirs_finite(rirs, list(nodes), headings, f"RIRs of {layout.dataset}/{scene} (NAF training data)")
+    listeners_wanted, emitters_wanted = node_subsets(config, nodes, layout.graph_path(scene))
+    rirs = open_scene_rirs(  # lazy, one RIR at a time: the builder's packed cache when current, else the wavs
+        layout,
+        scene,
+        headings,
+        params.sample_rate,
+        use_packed_cache=bool(config.WORLD.USE_PACKED_CACHE),
+        allow_missing=bool(config.WORLD.ALLOW_MISSING_RIRS),
+    )
     folder = scene_data_dir(config, scene)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "logmag.h5")
     temporary = f"{path}.tmp"
-    jobs = [(h, li, ei) for h in range(len(headings)) for li in range(len(nodes)) for ei in range(len(nodes))]
+    jobs = [
+        (h, listener, emitter)
+        for h in range(len(headings))
+        for listener in listeners_wanted
+        for emitter in emitters_wanted
+    ]
     iterator = jobs
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(jobs, desc=f"NAF log-magnitudes of {scene}", unit="rir", leave=False)
     keys, listeners, emitters, heading_list = [], [], [], []
+    left_out = 0
     with h5py.File(temporary, "w") as handle:
         logmag_group, waveform_group = handle.create_group("logmag"), handle.create_group("waveform")
-        for h, li, ei in iterator:
-            waveform = trim_trailing_silence(np.asarray(rirs[h, li, ei]))
-            key = item_key(headings[h], nodes[li], nodes[ei])
+        for h, listener, emitter in iterator:
+            missing_before = rirs.missing
+            rir = rirs.get(listener, emitter, headings[h])
+            if rirs.missing != missing_before:  # WORLD.ALLOW_MISSING_RIRS: leave it out, do not learn silence
+                left_out += 1
+                continue
+            waveform = trim_trailing_silence(np.asarray(rir))
+            key = item_key(headings[h], listener, emitter)
             logmag_group.create_dataset(key, data=logmag_of_waveform(waveform, params).astype(np.float16))
             waveform_group.create_dataset(key, data=waveform)
             keys.append(key)
-            listeners.append(nodes[li])
-            emitters.append(nodes[ei])
+            listeners.append(listener)
+            emitters.append(emitter)
             heading_list.append(headings[h])
+        if left_out:
+            logger.warning("%s: %d of %d RIRs are missing and left out of %s", scene, left_out, len(jobs), path)
+        if not keys:
+            raise NafDataError(
+                f"{scene}: no RIR of the requested listeners/emitters exists under {layout.rir_scene_dir(scene)}"
+            )
         index = handle.create_group("index")
         index.create_dataset("keys", data=np.array(keys, dtype="S"))
         index.create_dataset("listener", data=np.array(listeners, dtype=np.int64))
@@ -174,7 +220,8 @@ def build_scene_hdf5(config: CfgNode, scene: str | None = None, progress: bool =
                 "scene": scene,
                 "dataset": config.WORLD.DATASET,
                 "headings": headings,
-                "nodes": nodes,
+                "nodes": sorted(set(listeners) | set(emitters)),
+                "world_key": world_key(config, scene),
             }
         )
     os.replace(temporary, path)
@@ -203,7 +250,18 @@ def ensure_scene_data(config: CfgNode, scene: str | None = None, progress: bool 
     if os.path.isfile(path):
         with h5py.File(path, "r") as handle:
             stored = {k: handle.attrs.get(k) for k in params.as_attrs()}
-        if any(stored[k] is None or stored[k] != v for k, v in params.as_attrs().items()):
+            stored_world = handle.attrs.get("world_key")
+        wanted_world = world_key(config, scene)
+        if stored_world != wanted_world:
+            logger.warning(
+                "%s was built from another world or a changed one (%s); rebuilding from %s",
+                path,
+                stored_world,
+                wanted_world,
+            )
+        if stored_world != wanted_world or any(
+            stored[k] is None or stored[k] != v for k, v in params.as_attrs().items()
+        ):
             logger.info("%s was built with %s; rebuilding for %s", path, stored, params.as_attrs())
             build_scene_hdf5(config, scene, progress)
             for stale in ("split.json", "stats.npz"):

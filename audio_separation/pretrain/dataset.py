@@ -43,6 +43,7 @@ from audio_separation.audio.settings import AudioSettings
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.episodes import PASSIVE_SPLIT_SCENES, load_sound_pool
 from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
+from audio_separation.world.settings import WorldSettings
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
     WorldDataError,
@@ -121,7 +122,7 @@ class PassiveDataset(Dataset):
         self.draws_per_datapoint = int(draws_per_datapoint)
         self.num_classes = 1 + max(self.pool.labels.values())
         for scene in sorted({datapoint.scene for datapoint in self.datapoints}):
-            self._open_rirs(scene)  # builds missing packed caches here, before any worker starts
+            self._open_rirs(scene)  # checks the rates here, before any worker starts (reads nothing)
         self._renderer: BinauralRenderer | None = None  # created per process on first use
         self._rirs: dict[str, SceneRirs] = {}
 
@@ -153,15 +154,17 @@ class PassiveDataset(Dataset):
 
     # ------------------------------------------------------------------------------------------ rendering
     def _open_rirs(self, scene: str) -> SceneRirs:
-        world = self.config.WORLD
+        world = WorldSettings.from_config(self.config)
         return open_scene_rirs(
             self.layout,
             scene,
-            [int(h) for h in world.HEADINGS],
-            int(world.RIR_SAMPLE_RATE),
+            list(world.headings),
+            world.rir_sample_rate,
             int(self.config.AUDIO.SAMPLE_RATE),
-            bool(world.USE_PACKED_CACHE),
-            bool(world.ALLOW_MISSING_RIRS),
+            world.use_packed_cache,
+            world.allow_missing_rirs,
+            world.cache_dir,
+            world.rir_disk_cache,
         )
 
     def renderer(self) -> BinauralRenderer:
@@ -170,7 +173,7 @@ class PassiveDataset(Dataset):
             self._renderer = BinauralRenderer.from_settings(
                 AudioSettings.from_config(config),
                 ClipLibrary(int(config.AUDIO.SAMPLE_RATE)),
-                int(config.ENV.RIR_SPECTRA_CACHE_SIZE),
+                float(config.WORLD.RIR_CACHE_MB),
                 int(config.ENV.CLIP_SECOND_CACHE_SIZE),
                 keep_freed=bool(config.ENV.KEEP_FREED_MEMORY),
             )

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from audio_separation.world.soundspaces import HEADINGS
 
+DISK_CACHE_POLICIES = ("resampled", "all", "off")  # WORLD.RIR_DISK_CACHE
+
 
 @dataclass(frozen=True)
 class WorldSettings:
@@ -19,8 +21,18 @@ class WorldSettings:
     depth_max: float = 10.0  # WORLD.DEPTH_MAX: metres; depth is normalised to [0, 1] by this
     rir_sample_rate: int = 16000  # WORLD.RIR_SAMPLE_RATE: Hz the RIRs are used at
     allow_missing_rirs: bool = False  # WORLD.ALLOW_MISSING_RIRS: a missing RIR file reads as silence
-    use_packed_cache: bool = True  # WORLD.USE_PACKED_CACHE: read RIRs from the packed per-scene cache
+    use_packed_cache: bool = True  # WORLD.USE_PACKED_CACHE: use the builder's packed RIR cache while current
+    rir_disk_cache: str = "resampled"  # WORLD.RIR_DISK_CACHE: which RIRs the on-disk cache keeps (resampled, all, off)
+    cache_dir: str = "data/cache"  # WORLD.CACHE_DIR: folder of that cache (outside data_root)
+    rir_cache_mb: float = 768.0  # WORLD.RIR_CACHE_MB: megabytes of RIR spectra in memory per process
+    loop_short_clips: bool = False  # WORLD.LOOP_SHORT_CLIPS: loop clips shorter than an episode
     episode_version: str = "v1"  # WORLD.EPISODE_VERSION: active_datasets/<version>/
+
+    def __post_init__(self) -> None:
+        if self.rir_disk_cache not in DISK_CACHE_POLICIES:
+            raise ValueError(
+                f"WORLD.RIR_DISK_CACHE must be one of {list(DISK_CACHE_POLICIES)}, got {self.rir_disk_cache!r}"
+            )
 
     @classmethod
     def from_config(cls, config) -> WorldSettings:
@@ -36,5 +48,9 @@ class WorldSettings:
             rir_sample_rate=int(world.RIR_SAMPLE_RATE),
             allow_missing_rirs=bool(world.ALLOW_MISSING_RIRS),
             use_packed_cache=bool(world.USE_PACKED_CACHE),
+            rir_disk_cache=str(world.RIR_DISK_CACHE).lower(),
+            cache_dir=str(world.CACHE_DIR),
+            rir_cache_mb=float(world.RIR_CACHE_MB),
+            loop_short_clips=bool(world.LOOP_SHORT_CLIPS),
             episode_version=str(world.EPISODE_VERSION),
         )

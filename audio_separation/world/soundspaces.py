@@ -378,7 +378,17 @@ def read_scene_rirs(
 
 
 # ============================================================================================ packed cache
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: + identities.npy (size, mtime_ns of each source wav) and lengths.npy
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(size in bytes, mtime in ns) of a file, or None when it does not exist: what a cached copy of it is
+    checked against (a changed file is re-read, never served stale)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return int(stat.st_size), int(stat.st_mtime_ns)
 
 
 def build_packed_cache(
@@ -389,7 +399,8 @@ def build_packed_cache(
     allow_missing: bool = False,
     progress: bool = True,
 ) -> str:
-    """Pack a scene's RIR wavs into one memory-mappable rirs.npy + index.json; returns the folder."""
+    """Pack a scene's RIR wavs into one memory-mappable rirs.npy + index.json; returns the folder.
+    Dense (headings x N x N x longest RIR): for small generated scenes only; runs never call it."""
     nodes = sorted(read_graph(layout.graph_path(scene)).nodes())
     array, missing = read_scene_rirs(layout, scene, nodes, headings, sample_rate, allow_missing, progress=progress)
     return write_packed_cache(layout, scene, nodes, headings, sample_rate, array, missing)
@@ -403,19 +414,32 @@ def write_packed_cache(
     sample_rate: int,
     array: np.ndarray,
     missing: int = 0,
+    lengths: np.ndarray | None = None,
 ) -> str:
-    """Write rirs.npy (headings, receivers, sources, samples, 2) float32 + index.json; returns the folder."""
+    """Write rirs.npy (headings, receivers, sources, samples, 2) float32 + lengths.npy (each RIR's own
+    length, default all `samples`) + identities.npy (size, mtime_ns of each source wav as it is now, -1
+    when absent) + index.json; returns the folder. Call it after the wavs are written."""
     expected = (len(headings), len(nodes), len(nodes))
     if array.shape[:3] != expected or array.ndim != 5 or array.shape[-1] != 2:
         raise ValueError(
             f"packed RIRs of {scene} must be (headings, receivers, sources, samples, 2) = {expected} + (T, 2), got {array.shape}"
         )
+    if lengths is None:
+        lengths = np.full(expected, array.shape[3], dtype=np.int64)
+    identities = np.full(expected + (2,), -1, dtype=np.int64)
+    for h, heading in enumerate(headings):
+        for r, receiver in enumerate(nodes):
+            for s, source in enumerate(nodes):
+                identity = file_identity(layout.rir_path(scene, azimuth_of_heading(heading), receiver, source))
+                if identity is not None:
+                    identities[h, r, s] = identity
     folder = layout.packed_cache_dir(scene)
     os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, "rirs.npy.tmp")
-    with open(temporary, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
-    os.replace(temporary, os.path.join(folder, "rirs.npy"))
+    for name, values in (("rirs.npy", array), ("lengths.npy", lengths), ("identities.npy", identities)):
+        temporary = os.path.join(folder, f"{name}.tmp")
+        with open(temporary, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(values, dtype=np.float32 if name == "rirs.npy" else np.int64))
+        os.replace(temporary, os.path.join(folder, name))
     index = {
         "format": CACHE_FORMAT_VERSION,
         "nodes": [int(n) for n in nodes],
@@ -430,24 +454,33 @@ def write_packed_cache(
 
 @dataclass
 class PackedSceneRIRs:
-    """A scene's RIRs, memory-mapped: rirs[heading_index, receiver_index, source_index] -> (samples, 2)."""
+    """A scene's RIRs, memory-mapped: rirs[heading_index, receiver_index, source_index] -> (samples, 2);
+    lengths and identities (size, mtime_ns of the source wav when packed) per entry."""
 
     rirs: np.ndarray
     nodes: list[int]
     headings: list[int]
     sample_rate: int
+    lengths: np.ndarray | None = None
+    identities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.node_index = {node: i for i, node in enumerate(self.nodes)}
         self.heading_index = {heading: i for i, heading in enumerate(self.headings)}
 
     def get(self, receiver: int, source: int, heading: int) -> np.ndarray:
+        """The stored RIR at its own length (samples, 2)."""
         try:
-            rir = self.rirs[self.heading_index[heading % 360], self.node_index[receiver], self.node_index[source]]
+            h, r, s = self.heading_index[heading % 360], self.node_index[receiver], self.node_index[source]
         except KeyError as error:
             raise KeyError(
                 f"no RIR for receiver {receiver}, source {source}, heading {heading}: unknown {error}"
             ) from None
+        rir = self.rirs[h, r, s] if self.lengths is None else self.rirs[h, r, s, : int(self.lengths[h, r, s])]
+        self._check_finite(rir, receiver, source, heading)
+        return rir
+
+    def _check_finite(self, rir: np.ndarray, receiver: int, source: int, heading: int) -> None:
         if not np.isfinite(rir).all():  # one RIR (a few KB): cheap beside the convolution it feeds
             folder = os.path.dirname(getattr(self.rirs, "filename", "") or "packed cache")
             check_finite(
@@ -455,6 +488,18 @@ class PackedSceneRIRs:
                 np.asarray(rir),
                 "the RIR",
             )
+
+    def get_if_current(self, receiver: int, source: int, heading: int, identity: tuple[int, int]) -> np.ndarray | None:
+        """The stored RIR when this pair was packed from a file of this identity, else None."""
+        h = self.heading_index.get(heading % 360)
+        r, s = self.node_index.get(receiver), self.node_index.get(source)
+        if h is None or r is None or s is None or self.identities is None:
+            return None
+        stored = self.identities[h, r, s]
+        if int(stored[0]) != identity[0] or int(stored[1]) != identity[1]:
+            return None
+        rir = self.rirs[h, r, s, : int(self.lengths[h, r, s])] if self.lengths is not None else self.rirs[h, r, s]
+        self._check_finite(rir, receiver, source, heading)
         return rir
 
 
@@ -500,7 +545,7 @@ def load_packed_cache(
     ):
         if fresh or not build_if_missing:
             raise WorldDataError(
-                f"{index_path}: cache was built for {index.get('sample_rate')} Hz, headings {index.get('headings')}; requested {sample_rate} Hz, {list(headings)}"
+                f"{index_path}: cache (format {index.get('format')}) was built for {index.get('sample_rate')} Hz, headings {index.get('headings')}; requested format {CACHE_FORMAT_VERSION}, {sample_rate} Hz, {list(headings)}"
             )
         build_packed_cache(layout, scene, headings, sample_rate, allow_missing)
         with open(index_path) as handle:
@@ -515,8 +560,17 @@ def load_packed_cache(
         raise WorldDataError(
             f"{folder}/rirs.npy has shape {rirs.shape}, index.json says {index['shape']}: delete the folder to rebuild"
         )
+    extras = {}
+    for name in ("lengths", "identities"):
+        path = os.path.join(folder, f"{name}.npy")
+        try:
+            extras[name] = np.load(path)
+        except (OSError, ValueError) as error:
+            raise WorldDataError(f"{path}: cannot read ({error}): delete {folder} to rebuild") from None
+        if extras[name].shape[:3] != rirs.shape[:3]:
+            raise WorldDataError(f"{path} has shape {extras[name].shape}, rirs.npy {rirs.shape}: delete {folder}")
     return PackedSceneRIRs(
-        rirs=rirs, nodes=index["nodes"], headings=index["headings"], sample_rate=index["sample_rate"]
+        rirs=rirs, nodes=index["nodes"], headings=index["headings"], sample_rate=index["sample_rate"], **extras
     )
 
 
@@ -579,10 +633,25 @@ def read_episodes(layout: SoundSpacesLayout, version: str, split: str) -> list[d
     return episodes
 
 
+def parse_scene_id(scene_id: str) -> tuple[str | None, str]:
+    """(dataset or None, scene) of an episode's scene_id, as SoundSpaces resolves them:
+    '[data/scene_datasets/]mp3d/<scene>/<scene>.glb' -> ('mp3d', scene);
+    '[data/scene_datasets/]replica/<scene>/habitat/mesh_semantic.ply' -> ('replica', scene);
+    '<dataset>/<scene>/<file>' -> (dataset, scene); a bare '<scene>' -> (None, scene)."""
+    parts = [part for part in str(scene_id).replace("\\", "/").split("/") if part and part != "."]
+    if len(parts) <= 1:
+        return None, parts[0] if parts else str(scene_id)
+    folders = parts[:-1]
+    if folders[-1] == "habitat" and len(folders) >= 2:  # Replica: <scene>/habitat/mesh_semantic.ply
+        folders = folders[:-1]
+    scene = folders[-1]
+    dataset = folders[-2] if len(folders) >= 2 else None
+    return dataset, scene
+
+
 def scene_of_episode(episode: dict) -> str:
-    """'.../<scene>/<scene>.glb' or a bare scene name -> scene name."""
-    scene_id = episode["scene_id"]
-    return os.path.basename(os.path.dirname(scene_id)) if "/" in scene_id else scene_id
+    """The scene name of an episode's scene_id (parse_scene_id)."""
+    return parse_scene_id(episode["scene_id"])[1]
 
 
 def write_passive(layout: SoundSpacesLayout, version: str, split: str, scene: str, datapoints: list[dict]) -> None:
@@ -701,6 +770,31 @@ def read_sound(path: str, sample_rate: int, min_seconds: float = 0.0) -> np.ndar
             f"{path}: the clip is all silence (every sample 0); replace it or remove it from the bank"
         )
     return data[:, 0]
+
+
+def read_clip(path: str, sample_rate: int) -> tuple[np.ndarray, list[str]]:
+    """A clip of any rate and channel count as mono float32 at sample_rate, and what was converted.
+
+    Channels are averaged (the downmix keeps the level of a centred source and cannot clip); other rates
+    are resampled by the polyphase filter of `resample` (as for RIRs). Returns (samples, conversions),
+    conversions e.g. ["2 channels averaged to mono", "44100 Hz resampled to 16000 Hz"]; raises
+    MissingSoundError / WorldDataError naming the file."""
+    if not os.path.isfile(path):
+        raise MissingSoundError(f"sound clip not found: {path}")
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as error:
+        raise WorldDataError(f"{path}: cannot read as audio ({error})") from None
+    if data.shape[0] == 0:
+        raise WorldDataError(f"{path}: holds no samples")
+    conversions = []
+    if data.shape[1] != 1:
+        conversions.append(f"{data.shape[1]} channels averaged to mono")
+    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] != 1 else data[:, 0]
+    if rate != sample_rate:
+        conversions.append(f"{rate} Hz resampled to {sample_rate} Hz")
+        mono = resample(mono, int(rate), int(sample_rate))
+    return np.ascontiguousarray(mono, dtype=np.float32), conversions
 
 
 # ============================================================================================ helpers

@@ -39,6 +39,7 @@ from benchmarks_file import append_row  # noqa: E402  (scripts/bench is on sys.p
 from scipy.signal import fftconvolve  # noqa: E402
 
 from audio_separation.audio.mixing import chunk_spectrum, convolution_fft_length, convolve_from_spectra, rir_spectrum  # noqa: E402
+from audio_separation.audio.renderer import clear_process_rir_spectra  # noqa: E402
 from audio_separation.audio.stft import StftParams, stft  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.env import make_env, make_vector_env  # noqa: E402
@@ -122,6 +123,7 @@ def run_single(config, ids: list[str], actions: list[list[int]], passes: int = 2
     """One env in this process: steps/s per pass and the time split of the last pass. With reference,
     the states of the last pass are replayed through reference_audio (+ the view lookup) in a loop of
     their own, timed alone, and the observations compared."""
+    clear_process_rir_spectra()  # cold = empty caches (the RIR spectrum LRU is per process, shared by envs)
     env = make_env(EnvSettings.from_config(config))
     results: dict = {"passes": []}
     audio_keys = [key for key in env.observation_space.spaces if key.startswith(("mixed_", "gt_"))]
@@ -205,6 +207,7 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
     """Env-steps/s of NUM_PROCESSES envs: (cold, warm). Every run restarts the episode order
     (reset with seed 0) and replays the same actions, so the later runs find warm caches; warm is
     the best of two."""
+    clear_process_rir_spectra()
     envs = make_vector_env(EnvSettings.from_config(config), vector_env_type=kind)
     count = envs.num_envs
     actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))

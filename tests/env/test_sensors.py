@@ -55,7 +55,7 @@ def test_sensors_that_read_nothing_render_nothing(env_config, step_index_sensor)
     env = make_env(settings.replace(task=dataclasses.replace(settings.task, sensors=(step_index_sensor,))))
     observation, _ = env.reset()
     assert list(observation) == ["step_index"]
-    assert env.simulator.renderer.rir_spectra.misses == 0 and env.timings["views"] < 0.01
+    assert env.simulator.renderer.rir_lookups == 0 and env.timings["views"] < 0.01
 
 
 def test_two_sensors_with_one_key_are_refused(env_config, step_index_sensor) -> None:
