@@ -15,8 +15,8 @@ timing, autoreset modes (info["final_obs"] holds the last observation's rows as 
 (tests/env/test_batched_vector.py). Sensors: the registered built-in ones (BATCHED_SENSORS); another
 sensor name is an error naming it.
 
-Memory: the device caches are bounded in bytes (ENV.BATCHED_CACHE_MB, split between RIR spectra, clip
-seconds and views); the host keeps, as the sync env does, each scene's graph and the clips heard.
+Memory: the device caches are bounded in bytes (ENV.BATCHED_CACHE_MB: 1/2 RIR spectra, 3/8 clip seconds,
+1/8 views; slabs grow on demand up to that); the host keeps, as the sync env does, each scene's graph and the clips heard.
 """
 
 from __future__ import annotations
@@ -295,11 +295,11 @@ class BatchedVectorEnv(VectorEnv):
         self._observations: dict[str, torch.Tensor] | None = None
 
         budget = int(settings.batched_cache_mb) * 2**20
-        self.renderer = BatchedRenderer(settings.audio, self.clips, self.device, budget // 2, budget // 4)
+        self.renderer = BatchedRenderer(settings.audio, self.clips, self.device, budget // 2, budget * 3 // 8)
         resolution = self._view_resolution
         self.view_cache = SlabCache(
             {"rgb": ((resolution, resolution, 3), torch.uint8), "depth": ((resolution, resolution, 1), torch.float32)},
-            budget // 4,
+            budget // 8,
             self.device,
         )
 

@@ -65,7 +65,7 @@ class EnvSettings:
     keep_freed_memory: bool = True  # ENV.KEEP_FREED_MEMORY
     position_tolerance: float = 0.1  # ENV.POSITION_TOLERANCE, metres
     device: str = "cpu"  # ENV.DEVICE: batched only (cpu, cuda, cuda:N)
-    batched_cache_mb: int = 1024  # ENV.BATCHED_CACHE_MB: batched only, device caches' bound
+    batched_cache_mb: int = 4096  # ENV.BATCHED_CACHE_MB: batched only, device caches' bound
 
     def __post_init__(self) -> None:
         if self.autoreset_mode not in AUTORESET_MODES:
