@@ -86,7 +86,7 @@ _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET
 # Env: the gymnasium environment and its vectorisation (audio_separation/env/).
 # ----------------------------------------------------------------------------------------------------
 _C.ENV = CN()
-_C.ENV.VECTOR_ENV_TYPE = "async"  # "async" (one process per env), "grouped" (ENV.NUM_WORKERS processes, several envs each; fastest when envs > cores) or "sync" (one process, debugging)
+_C.ENV.VECTOR_ENV_TYPE = "async"  # "async" (one process per env), "grouped" (ENV.NUM_WORKERS processes, several envs each; fastest when envs > cores), "batched" (all envs as tensor ops on ENV.DEVICE, env/batched_vector.py) or "sync" (one process, debugging)
 _C.ENV.NUM_WORKERS = (
     0  # "grouped" only: groups of envs, each stepped by one process (0 = one per available core, at most one per env)
 )
@@ -105,6 +105,10 @@ _C.ENV.MAX_EPISODES_PER_ENV = 0  # keep only the first N episodes of each env's 
 _C.ENV.CLIP_SECOND_CACHE_SIZE = 1024  # clip-second spectra + mono STFTs kept per env (LRU); ~230 KB each
 _C.ENV.KEEP_FREED_MEMORY = True  # raise glibc's mmap/trim thresholds in env and vector-env processes (common/allocator.py): less CPU per step, speed only
 _C.ENV.POSITION_TOLERANCE = 0.1  # metres; an episode position further than this from every graph node is an error
+_C.ENV.DEVICE = "cpu"  # batched vector env only: where its envs run and its observations live ("cpu", "cuda" = the current CUDA device, "cuda:N")
+_C.ENV.BATCHED_CACHE_MB = (
+    1024  # batched vector env only: MiB of device caches (1/2 RIR spectra, 1/4 clip seconds, 1/4 views), LRU within
+)
 
 # ----------------------------------------------------------------------------------------------------
 # NAF: neural acoustic fields (audio_separation/naf/): data, model, trainer "naf", evaluation.

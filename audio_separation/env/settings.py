@@ -11,7 +11,7 @@ from audio_separation.audio.settings import AudioSettings
 from audio_separation.world.settings import WorldSettings
 
 AUTORESET_MODES = ("same_step", "next_step", "disabled")
-VECTOR_ENV_TYPES = ("sync", "async", "grouped")
+VECTOR_ENV_TYPES = ("sync", "async", "grouped", "batched")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class EnvSettings:
     env_name: str = "AudioSeparationEnv"  # ENV_NAME: the registered env class
     seed: int = 0  # SEED: each (rank, env index) derives its own
     num_envs: int = 2  # NUM_PROCESSES: envs per worker process
-    vector_env_type: str = "async"  # ENV.VECTOR_ENV_TYPE: sync, async or grouped
+    vector_env_type: str = "async"  # ENV.VECTOR_ENV_TYPE: sync, async, grouped or batched
     num_workers: int = 0  # ENV.NUM_WORKERS: grouped only (0 = one per core)
     step_in_main_process: bool = True  # ENV.STEP_IN_MAIN_PROCESS: grouped only
     multiprocessing_context: str = "spawn"  # ENV.MULTIPROCESSING_CONTEXT
@@ -63,6 +63,8 @@ class EnvSettings:
     clip_second_cache_size: int = 1024  # ENV.CLIP_SECOND_CACHE_SIZE
     keep_freed_memory: bool = True  # ENV.KEEP_FREED_MEMORY
     position_tolerance: float = 0.1  # ENV.POSITION_TOLERANCE, metres
+    device: str = "cpu"  # ENV.DEVICE: batched only (cpu, cuda, cuda:N)
+    batched_cache_mb: int = 4096  # ENV.BATCHED_CACHE_MB: batched only, device caches' bound
 
     def __post_init__(self) -> None:
         if self.autoreset_mode not in AUTORESET_MODES:
@@ -90,6 +92,8 @@ class EnvSettings:
             clip_second_cache_size=int(env.CLIP_SECOND_CACHE_SIZE),
             keep_freed_memory=bool(env.KEEP_FREED_MEMORY),
             position_tolerance=float(env.POSITION_TOLERANCE),
+            device=str(env.DEVICE),
+            batched_cache_mb=int(env.BATCHED_CACHE_MB),
         )
 
     @property

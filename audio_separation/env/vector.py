@@ -59,6 +59,10 @@ def make_vector_env(
         raise ValueError(f"need at least one env, got NUM_PROCESSES={count}")
     if settings.keep_freed_memory:  # this process batches (and copies) every env's observations
         keep_freed_memory()
+    if kind == "batched":
+        from audio_separation.env.batched_vector import BatchedVectorEnv  # torch on ENV.DEVICE: imported when used
+
+        return BatchedVectorEnv(settings, num_envs=count, rank=rank, world_size=world_size)
     factories = [functools.partial(make_env, settings, index, count, rank, world_size) for index in range(count)]
     mode = _AUTORESET_MODES[settings.autoreset_mode]
     copy = settings.copy_observations
@@ -81,4 +85,6 @@ def make_vector_env(
             keep_freed=settings.keep_freed_memory,
             step_in_main_process=settings.step_in_main_process,
         )
-    raise ValueError(f"vector env type must be 'sync', 'async' or 'grouped', got {kind!r} (ENV.VECTOR_ENV_TYPE)")
+    raise ValueError(
+        f"vector env type must be 'sync', 'async', 'grouped' or 'batched', got {kind!r} (ENV.VECTOR_ENV_TYPE)"
+    )

@@ -50,12 +50,10 @@ class PPO:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-5)
         totals = {"value_loss": 0.0, "action_loss": 0.0, "entropy": 0.0, "clip_fraction": 0.0}
         passes = 0
+        stored_inputs = storage.policy_inputs(slice(0, num_steps))  # the rollout's own inputs, gathered once
         for _ in range(settings.PPO_EPOCH):
             for envs in torch.randperm(num_envs, device=storage.device).chunk(settings.NUM_MINI_BATCH):
-                inputs = {
-                    key: value[:, envs].flatten(0, 1)
-                    for key, value in storage.policy_inputs(slice(0, num_steps)).items()
-                }
+                inputs = {key: value[:, envs].flatten(0, 1) for key, value in stored_inputs.items()}
                 output = self.policy.sequence(inputs, num_steps, self.policy.initial_hidden(len(envs), storage.device))
                 log_probs = output.distribution.log_prob(storage.actions[:, envs])
                 ratio = torch.exp(log_probs - storage.log_probs[:, envs])

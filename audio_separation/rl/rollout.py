@@ -82,10 +82,23 @@ PIPELINE_KEYS = (
 
 
 def to_tensors(
-    observations: dict[str, np.ndarray], device: torch.device, keys: tuple[str, ...] = PIPELINE_KEYS
+    observations: dict[str, np.ndarray | torch.Tensor], device: torch.device, keys: tuple[str, ...] = PIPELINE_KEYS
 ) -> dict[str, torch.Tensor]:
-    """The observations `keys` the pipeline reads, as tensors (copies: vector env buffers may be reused)."""
-    return {key: torch.as_tensor(np.array(observations[key]), device=device) for key in keys if key in observations}
+    """The observations `keys` the pipeline reads, as tensors on `device`: numpy arrays are copied (vector
+    env buffers may be reused); the batched env's tensors (fresh every step) are used as they are when
+    they live on `device` (no host round trip), else moved there directly."""
+    return {
+        key: observations[key].to(device)
+        if isinstance(observations[key], torch.Tensor)
+        else torch.as_tensor(np.array(observations[key]), device=device)
+        for key in keys
+        if key in observations
+    }
+
+
+def _host(value: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A numpy copy of an observation (a numpy array or a tensor on any device)."""
+    return value.detach().cpu().numpy().copy() if isinstance(value, torch.Tensor) else np.array(value)
 
 
 def env_info(infos: dict[str, Any], index: int) -> dict[str, Any]:
@@ -97,7 +110,7 @@ def env_info(infos: dict[str, Any], index: int) -> dict[str, Any]:
     }
 
 
-@torch.no_grad()
+@torch.inference_mode()  # acting only: the PPO and memory updates recompute what they differentiate
 def run_episodes(
     envs: VectorEnv,
     separator: PassiveSeparator,
@@ -215,7 +228,10 @@ def run_episodes(
         if actions is None:
             break
         tick = time.perf_counter()
-        observations, _, terminated, truncated, infos = envs.step(actions.cpu().numpy())
+        # the batched env takes the actions where they are (env/batched_vector.py); others take numpy
+        observations, _, terminated, truncated, infos = envs.step(
+            actions if getattr(envs, "tensor_actions", False) else actions.cpu().numpy()
+        )
         timings["env"] += time.perf_counter() - tick
         infos_per_env = [env_info(infos, index) for index in range(count)]
         ended = np.logical_or(terminated, truncated)
@@ -247,12 +263,12 @@ def _record(
     ]
     for index, recording in enumerate(recordings):
         recording.infos.append(dict(infos[index]))
-        recording.mixed_magnitude.append(np.array(observations["mixed_binaural_magnitude"][index]))
+        recording.mixed_magnitude.append(_host(observations["mixed_binaural_magnitude"][index]))
         if "mixed_binaural_phase" in observations:
-            recording.mixed_phase.append(np.array(observations["mixed_binaural_phase"][index]))
-        recording.gt_phase.append(np.array(observations["gt_mono_phase"][index][..., 0]))
+            recording.mixed_phase.append(_host(observations["mixed_binaural_phase"][index]))
+        recording.gt_phase.append(_host(observations["gt_mono_phase"][index][..., 0]))
         if "rgb" in observations:
-            recording.rgb.append(np.array(observations["rgb"][index]))
+            recording.rgb.append(_host(observations["rgb"][index]))
         tokens = refined_per_env[index]  # offsets len - 1 .. 0
         for target_step, offset in finals:
             recording.final[target_step] = tokens[len(tokens) - 1 - offset].cpu().numpy()

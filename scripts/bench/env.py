@@ -54,6 +54,12 @@ TABLE = (
     "| fast STFT: 1 env warm / N envs async (steps/s), speed-up | floor exact / fast (ms/step), 1-env step / floor |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|"
 )
+BATCHED_SECTION = "Env throughput, batched vector env vs grouped (scripts/bench/env.py --batched)"
+BATCHED_TABLE = (
+    "| date | machine | world, sources, sensors, STFT | device | batched N = ...: steps/s | grouped (best of the envs tried / processes): steps/s "
+    "| batched at N = 16 / grouped best | note |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
 GROUPED_SECTION = "Env throughput, grouped vector env (scripts/bench/env.py)"
 GROUPED_TABLE = (
     "| date | machine | world, sources, sensors | envs / stepping processes | exact STFT (steps/s), speed-up | fast STFT (steps/s), speed-up "
@@ -222,6 +228,70 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
     return rates[0], max(rates[1:])
 
 
+def run_batched(config, sizes: list[int], steps_per_env: int, device: str) -> dict[int, float]:
+    """Warm env-steps/s of the batched env (ENV.DEVICE device) at each N: one cold run fills the device
+    caches, the best of two replays of the same episodes and actions counts (as run_vector)."""
+    rates = {}
+    for count in sizes:
+        derived = config.clone()
+        derived.defrost()
+        derived.merge_from_list(["NUM_PROCESSES", str(count), "ENV.DEVICE", device])
+        derived.freeze()
+        envs = make_vector_env(EnvSettings.from_config(derived), vector_env_type="batched")
+        actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))
+        runs = []
+        for _ in range(3):
+            envs.reset(seed=0)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            for step_actions in actions:
+                envs.step(step_actions)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            runs.append(count * steps_per_env / (time.perf_counter() - started))
+        envs.close()
+        rates[count] = max(runs[1:])
+        print(f"batched {count} envs on {device}: {rates[count]:.0f} steps/s", flush=True)
+    return rates
+
+
+def batched_comparison(args, exact, fast) -> int:
+    """--batched: the batched env at each N against the grouped env at its best setting (several envs,
+    one stepping process per core, reused buffers), same STFT; one row per STFT."""
+    load_before = os.getloadavg()[0]
+    rows = []
+    for name, config in (("exact", exact), ("fast", fast)):
+        if name not in args.stfts:
+            continue
+        batched = run_batched(config, args.batched, args.vector_steps, args.device)
+        grouped = {}
+        for count in args.grouped_sizes if args.device == "cpu" or args.grouped_sizes else []:
+            derived = config.clone()
+            derived.defrost()
+            derived.merge_from_list(["NUM_PROCESSES", str(count), "ENV.COPY_OBSERVATIONS", "False"])
+            derived.freeze()
+            grouped[count] = run_vector(derived, "grouped", args.vector_steps)[1]
+            print(f"grouped {count} envs: {grouped[count]:.0f} steps/s", flush=True)
+        best = max(grouped, key=grouped.get) if grouped else None
+        processes = len(split_into_groups(best, int(exact.ENV.NUM_WORKERS) or default_num_workers(best))) if best else 0
+        machine = f"{platform.machine()} {os.cpu_count()} cores, load avg {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
+        if args.device.startswith("cuda"):
+            machine += f", {torch.cuda.get_device_name(args.device)}"
+        world = f"{os.path.basename(os.path.normpath(args.data_root))}/{args.split}, N={exact.TASK.NUM_SOUNDS_IN_MIX}, {len(exact.TASK.SENSORS)} sensors, {name} STFT"
+        ratio = f"{batched[16] / grouped[best]:.2f}x" if best and 16 in batched else "-"
+        grouped_text = f"{grouped[best]:.0f} ({best} envs / {processes})" if best else "-"
+        rows.append(
+            f"| {datetime.date.today().isoformat()} | {machine} | {world} | {args.device} "
+            f"| {', '.join(f'{count}: {rate:.0f}' for count, rate in batched.items())} | {grouped_text} | {ratio} | {args.note or '-'} |"
+        )
+        print(rows[-1], flush=True)
+    if not args.no_append:
+        for row in rows:
+            append_row(BATCHED_SECTION, BATCHED_TABLE, row)
+    return 0
+
+
 def floor_ms(config, fast: bool, repeats: int = 300) -> float:
     """Batched inverse FFT + STFT of N sources x 2 ears with every spectrum cached (1-s RIRs)."""
     params = StftParams.from_config(config.AUDIO) if not fast else StftParams(fast=True)
@@ -257,6 +327,19 @@ def main(argv: list[str] | None = None) -> int:
         "--grouped-envs", type=int, default=4, help="envs of the grouped vector env runs (0: skip them)"
     )
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to BENCHMARKS.md")
+    parser.add_argument(
+        "--batched",
+        type=int,
+        nargs="*",
+        default=None,
+        help="only compare the batched env at these N (e.g. 1 4 16 64) with the grouped env (--grouped-sizes)",
+    )
+    parser.add_argument(
+        "--grouped-sizes", type=int, nargs="*", default=[4, 16], help="envs of the grouped runs of --batched"
+    )
+    parser.add_argument("--device", default="cpu", help="ENV.DEVICE of the batched runs (cpu, cuda, cuda:N)")
+    parser.add_argument("--stfts", nargs="+", default=["exact", "fast"], choices=["exact", "fast"])
+    parser.add_argument("--note", default="", help="free text for the --batched rows")
     parser.add_argument("opts", nargs="*", help="extra KEY VALUE config overrides")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -279,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     exact = get_config(opts=base)
     build_world_if_absent(exact)  # envs open a world, they never build one
     fast = get_config(opts=[*base, "AUDIO.FAST_STFT", "True"])
+    if args.batched is not None:
+        return batched_comparison(args, exact, fast)
     ids, actions = episode_plan(exact, args.episodes, seed=0)
 
     single = run_single(exact, ids, actions, passes=3, reference=True)

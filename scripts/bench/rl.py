@@ -101,11 +101,22 @@ def separator_checkpoint(folder: str, width: float) -> tuple[str, int]:
     return path, sum(p.numel() for p in model.parameters())
 
 
-def measure(size: str, workers: int, folder: str) -> dict:
-    config_path, width, envs, timed, warmup = SIZES[size]
+def measure(
+    size: str,
+    workers: int,
+    folder: str,
+    vector_env_type: str = "sync",
+    envs: int | None = None,
+    device: str = "cpu",
+    data_root: str | None = None,
+) -> dict:
+    """vector_env_type / envs: the default path (sync, the size's envs) or e.g. the batched env at N envs
+    on ENV.DEVICE `device` (the learner runs where the run context puts it: CUDA when there is one)."""
+    config_path, width, default_envs, timed, warmup = SIZES[size]
+    envs = envs or default_envs
     separator, separator_parameters = separator_checkpoint(folder, width)
-    model_dir = os.path.join(folder, f"{size}_{workers}")
-    out_path = os.path.join(folder, f"{size}_{workers}.json")
+    model_dir = os.path.join(folder, f"{size}_{workers}_{vector_env_type}_{envs}")
+    out_path = os.path.join(folder, f"{size}_{workers}_{vector_env_type}_{envs}.json")
     opts = [
         "RL.SEPARATOR_CHECKPOINT",
         separator,
@@ -118,7 +129,10 @@ def measure(size: str, workers: int, folder: str) -> dict:
         "RL.NUM_THREADS",
         "1",
         "ENV.VECTOR_ENV_TYPE",
-        "sync",
+        vector_env_type,
+        "ENV.DEVICE",
+        device,
+        *(["WORLD.DATA_ROOT", data_root] if data_root else []),
         "LOG_INTERVAL",
         "1000",
         "RL.IMITATION.UPDATES",
@@ -142,6 +156,7 @@ def measure(size: str, workers: int, folder: str) -> dict:
         "size": size,
         "workers": workers,
         "envs": envs,
+        "vector_env_type": vector_env_type,
         "timed": len(history),
         "warmup": warmup,
         "sps": steps / seconds,
@@ -189,10 +204,50 @@ def quality_rows(run_dir: str, note: str) -> list[str]:
     return rows
 
 
+BATCHED_SECTION = "RL training throughput, default path vs batched env (scripts/bench/rl.py --batched-envs)"
+BATCHED_HEADER = (
+    "| date | size (policy + memory + frozen separator parameters) | path: vector env x envs, device | updates timed (+ warm-up) "
+    "| env steps/s | vs default path | per update: env / forward / update s | machine | load avg at start | note |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def batched_rows(args, load: float, machine: str) -> int:
+    """One worker: today's default path (sync env, the size's envs, CPU) and the batched env at each N."""
+    with tempfile.TemporaryDirectory(prefix="bench_rl_") as folder:
+        for size in args.sizes:
+            runs = [("sync", None, "cpu")] + [("batched", count, args.device) for count in args.batched_envs]
+            baseline = None
+            for kind, count, device in runs:
+                started = time.time()
+                result = measure(size, 1, folder, kind, count, device, args.data_root)
+                baseline = baseline or result["sps"]
+                split = result["split"]
+                row = (
+                    f"| {datetime.date.today().isoformat()} | {size} ({result['parameters'] / 1e6:.2f} M + {result['separator_parameters'] / 1e6:.1f} M) "
+                    f"| {kind} x {result['envs']}, {device} | {result['timed']} (+{result['warmup']}) | {result['sps']:.1f} | {result['sps'] / baseline:.2f}x "
+                    f"| {split['env']:.2f} / {split['forward']:.2f} / {split['update']:.2f} | {machine} | {load:.1f} | {args.note or '-'} |"
+                )
+                print(row, f"({time.time() - started:.0f} s)", flush=True)
+                if not args.no_append:
+                    append_row(BATCHED_SECTION, BATCHED_HEADER, row)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    parser.add_argument(
+        "--batched-envs",
+        type=int,
+        nargs="*",
+        default=None,
+        help="instead: the default path (sync, 1 worker) against the batched env at these N envs (e.g. 2 8 16 32), one worker",
+    )
+    parser.add_argument("--device", default="cpu", help="ENV.DEVICE of the --batched-envs runs")
+    parser.add_argument("--data-root", default=None, help="WORLD.DATA_ROOT (default: the config's)")
+    parser.add_argument("--timed-updates", type=int, default=None, help="timed updates per run (default: the size's)")
     parser.add_argument("--note", default="", help="free text for the rows (e.g. 'machine shared with other jobs')")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to BENCHMARKS.md")
     parser.add_argument(
@@ -207,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     load = os.getloadavg()[0]
     machine = f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"
+    if args.timed_updates:
+        for size, (path, width, envs, _, warmup) in list(SIZES.items()):
+            SIZES[size] = (path, width, envs, args.timed_updates, warmup)
+    if args.batched_envs is not None:
+        return batched_rows(args, load, machine)
     with tempfile.TemporaryDirectory(prefix="bench_rl_") as folder:
         for size in args.sizes:
             for workers in args.workers:

@@ -40,3 +40,13 @@ def test_grouped_and_sync_envs_train_identically(rl_config, tmp_path) -> None:
     torch.manual_seed(config.SEED)  # as the trainer seeds the initial weights
     untouched = ActiveSeparationAgent(agent_settings(config)).state_dict()
     assert any(not torch.equal(value, untouched[name]) for name, value in sync.items() if value.is_floating_point())
+
+
+def test_batched_env_trains_like_sync(rl_config, tmp_path) -> None:
+    # the batched env's observations equal the sync env's to float32 rounding (tests/env/test_batched_vector.py),
+    # its episodes, seeds and infos exactly: two updates end at the same parameters up to that rounding
+    sync = _parameters(rl_config, str(tmp_path / "sync"), "sync")
+    batched = _parameters(rl_config, str(tmp_path / "batched"), "batched")
+    assert sync.keys() == batched.keys()
+    for name in sync:
+        torch.testing.assert_close(batched[name], sync[name], rtol=1e-4, atol=1e-5, msg=name)

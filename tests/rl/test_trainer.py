@@ -139,8 +139,9 @@ def _ddppo_worker(rank: int, world_size: int, port: int, opts: list, model_dir: 
     )
 
 
-def test_two_gloo_workers_end_with_identical_parameters(rl_config, tmp_path) -> None:
-    config = rl_config(None, "NUM_UPDATES", "2", "NUM_PROCESSES", "1")
+@pytest.mark.parametrize("vector_env_type", ["sync", "batched"])  # batched: each worker its own batched env
+def test_two_gloo_workers_end_with_identical_parameters(rl_config, tmp_path, vector_env_type: str) -> None:
+    config = rl_config(None, "NUM_UPDATES", "2", "NUM_PROCESSES", "1", "ENV.VECTOR_ENV_TYPE", vector_env_type)
     opts = [item for key, value in _flatten(config) for item in (key, value)]
     model_dir = str(tmp_path / "ddppo")
     context = mp.spawn(_ddppo_worker, args=(2, _free_port(), opts, model_dir, str(tmp_path)), nprocs=2, join=False)

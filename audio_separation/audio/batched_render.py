@@ -1,0 +1,357 @@
+"""Binaural rendering of many envs at once as torch tensor operations on one device (CPU or CUDA).
+
+The same maths as audio/renderer.py (one env at a time, numpy), batched over envs x sources x ears:
+per source, the spectrum of its current 1-s chunk and of its RIR are gathered from device caches
+(SlabCache: fixed-size slots on the device, LRU-evicted, bounded in bytes), multiplied, inverse-FFT'd
+and cropped in ONE batched call, then transformed by ONE batched STFT (the paper's exact STFT or the
+fast one, audio/stft.py's parameters). Results equal the numpy renderer's to float32 rounding
+(tests/env/test_batched_vector.py states the tolerance).
+
+FFT length: all RIRs share one FFT length, that of the longest RIR met so far (the per-RIR lengths of
+the numpy renderer are exact for each RIR, and so is any longer one); a longer RIR later re-sizes the
+RIR and chunk-spectrum caches. Each RIR keeps its own length for the "same" crop.
+
+The renderer knows no files: RIRs come from RirSource objects (world/rir_store.SceneRirs) and clips from
+a ClipSource (world/clips.ClipLibrary), as for the numpy renderer.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+import torch
+
+from audio_separation.audio.mixing import INT16_SCALE, clip_chunk, convolution_fft_length
+from audio_separation.audio.renderer import ClipSource, RirSource
+from audio_separation.audio.settings import AudioSettings
+from audio_separation.audio.stft import StftParams
+
+_MIN_SLOTS = 16
+
+
+class SlabCache:
+    """key -> slot of per-field device tensors ("slabs"), LRU-evicted.
+
+    Each field is a tensor (slots, *shape) of a fixed dtype on `device`; a slab grows by doubling up to
+    max(max_bytes // bytes per slot, the slots one request needs), so memory stays bounded whatever the
+    world's size. `lookup(keys, compute)` returns the slots of `keys` (a LongTensor on the device),
+    calling compute(missing keys) once for all misses; compute returns field -> (M, *shape) tensors.
+    """
+
+    def __init__(self, fields: dict[str, tuple[tuple[int, ...], torch.dtype]], max_bytes: int, device) -> None:
+        self.fields = dict(fields)
+        self.device = torch.device(device)
+        self.slot_bytes = sum(
+            int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size() for shape, dtype in self.fields.values()
+        )
+        self.max_slots = max(_MIN_SLOTS, int(max_bytes) // max(self.slot_bytes, 1))
+        self.slabs: dict[str, torch.Tensor] = {}
+        self.index: OrderedDict[Hashable, int] = OrderedDict()
+        self.free: list[int] = []
+        self.capacity = 0
+        self.hits = self.misses = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self.capacity * self.slot_bytes
+
+    def clear(self) -> None:
+        self.slabs, self.index, self.free, self.capacity = {}, OrderedDict(), [], 0
+
+    def _grow(self, wanted: int, floor: int) -> None:
+        """Room for `wanted` entries: doubling, up to max_slots, or `floor` (the distinct keys of one request)
+        when that is more."""
+        limit = max(self.max_slots, floor)
+        target = max(self.capacity, _MIN_SLOTS)
+        while target < wanted and target < limit:
+            target *= 2
+        target = min(target, limit)
+        if target <= self.capacity:
+            return
+        for name, (shape, dtype) in self.fields.items():
+            slab = torch.empty((target, *shape), dtype=dtype, device=self.device)
+            if name in self.slabs:
+                slab[: self.capacity].copy_(self.slabs[name])
+            self.slabs[name] = slab
+        self.free.extend(range(target - 1, self.capacity - 1, -1))
+        self.capacity = target
+
+    def lookup(self, keys: Sequence[Hashable], compute: Callable[[list], dict[str, torch.Tensor]]) -> torch.Tensor:
+        slots = [self.index.get(key) for key in keys]
+        missing = list(dict.fromkeys(key for key, slot in zip(keys, slots) if slot is None))
+        for key, slot in zip(keys, slots):
+            if slot is not None:
+                self.index.move_to_end(key)  # the request's own keys are the most recent: never evicted below
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            if len(self.free) < len(missing):
+                self._grow(len(self.index) + len(missing), floor=len(set(keys)))
+            while len(self.free) < len(missing):  # the least recently used, never this request's own keys
+                _, slot = self.index.popitem(last=False)
+                self.free.append(slot)
+            values = compute(missing)
+            new = [self.free.pop() for _ in missing]
+            where = torch.tensor(new, dtype=torch.long, device=self.device)
+            for name, slab in self.slabs.items():
+                slab.index_copy_(0, where, values[name].to(device=self.device, dtype=slab.dtype))
+            for key, slot in zip(missing, new):
+                self.index[key] = slot
+            slots = [self.index[key] for key in keys]
+        return torch.tensor(slots, dtype=torch.long, device=self.device)
+
+
+def _on_cpu(tensor: torch.Tensor) -> bool:
+    return tensor.device.type == "cpu"
+
+
+def real_fft(signal: torch.Tensor, n: int) -> torch.Tensor:
+    """rfft over the last axis. On the CPU scipy's pocketfft transforms float32 in single precision and
+    is faster than torch's at odd sizes (the paper STFT's 1023), as in the numpy renderer; torch's FFT
+    at powers of two (and always on a GPU)."""
+    if _on_cpu(signal) and n & (n - 1):
+        return torch.from_numpy(scipy.fft.rfft(signal.numpy(), n=n, axis=-1))
+    return torch.fft.rfft(signal, n=n, dim=-1)
+
+
+def spectrogram_channels_last(spectrum: torch.Tensor, kind: str) -> torch.Tensor:
+    """(B, channels..., F, T) -> float32 (B, F, T, channels) of kind "magnitude", "log1p_magnitude" or
+    "phase" (of a complex spectrum) or "real" (a real one), contiguous. On the CPU through numpy, whose
+    complex abs and angle are ~10x torch's there (the operation runs in the tensor's memory order, then
+    one transposing copy)."""
+    flat = spectrum.reshape(spectrum.shape[0], -1, *spectrum.shape[-2:])
+    if not _on_cpu(flat):
+        if kind == "real":
+            value = flat
+        elif kind == "phase":
+            value = torch.angle(flat)
+        else:
+            value = flat.abs()
+            value = torch.log1p(value) if kind == "log1p_magnitude" else value
+        return value.permute(0, 2, 3, 1).contiguous()
+    frames_major = flat.stride(-1) > flat.stride(-2)  # (F, T) a transposed view of (T, F) memory
+    array = (flat.transpose(-1, -2) if frames_major else flat).numpy()
+    if kind == "real":
+        value = array
+    elif kind == "phase":
+        value = np.angle(array)
+    else:
+        value = np.abs(array)
+        if kind == "log1p_magnitude":
+            np.log1p(value, out=value)
+    order = (0, 2, 3, 1) if not frames_major else (0, 3, 2, 1)  # -> (B, F, T, C)
+    return torch.from_numpy(np.ascontiguousarray(value.transpose(order), dtype=np.float32))
+
+
+class BatchedStft:
+    """audio/stft.py's STFT of real (..., samples) tensors -> complex (..., freq, frames), as a view of
+    (..., frames, freq) memory: centred zero-padded frames (torch pad / unfold, window cached on the
+    device) and one batched real FFT (real_fft). The paper's exact STFT (n_fft 1023) or the fast one
+    (1024-point, Nyquist bin dropped), both from the StftParams."""
+
+    def __init__(self, params: StftParams, device) -> None:
+        if params.pad_mode != "constant" and params.center:
+            raise ValueError(f"the batched STFT pads with zeros (AUDIO.PAD_MODE constant), got {params.pad_mode!r}")
+        self.params = params
+        self.window = torch.from_numpy(params.window().astype(np.float32)).to(device)
+
+    def __call__(self, signal: torch.Tensor) -> torch.Tensor:
+        params = self.params
+        padded = torch.nn.functional.pad(signal, (params.pad_amount, params.pad_amount)) if params.center else signal
+        frames = padded.unfold(-1, params.fft_size, params.hop_length) * self.window
+        return real_fft(frames, params.fft_size)[..., : params.num_freq_bins].transpose(-1, -2)
+
+
+def int16_roundtrip_torch(signal: torch.Tensor) -> torch.Tensor:
+    """audio/mixing.int16_roundtrip on tensors: round(x * 32768) saturated to int16, / 32768."""
+    return torch.clamp(torch.round(signal * INT16_SCALE), -INT16_SCALE, INT16_SCALE - 1) / INT16_SCALE
+
+
+def convolve_spectra_torch(
+    chunk_spectra: torch.Tensor, rir_spectra: torch.Tensor, fft_length: int, chunk_length: int, starts: torch.Tensor
+) -> torch.Tensor:
+    """Cropped binaural signals of B sources in one batched inverse FFT: chunk spectra (B, bins), RIR
+    spectra (B, 2, bins) at fft_length, crop starts (B,) (empty: all 0) -> float32 (B, 2, chunk_length)."""
+    if _on_cpu(rir_spectra):  # numpy's complex multiply and scipy's inverse FFT, as the numpy renderer
+        product = np.multiply(rir_spectra.numpy(), chunk_spectra.numpy()[:, None, :])
+        full = torch.from_numpy(scipy.fft.irfft(product, n=fft_length, axis=-1, overwrite_x=True))
+    else:
+        full = torch.fft.irfft(rir_spectra * chunk_spectra.unsqueeze(1), n=fft_length, dim=-1)
+    if starts.numel() == 0:
+        return full[..., :chunk_length]
+    first = int(starts.min())  # one host read per call ("same" crops of different RIR lengths differ)
+    if bool((starts == first).all()):
+        return full[..., first : first + chunk_length]
+    index = (starts[:, None] + torch.arange(chunk_length, device=starts.device)[None, :]).unsqueeze(1).expand(-1, 2, -1)
+    return torch.gather(full, -1, index)
+
+
+@dataclass
+class BatchedAudio:
+    """Spectrograms of B envs' step, (freq, frames) last; sources in episode order (0 = target)."""
+
+    mixture: torch.Tensor  # complex (B, 2, F, T): STFT of the binaural mixture (mean over sources)
+    source_binaural: torch.Tensor | None  # complex (B, S, 2, F, T)
+    mono_magnitude: torch.Tensor  # float32 (B, S, F, T), the target's RMS-normalised to AUDIO.TARGET_MONO_RMS
+    mono_phase: torch.Tensor  # float32 (B, S, F, T)
+
+
+class BatchedRenderer:
+    """Renders many envs' steps on one device with device caches of RIR spectra and clip-second spectra
+    and mono STFTs (each bounded in bytes)."""
+
+    def __init__(
+        self,
+        audio: AudioSettings,
+        clips: ClipSource,
+        device,
+        rir_cache_bytes: int,
+        clip_cache_bytes: int,
+    ) -> None:
+        self.audio = audio
+        self.params = audio.stft
+        self.step_samples = audio.step_samples
+        self.crop = audio.convolution_crop
+        self.clips = clips
+        self.device = torch.device(device)
+        self.stft = BatchedStft(self.params, self.device)
+        self.rir_cache_bytes, self.clip_cache_bytes = int(rir_cache_bytes), int(clip_cache_bytes)
+        self.fft_length = 0  # set by the first RIR (_ensure_fft_length)
+        self.rir_spectra: SlabCache | None = None  # (scene, heading, receiver, source) -> spectrum, length
+        self.chunk_spectra: SlabCache | None = None  # (path, second) -> spectrum at fft_length
+        frequency, frames = audio.num_freq_bins, audio.num_frames
+        self.mono = SlabCache(  # (path, second) -> mono |STFT|, phase, RMS of the magnitude
+            {
+                "magnitude": ((frequency, frames), torch.float32),
+                "phase": ((frequency, frames), torch.float32),
+                "rms": ((), torch.float32),
+            },
+            self.clip_cache_bytes // 2,
+            self.device,
+        )
+
+    # ---------------------------------------------------------------------------------------- caches
+    def _ensure_fft_length(self, rir_length: int) -> None:
+        needed = convolution_fft_length(self.step_samples, rir_length, self.crop)
+        if needed <= self.fft_length:
+            return
+        self.fft_length = needed
+        bins = needed // 2 + 1
+        self.rir_spectra = SlabCache(
+            {"spectrum": ((2, bins), torch.complex64), "length": ((), torch.long)}, self.rir_cache_bytes, self.device
+        )
+        self.chunk_spectra = SlabCache(
+            {"spectrum": ((bins,), torch.complex64)}, self.clip_cache_bytes // 2, self.device
+        )
+
+    def _chunks(self, keys: list) -> torch.Tensor:
+        chunks = np.stack([clip_chunk(self.clips.clip(path), second, self.step_samples) for path, second in keys])
+        return torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32)).to(self.device)
+
+    def _rir_slots(self, keys: list, rir_sources: Sequence[RirSource]) -> torch.Tensor:
+        """keys: (scene, heading, receiver, source) per row, rir_sources the row's RirSource."""
+        read: dict = {}
+        if self.rir_spectra is None or any(key not in self.rir_spectra.index for key in keys):
+            for key, rirs in zip(keys, rir_sources):  # read the missing RIRs first: they may need a longer FFT
+                if (self.rir_spectra is None or key not in self.rir_spectra.index) and key not in read:
+                    _, heading, receiver, source = key
+                    read[key] = np.asarray(rirs.get(receiver, source, heading), dtype=np.float32)
+            longest = max(rir.shape[0] for rir in read.values())
+            if convolution_fft_length(self.step_samples, longest, self.crop) > self.fft_length:
+                self._ensure_fft_length(longest)  # fresh caches: every key is read (again) below
+                for key, rirs in zip(keys, rir_sources):
+                    if key not in read:
+                        _, heading, receiver, source = key
+                        read[key] = np.asarray(rirs.get(receiver, source, heading), dtype=np.float32)
+
+        def compute(missing: list) -> dict[str, torch.Tensor]:
+            lengths = [read[key].shape[0] for key in missing]
+            padded = np.zeros((len(missing), 2, max(lengths)), dtype=np.float32)
+            for row, key in enumerate(missing):
+                if read[key].ndim != 2 or read[key].shape[1] != 2:
+                    raise ValueError(f"a binaural RIR must be (samples, 2), got {read[key].shape} for {key}")
+                padded[row, :, : lengths[row]] = read[key].T
+            signal = torch.from_numpy(padded).to(self.device)
+            return {
+                "spectrum": real_fft(signal, self.fft_length),
+                "length": torch.tensor(lengths, dtype=torch.long, device=self.device),
+            }
+
+        return self.rir_spectra.lookup(keys, compute)
+
+    def _chunk_slots(self, keys: list) -> torch.Tensor:
+        return self.chunk_spectra.lookup(
+            keys, lambda missing: {"spectrum": real_fft(self._chunks(missing), self.fft_length)}
+        )
+
+    def _mono_slots(self, keys: list) -> torch.Tensor:
+        def compute(missing: list) -> dict[str, torch.Tensor]:
+            spectrum = self.stft(self._chunks(missing))
+            magnitude = spectrum.abs()
+            return {
+                "magnitude": magnitude,
+                "phase": torch.angle(spectrum),
+                "rms": torch.sqrt((magnitude * magnitude).flatten(1).sum(dim=1) / max(magnitude[0].numel(), 1)),
+            }
+
+        return self.mono.lookup(keys, compute)
+
+    # ---------------------------------------------------------------------------------------- render
+    def render(
+        self,
+        rir_keys: list,
+        rir_sources: Sequence[RirSource],
+        clip_keys: list,
+        num_envs: int,
+        with_source_binaural: bool,
+    ) -> BatchedAudio:
+        """B = num_envs envs of S sources each, rows env-major (row = env * S + source):
+        rir_keys[row] = (scene, heading, receiver node, source node), rir_sources[row] its RirSource,
+        clip_keys[row] = (clip path, clip second)."""
+        rows = len(rir_keys)
+        sources = rows // num_envs
+        rir_slots = self._rir_slots(rir_keys, rir_sources)
+        chunk_slots = self._chunk_slots(clip_keys)
+        rir = self.rir_spectra.slabs
+        lengths = rir["length"][rir_slots]
+        if self.crop == "causal":
+            starts = torch.zeros(0, dtype=torch.long, device=self.device)
+        else:
+            starts = (lengths - 1) // 2
+        binaural = convolve_spectra_torch(
+            self.chunk_spectra.slabs["spectrum"][chunk_slots],
+            rir["spectrum"][rir_slots],
+            self.fft_length,
+            self.step_samples,
+            starts,
+        )
+        if self.audio.int16_roundtrip:
+            binaural = int16_roundtrip_torch(binaural)
+        binaural = binaural.reshape(num_envs, sources, 2, self.step_samples)
+        scale = 1.0 / sources
+        if with_source_binaural:
+            source_binaural = self.stft(binaural)
+            mixture = source_binaural[:, 0] + source_binaural[:, 1] if sources > 1 else source_binaural[:, 0].clone()
+            for index in range(2, sources):  # the sources summed in order, as the numpy renderer
+                mixture = mixture + source_binaural[:, index]
+            mixture = mixture * scale
+        else:
+            source_binaural = None
+            mixture = self.stft(binaural.sum(dim=1) * scale)
+        mono_slots = self._mono_slots(clip_keys)
+        magnitude = self.mono.slabs["magnitude"][mono_slots].reshape(
+            num_envs, sources, *self.mono.fields["magnitude"][0]
+        )
+        phase = self.mono.slabs["phase"][mono_slots].reshape(magnitude.shape)
+        target_rms = self.mono.slabs["rms"][mono_slots].reshape(num_envs, sources)[:, 0]
+        factor = self.audio.target_mono_rms / torch.clamp(target_rms, min=1e-8)  # audio/mixing.rms_factor
+        magnitude[:, 0] *= factor[:, None, None]
+        return BatchedAudio(mixture, source_binaural, magnitude, phase)
+
+    def memory_bytes(self) -> int:
+        """Bytes the device caches hold now."""
+        return sum(cache.nbytes for cache in (self.rir_spectra, self.chunk_spectra, self.mono) if cache is not None)
