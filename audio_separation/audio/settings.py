@@ -33,7 +33,7 @@ class AudioSettings:
 
     @classmethod
     def from_config(cls, config) -> AudioSettings:
-        """The settings of config.AUDIO (checks the derived keys NUM_FREQ_BINS and NUM_FRAMES)."""
+        """The settings of config.AUDIO; the spectrogram shapes are derived from them."""
         audio = config.AUDIO
         return cls(
             sample_rate=int(audio.SAMPLE_RATE),

@@ -61,8 +61,8 @@ class StftParams:
     def from_config(cls, audio_cfg: Any) -> StftParams:
         """Parameters from the config's AUDIO node (the whole config is accepted too).
 
-        Reads N_FFT, HOP_LENGTH, WIN_LENGTH, CENTER, PAD_MODE, FAST_STFT and checks the derived keys
-        NUM_FREQ_BINS and NUM_FRAMES (for SAMPLE_RATE * STEP_SECONDS samples) when they are present.
+        Reads N_FFT, HOP_LENGTH, WIN_LENGTH, CENTER, PAD_MODE and FAST_STFT; the shapes they give
+        (num_freq_bins, num_frames) are derived, never configured.
         """
         audio = getattr(audio_cfg, "AUDIO", audio_cfg)
         try:
@@ -76,22 +76,6 @@ class StftParams:
             )
         except (AttributeError, KeyError) as error:
             raise ValueError(f"config AUDIO node lacks an STFT key: {error}") from error
-        expected_bins = _get_optional(audio, "NUM_FREQ_BINS")
-        if expected_bins is not None and int(expected_bins) != params.num_freq_bins:
-            raise ValueError(
-                f"config AUDIO.NUM_FREQ_BINS is {expected_bins} but AUDIO.N_FFT {params.n_fft} gives "
-                f"{params.num_freq_bins} bins"
-            )
-        expected_frames = _get_optional(audio, "NUM_FRAMES")
-        sample_rate = _get_optional(audio, "SAMPLE_RATE")
-        step_seconds = _get_optional(audio, "STEP_SECONDS")
-        if None not in (expected_frames, sample_rate, step_seconds):
-            step_samples = int(round(float(sample_rate) * float(step_seconds)))
-            if int(expected_frames) != params.num_frames(step_samples):
-                raise ValueError(
-                    f"config AUDIO.NUM_FRAMES is {expected_frames} but the STFT gives "
-                    f"{params.num_frames(step_samples)} frames for a {step_samples}-sample step"
-                )
         return params
 
     @property
@@ -143,13 +127,6 @@ def _cached_window(params: StftParams, dtype_name: str) -> np.ndarray:
     window = params.window().astype(dtype_name)
     window.flags.writeable = False
     return window
-
-
-def _get_optional(node: Any, key: str) -> Any:
-    try:
-        return getattr(node, key)
-    except (AttributeError, KeyError):
-        return None
 
 
 # ---------------------------------------------------------------------------------------------------

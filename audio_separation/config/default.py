@@ -36,8 +36,6 @@ _C.AUDIO.HOP_LENGTH = 512  # STFT hop in samples (-> 32 frames per 1-s chunk wit
 _C.AUDIO.WIN_LENGTH = 1023  # STFT window length in samples (Hann)
 _C.AUDIO.CENTER = True  # centre frames (pad n_fft//2 each side)
 _C.AUDIO.PAD_MODE = "constant"  # padding used by centring: zeros, as in the paper
-_C.AUDIO.NUM_FREQ_BINS = 512  # derived check: n_fft // 2 + 1
-_C.AUDIO.NUM_FRAMES = 32  # derived check: 1 + step_samples // hop
 _C.AUDIO.TARGET_MONO_RMS = 1.2  # ground-truth target mono magnitude rescaled per chunk to this RMS
 _C.AUDIO.INT16_ROUNDTRIP = False  # QUIRK of the original: round trip binaural signals through int16
 _C.AUDIO.CONVOLUTION_CROP = "causal"  # which 1 s of chunk * RIR is heard: "causal" (aligned with the dry chunk) or "same" (spec QUIRK: centred, advances audio by L_rir/2); see audio/mixing.py
@@ -255,7 +253,7 @@ _C.RL.POLICY.USE_RGB = True  # encode the RGB view (needs "RGB" in TASK.SENSORS)
 _C.RL.POLICY.PREVIOUS_ACTION_SIZE = (
     0  # > 0: the GRU also gets an embedding (this size) of the agent's own previous action (habitat-style); 0 = paper
 )
-_C.RL.POLICY.INTERAURAL_BANDS = 0  # > 0: also encode the binaural estimate's per-band interaural level difference + level (this many bands; must divide AUDIO.NUM_FREQ_BINS); 0 = paper
+_C.RL.POLICY.INTERAURAL_BANDS = 0  # > 0: also encode the binaural estimate's per-band interaural level difference + level (this many bands; must divide the spectrogram's frequency bins, 512 at the paper's STFT); 0 = paper
 _C.RL.MEMORY = CN()
 _C.RL.MEMORY.CAPACITY = 20  # entries in the memory window, current included (paper: 19 past + current)
 _C.RL.MEMORY.REFINEMENT_WINDOW = (

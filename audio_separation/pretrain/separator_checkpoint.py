@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from yacs.config import CfgNode
 
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.common.checkpoint import CheckpointError, load_checkpoint
 from audio_separation.models.separators import PassiveSeparator
 
@@ -20,8 +21,8 @@ from audio_separation.models.separators import PassiveSeparator
 def separator_settings(config: CfgNode) -> dict[str, Any]:
     """The constructor arguments of PassiveSeparator the config asks for."""
     return {
-        "num_freq_bins": int(config.AUDIO.NUM_FREQ_BINS),
-        "num_frames": int(config.AUDIO.NUM_FRAMES),
+        "num_freq_bins": AudioSettings.from_config(config).num_freq_bins,
+        "num_frames": AudioSettings.from_config(config).num_frames,
         "width": float(config.MODEL.SEPARATOR_WIDTH),
         "mask_activation": str(config.MODEL.SEPARATOR_MASK_ACTIVATION),
         "num_sources": int(config.TASK.NUM_SOUNDS_IN_MIX),

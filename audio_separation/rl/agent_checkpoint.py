@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.common.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from audio_separation.models.memory import TransformerMemory
 from audio_separation.models.policy import ActorCritic
@@ -32,7 +33,7 @@ class ActiveSeparationAgent(nn.Module):
 
 def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
     """Constructor arguments of the policy and the memory that the config asks for."""
-    audio, policy, memory = config.AUDIO, config.RL.POLICY, config.RL.MEMORY
+    audio, policy, memory = AudioSettings.from_config(config), config.RL.POLICY, config.RL.MEMORY
     if policy.USE_RGB and "RGB" not in config.TASK.SENSORS:
         raise ValueError("RL.POLICY.USE_RGB is True but TASK.SENSORS lacks RGB")
     optional = {
@@ -45,8 +46,8 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
     memory_optional = {"negative_slope": float(memory.NEGATIVE_SLOPE)} if memory.NEGATIVE_SLOPE > 0 else {}
     return {
         "policy": {
-            "num_freq_bins": int(audio.NUM_FREQ_BINS),
-            "num_frames": int(audio.NUM_FRAMES),
+            "num_freq_bins": audio.num_freq_bins,
+            "num_frames": audio.num_frames,
             "view_resolution": int(config.WORLD.VIEW_RESOLUTION),
             "hidden_size": int(policy.HIDDEN_SIZE),
             "embedding_size": int(policy.EMBEDDING_SIZE),
@@ -54,8 +55,8 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
             **optional,
         },
         "memory": {
-            "num_freq_bins": int(audio.NUM_FREQ_BINS),
-            "num_frames": int(audio.NUM_FRAMES),
+            "num_freq_bins": audio.num_freq_bins,
+            "num_frames": audio.num_frames,
             "channels": int(memory.ENCODER_CHANNELS),
             "num_layers": int(memory.NUM_LAYERS),
             "num_heads": int(memory.NUM_HEADS),

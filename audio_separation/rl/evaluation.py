@@ -28,6 +28,7 @@ import torch
 from yacs.config import CfgNode
 
 from audio_separation.audio.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics, summarise
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.checkpoint import CheckpointError, list_checkpoints
 from audio_separation.common.files import write_json_atomic
@@ -36,7 +37,7 @@ from audio_separation.env import make_vector_env
 from audio_separation.env.agents import agent_names, make_agent
 from audio_separation.env.episode_set import episodes_for_env, load_split
 from audio_separation.rl import media
-from audio_separation.rl.agent_checkpoint import load_agent
+from audio_separation.rl.agent_checkpoint import agent_settings, load_agent
 from audio_separation.rl.environment import rl_env_settings
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.rollout import EpisodeRecording, RolloutSettings, run_episodes
@@ -110,6 +111,7 @@ class Evaluator:
                 return previous
         device = self.run.device.device
         agent, payload = load_agent(path, device)
+        warn_model_differences(path, (payload.get("extra") or {}).get("agent_settings") or {}, agent_settings(config))
         saved_separator = (payload.get("extra") or {}).get("separator") or {}
         separator, separator_description = load_frozen_separator(
             config, device, path=config.RL.SEPARATOR_CHECKPOINT or saved_separator.get("path")
@@ -168,8 +170,8 @@ class Evaluator:
         storage = RolloutStorage(
             int(config.TASK.MAX_EPISODE_STEPS),
             count,
-            int(config.AUDIO.NUM_FREQ_BINS),
-            int(config.AUDIO.NUM_FRAMES),
+            AudioSettings.from_config(config).num_freq_bins,
+            AudioSettings.from_config(config).num_frames,
             {
                 key: envs.single_observation_space[key]
                 for key in (policy.observation_keys if policy is not None else ())
@@ -266,6 +268,21 @@ class Evaluator:
             folder,
         )
         return summary
+
+
+def warn_model_differences(path: str, saved: dict, wanted: dict) -> list[str]:
+    """Evaluation always rebuilds the agent the checkpoint holds; say so, per setting, where the config asks
+    for another model (e.g. a yaml of another model size). Returns the warnings."""
+    messages = [
+        f"{path}: {part}.{key} is {saved[part].get(key)!r} in the checkpoint but {value!r} in the config; "
+        "evaluating the checkpoint's model"
+        for part in sorted(set(saved) & set(wanted))
+        for key, value in sorted(wanted[part].items())
+        if saved[part].get(key) != value
+    ]
+    for message in messages:
+        logger.warning(message)
+    return messages
 
 
 def evaluation_settings(config: CfgNode, path: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from yacs.config import CfgNode
 
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.common.checkpoint import CheckpointError
 from audio_separation.models.separators import PassiveSeparator
 from audio_separation.pretrain.separator_checkpoint import load_passive_separator
@@ -61,8 +62,8 @@ def load_frozen_separator(
     separator, payload = load_passive_separator(path, device)
     settings = dict(payload["extra"]["separator"])
     wanted = {
-        "num_freq_bins": int(config.AUDIO.NUM_FREQ_BINS),
-        "num_frames": int(config.AUDIO.NUM_FRAMES),
+        "num_freq_bins": AudioSettings.from_config(config).num_freq_bins,
+        "num_frames": AudioSettings.from_config(config).num_frames,
         "num_sources": int(config.TASK.NUM_SOUNDS_IN_MIX),
     }
     differences = [

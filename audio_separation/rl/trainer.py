@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.common import distributed
 from audio_separation.common.checkpoint import CheckpointError, checkpoint_path, latest_checkpoint, save_checkpoint
 from audio_separation.common.errors import NonFiniteError
@@ -128,8 +129,8 @@ class DDPPOTrainer(BaseTrainer):
         storage = RolloutStorage(
             int(config.TASK.MAX_EPISODE_STEPS),
             num_envs,
-            int(config.AUDIO.NUM_FREQ_BINS),
-            int(config.AUDIO.NUM_FRAMES),
+            AudioSettings.from_config(config).num_freq_bins,
+            AudioSettings.from_config(config).num_frames,
             {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
             device,
         )

@@ -58,12 +58,9 @@ def test_config_inconsistency_fails_loudly() -> None:
     config = get_default_config()
     config.AUDIO.N_FFT = 511
     config.AUDIO.WIN_LENGTH = 511
-    with pytest.raises(ValueError, match="NUM_FREQ_BINS"):
-        StftParams.from_config(config.AUDIO)
-    config = get_default_config()
     config.AUDIO.HOP_LENGTH = 256
-    with pytest.raises(ValueError, match="NUM_FRAMES"):
-        StftParams.from_config(config.AUDIO)
+    derived = StftParams.from_config(config.AUDIO)  # the shapes follow the STFT keys: nothing to keep in step
+    assert derived.num_freq_bins == 256 and derived.num_frames(SAMPLES) == 63
     with pytest.raises(ValueError, match="odd n_fft"):
         StftParams(n_fft=1024, win_length=1024, fast=True)
     with pytest.raises(ValueError, match="pad_mode"):

@@ -29,3 +29,13 @@ def test_memory_negative_slope_is_saved_only_when_set() -> None:
     assert leaky["memory"]["negative_slope"] == 0.2
     names = {type(module).__name__ for module in ActiveSeparationAgent(leaky).memory.modules()}
     assert "LeakyReLU" in names and "ReLU" not in names
+
+
+def test_eval_names_each_model_setting_the_config_asks_otherwise() -> None:
+    from audio_separation.rl.evaluation import warn_model_differences
+
+    saved = {"policy": {"hidden_size": 16, "use_rgb": True}, "memory": {"channels": 2}}
+    wanted = {"policy": {"hidden_size": 32, "use_rgb": True}, "memory": {"channels": 2}}
+    messages = warn_model_differences("ckpt.3.pth", saved, wanted)
+    assert len(messages) == 1 and "policy.hidden_size is 16 in the checkpoint but 32 in the config" in messages[0]
+    assert warn_model_differences("ckpt.3.pth", saved, saved) == []

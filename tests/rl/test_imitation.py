@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from gymnasium.spaces import Box
 
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.config import get_config
 from audio_separation.env import make_vector_env
 from audio_separation.env.agents import make_agent, shortest_actions
@@ -78,8 +79,8 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
     storage = RolloutStorage(
         int(config.TASK.MAX_EPISODE_STEPS),
         envs.num_envs,
-        int(config.AUDIO.NUM_FREQ_BINS),
-        int(config.AUDIO.NUM_FRAMES),
+        AudioSettings.from_config(config).num_freq_bins,
+        AudioSettings.from_config(config).num_frames,
         {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
     )
     layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
