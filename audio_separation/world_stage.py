@@ -18,6 +18,7 @@ from audio_separation.world.builder import build_world_if_absent, read_build_rep
 from audio_separation.world.open import open_world
 from audio_separation.world.physics_check import check_scene_physics
 from audio_separation.world.soundspaces import (
+    HEADINGS,
     WorldDataError,
     load_packed_cache,
     read_graph,
@@ -62,12 +63,12 @@ class WorldTrainer(BaseTrainer):
                 raise WorldDataError(f"{layout.points_path(scene)} and {layout.graph_path(scene)} list different nodes")
             physics = _scene_physics(layout, scene, points, world)
             views = read_observations(layout.observations_path(scene))
-            rir_files = count_rir_files(layout.rir_scene_dir(scene), list(world.HEADINGS))
+            rir_files = count_rir_files(layout.rir_scene_dir(scene), list(HEADINGS))
             report[scene] = {
                 "nodes": len(points),
                 "edges": graph.number_of_edges(),
                 "rir_files": rir_files,
-                "rir_pairs_possible": len(points) ** 2 * len(world.HEADINGS),
+                "rir_pairs_possible": len(points) ** 2 * len(HEADINGS),
                 "views": len(views),
                 "physics": physics,
             }
@@ -85,7 +86,7 @@ def _scene_physics(layout, scene: str, points: dict, world) -> dict:
     or partial RIR set has none: its RIRs are checked (NaN/Inf, truncation) when an episode reads them."""
     try:
         packed = load_packed_cache(
-            layout, scene, list(world.HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS, build_if_missing=False
+            layout, scene, list(HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS, build_if_missing=False
         )
     except (WorldDataError, FileNotFoundError) as error:
         reason = f"no usable packed RIR cache ({error}); RIRs are checked when read"

@@ -51,7 +51,6 @@ _C.WORLD.PRESET = (
     "default"  # procedural world preset the world stage builds (trainer "world"): "tiny" (tests) or "default"
 )
 _C.WORLD.BUILD_SEED = 0  # seed of the procedural world builder (same seed -> byte-identical files)
-_C.WORLD.HEADINGS = [0, 90, 180, 270]  # agent headings in degrees (RIR folders are (-heading) mod 360)
 _C.WORLD.RIR_SAMPLE_RATE = 16000  # Hz the RIRs are used at; files at another rate are resampled on load
 _C.WORLD.ALLOW_MISSING_RIRS = False  # opt-in: a missing RIR file reads as silence with a counted warning
 _C.WORLD.USE_PACKED_CACHE = True  # use the packed RIR cache the world builder writes into a generated world (packed_cache/), each entry only while its wav is unchanged; never built at run time

@@ -33,6 +33,7 @@ from audio_separation.common.errors import ProjectError
 from audio_separation.common.files import write_json_atomic
 from audio_separation.world.rir_store import open_scene_rirs
 from audio_separation.world.soundspaces import (
+    HEADINGS,
     SoundSpacesLayout,
     file_identity,
     read_graph,
@@ -152,7 +153,7 @@ def build_scene_hdf5(config: CfgNode, scene: str | None = None, progress: bool =
     scene = scene or config.NAF.SCENE
     params = NafAudioParams.from_config(config)
     layout = SoundSpacesLayout(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
-    headings = [int(h) for h in config.WORLD.HEADINGS]
+    headings = list(HEADINGS)
     nodes = sorted(read_graph(layout.graph_path(scene)).nodes())
     points = read_points(layout.points_path(scene))
     missing_points = [n for n in nodes if n not in points]

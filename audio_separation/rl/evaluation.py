@@ -43,6 +43,7 @@ from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.rollout import EpisodeRecording, RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
 from audio_separation.run_context import RunContext
+from audio_separation.world.soundspaces import HEADINGS
 
 logger = logging.getLogger("audio_separation")
 
@@ -182,8 +183,7 @@ class Evaluator:
             None
             if policy is not None
             else [
-                make_agent(agent_name, config.WORLD.HEADINGS, layout, derive_seed(config.SEED, 7, index))
-                for index in range(count)
+                make_agent(agent_name, HEADINGS, layout, derive_seed(config.SEED, 7, index)) for index in range(count)
             ]
         )
         torch.manual_seed(derive_seed(config.SEED, 11))  # sampled actions (EVAL.DETERMINISTIC False) are reproducible

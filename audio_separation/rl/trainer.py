@@ -56,6 +56,7 @@ from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
 from audio_separation.run_context import BaseTrainer, RunContext
 from audio_separation.world.episodes import short_episode_clips
+from audio_separation.world.soundspaces import HEADINGS
 
 logger = logging.getLogger("audio_separation")
 
@@ -347,7 +348,7 @@ class DDPPOTrainer(BaseTrainer):
             self.experts = [
                 make_agent(
                     str(config.RL.IMITATION.EXPERT),
-                    config.WORLD.HEADINGS,
+                    HEADINGS,
                     layout,
                     derive_seed(config.SEED, 13, rank, index),
                 )

@@ -16,7 +16,9 @@ class WorldSettings:
     data_root: str  # WORLD.DATA_ROOT: root of a SoundSpaces-layout world
     dataset: str = "procedural"  # WORLD.DATASET: name under metadata/ and binaural_rirs/
     sounds_dir: str = "sounds"  # WORLD.SOUNDS_DIR: sound bank folder under data_root
-    headings: tuple[int, ...] = HEADINGS  # WORLD.HEADINGS: agent headings in degrees
+    headings: tuple[int, ...] = (
+        HEADINGS  # the grid headings in degrees (world/soundspaces.HEADINGS: fixed by the layout)
+    )
     view_resolution: int = 128  # WORLD.VIEW_RESOLUTION: pixels of the square RGB/depth views
     depth_max: float = 10.0  # WORLD.DEPTH_MAX: metres; depth is normalised to [0, 1] by this
     rir_sample_rate: int = 16000  # WORLD.RIR_SAMPLE_RATE: Hz the RIRs are used at
@@ -42,7 +44,6 @@ class WorldSettings:
             data_root=str(world.DATA_ROOT),
             dataset=str(world.DATASET),
             sounds_dir=str(world.SOUNDS_DIR),
-            headings=tuple(int(heading) for heading in world.HEADINGS),
             view_resolution=int(world.VIEW_RESOLUTION),
             depth_max=float(world.DEPTH_MAX),
             rir_sample_rate=int(world.RIR_SAMPLE_RATE),

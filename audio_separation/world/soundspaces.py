@@ -48,7 +48,7 @@ HEADINGS = (
     90,
     180,
     270,
-)  # the grid headings in degrees of SoundSpaces data (and of generated worlds); config WORLD.HEADINGS
+)  # the grid headings in degrees of SoundSpaces data (and of generated worlds): the one list
 
 
 # ============================================================================================ errors

@@ -9,6 +9,7 @@ import pytest
 
 from audio_separation.config import get_config
 from audio_separation.env.settings import EnvSettings
+from audio_separation.world.soundspaces import HEADINGS
 
 
 def test_settings_from_the_default_config() -> None:
@@ -17,7 +18,7 @@ def test_settings_from_the_default_config() -> None:
     assert settings.audio.num_freq_bins == 512 and not hasattr(config.AUDIO, "NUM_FREQ_BINS")
     assert settings.audio.num_frames == 32 and "NUM_FRAMES" not in config.AUDIO
     assert settings.audio.step_samples == 16000
-    assert settings.world.headings == tuple(config.WORLD.HEADINGS)
+    assert settings.world.headings == HEADINGS == (0, 90, 180, 270)
     assert settings.task.sensors == tuple(config.TASK.SENSORS)
     assert settings.num_envs == config.NUM_PROCESSES
     assert pickle.loads(pickle.dumps(settings)) == settings

@@ -20,14 +20,14 @@ from audio_separation.naf.data import (
     make_split,
     scene_data_dir,
 )
-from audio_separation.world.soundspaces import SoundSpacesLayout, azimuth_of_heading, read_rir
+from audio_separation.world.soundspaces import HEADINGS, SoundSpacesLayout, azimuth_of_heading, read_rir
 from tests.naf.conftest import naf_opts
 
 
 def test_hdf5_round_trip_matches_the_world_rirs(naf_config, naf_scene) -> None:
     layout = SoundSpacesLayout(naf_config.WORLD.DATA_ROOT, naf_config.WORLD.DATASET)
     nodes = naf_scene.nodes
-    assert len(naf_scene.keys) == len(naf_config.WORLD.HEADINGS) * len(nodes) ** 2
+    assert len(naf_scene.keys) == len(HEADINGS) * len(nodes) ** 2
     params = NafAudioParams.from_config(naf_config)
     assert naf_scene.num_freq_bins == params.n_fft // 2 == 256
     for heading, listener, emitter in [(0, nodes[0], nodes[-1]), (270, nodes[-1], nodes[1])]:

@@ -22,7 +22,7 @@ from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
 from audio_separation.rl.trainer import DDPPOTrainer
 from audio_separation.world.open import open_world
-from audio_separation.world.soundspaces import read_graph
+from audio_separation.world.soundspaces import HEADINGS, read_graph
 
 
 def test_imitation_loss_falls_on_a_fixed_batch() -> None:
@@ -84,9 +84,7 @@ def _rollout(config, experts: bool, probability: float, seed: int = 3):
         {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
     )
     layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
-    labellers = (
-        [make_agent("approach", config.WORLD.HEADINGS, layout, 0) for _ in range(envs.num_envs)] if experts else None
-    )
+    labellers = [make_agent("approach", HEADINGS, layout, 0) for _ in range(envs.num_envs)] if experts else None
     torch.manual_seed(1)
     try:
         result = run_episodes(
@@ -113,7 +111,7 @@ def test_labels_are_the_approach_agents_shortest_path_actions(rl_config) -> None
     for env, recording in enumerate(recordings):
         scene = str(recording.infos[0]["scene"])
         navigation = navigations.setdefault(
-            scene, SceneNavigation(read_graph(layout.graph_path(scene)), list(config.WORLD.HEADINGS))
+            scene, SceneNavigation(read_graph(layout.graph_path(scene)), list(HEADINGS))
         )
         for step, info in enumerate(recording.infos[:-1]):
             plan = shortest_actions(navigation, int(info["node"]), int(info["heading"]), int(info["target_node"]))
