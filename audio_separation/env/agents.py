@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from audio_separation.common.registry import registry
-from audio_separation.env.navigation import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, SceneNavigation
-from audio_separation.world.soundspaces import SoundSpacesLayout, read_graph
+from audio_separation.env.navigation import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, SceneNavigation, load_scene_navigation
+from audio_separation.world.soundspaces import SoundSpacesLayout
 
 HEURISTIC_BALANCE_DB = 1.0  # heuristic: |left - right| level of the separated target below this -> move forward
 
@@ -49,7 +49,7 @@ class Agent:
 
     def navigation(self, scene: str) -> SceneNavigation:
         if scene not in self._navigation:
-            self._navigation[scene] = SceneNavigation(read_graph(self.layout.graph_path(scene)), self.headings)
+            self._navigation[scene] = load_scene_navigation(self.layout, scene, self.headings)
         return self._navigation[scene]
 
     def reset(self, info: dict[str, Any]) -> None:

@@ -43,7 +43,15 @@ from audio_separation.env.episode_set import (
     split_uses_heard_clips,
     whole_seconds_of_clip,
 )
-from audio_separation.env.navigation import ACTION_NAMES, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, SceneNavigation, turn
+from audio_separation.env.navigation import (
+    ACTION_NAMES,
+    MOVE_FORWARD,
+    TURN_LEFT,
+    TURN_RIGHT,
+    SceneNavigation,
+    load_scene_navigation,
+    turn,
+)
 from audio_separation.env.sensors import SensorContext, make_sensors, observation_space
 from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
@@ -51,9 +59,7 @@ from audio_separation.world.open import open_world
 from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.soundspaces import (
     MissingObservationError,
-    MissingSceneError,
     WorldDataError,
-    read_graph,
     read_observations,
     read_sound_classes,
 )
@@ -93,14 +99,7 @@ class _Scenes:
 
     def navigation(self, name: str) -> SceneNavigation:
         if name not in self.navigations:
-            path = self.layout.graph_path(name)
-            try:
-                graph = read_graph(path)
-            except MissingSceneError:
-                raise MissingSceneError(
-                    f"scene {name!r} not found: no graph at {path} (WORLD.DATA_ROOT={self.layout.root}, WORLD.DATASET={self.layout.dataset})"
-                ) from None
-            navigation = SceneNavigation(graph, self.headings)
+            navigation = load_scene_navigation(self.layout, name, self.headings)
             self.navigations[name], self.offsets[name] = navigation, self.num_nodes
             self.num_nodes += len(navigation.nodes)
         return self.navigations[name]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from audio_separation.world.soundspaces import MissingSceneError, SoundSpacesLayout, read_graph
+
 MOVE_FORWARD, TURN_LEFT, TURN_RIGHT = 0, 1, 2
 ACTION_NAMES = ("MOVE_FORWARD", "TURN_LEFT", "TURN_RIGHT")
 TURN_DEGREES = 90
@@ -122,3 +124,15 @@ class SceneNavigation:
     def point(self, node: int) -> np.ndarray:
         """Habitat-frame position of a node."""
         return self.points[self._index[node]]
+
+
+def load_scene_navigation(layout: SoundSpacesLayout, scene: str, headings: list[int]) -> SceneNavigation:
+    """The navigation of a scene read from its graph.pkl; a missing scene names the path and the world."""
+    path = layout.graph_path(scene)
+    try:
+        graph = read_graph(path)
+    except MissingSceneError:
+        raise MissingSceneError(
+            f"scene {scene!r} not found: no graph at {path} (WORLD.DATA_ROOT={layout.root}, WORLD.DATASET={layout.dataset})"
+        ) from None
+    return SceneNavigation(graph, list(headings))

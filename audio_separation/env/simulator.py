@@ -14,16 +14,14 @@ import numpy as np
 from audio_separation.audio.mixing import clip_second
 from audio_separation.audio.renderer import BinauralRenderer, RenderedAudio
 from audio_separation.env.episode_set import ResolvedEpisode
-from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation
+from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation, load_scene_navigation
 from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
 from audio_separation.world.soundspaces import (
     MissingObservationError,
-    MissingSceneError,
     SoundSpacesLayout,
     WorldDataError,
-    read_graph,
     read_observations,
 )
 
@@ -63,14 +61,7 @@ class Simulator:
     # ------------------------------------------------------------------------------------------ scenes
     def scene(self, name: str) -> SceneData:
         if name not in self._scenes:
-            path = self.layout.graph_path(name)
-            try:
-                graph = read_graph(path)
-            except MissingSceneError:
-                raise MissingSceneError(
-                    f"scene {name!r} not found: no graph at {path} (WORLD.DATA_ROOT={self.layout.root}, WORLD.DATASET={self.layout.dataset})"
-                ) from None
-            self._scenes[name] = SceneData(navigation=SceneNavigation(graph, self.headings))
+            self._scenes[name] = SceneData(navigation=load_scene_navigation(self.layout, name, self.headings))
         return self._scenes[name]
 
     def navigation(self, name: str) -> SceneNavigation:
