@@ -120,3 +120,12 @@ def test_an_env_renders_with_the_naf_and_measures_it(tiny_world, tmp_path, naf_c
     for key in ("wav_ms_per_step_cold", "wav_ms_per_step_warm", "naf_ms_per_step_cold", "naf_ms_per_step_warm"):
         assert result[key] > 0, key
     assert 0 < result["naf_model_bytes_fp32"] < result["naf_checkpoint_bytes"] and result["rir_wav_bytes"] > 0
+
+
+def test_naf_rirs_are_resampled_to_the_env_rate(tiny_world, tmp_path, naf_checkpoints) -> None:
+    native = _naf_source(tiny_world, tmp_path, naf_checkpoints)
+    assert native.params.sample_rate == 16000
+    other = NafRirSource(native.checkpoint, SCENE, native.node_xy, 8000)
+    rir, low = native.get(0, 1, 0), other.get(0, 1, 0)
+    assert low.dtype == np.float32 and low.shape == (rir.shape[0] // 2, 2) and np.all(np.isfinite(low))
+    assert other.cache_key != native.cache_key
