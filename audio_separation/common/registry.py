@@ -36,6 +36,11 @@ _KNOWN_MODULES: dict[str, dict[str, str]] = {
         "RGB": "audio_separation.env.sensors",
         "DEPTH": "audio_separation.env.sensors",
     },
+    # WORLD.RIR_SOURCE: where the env's binaural RIRs come from (an opener: .open(world, layout, scene, ...))
+    "rir_source": {
+        "wav": "audio_separation.world.rir_store",
+        "naf": "audio_separation.naf.rir_source",
+    },
 }
 
 
@@ -68,6 +73,9 @@ class Registry:
     def register_sensor(self, name: str | None = None) -> Callable[[type], type]:
         return self._register("sensor", name)
 
+    def register_rir_source(self, name: str | None = None) -> Callable[[type], type]:
+        return self._register("rir_source", name)
+
     def _get(self, kind: str, name: str) -> type:
         if name not in self._maps[kind] and name in _KNOWN_MODULES[kind]:
             importlib.import_module(_KNOWN_MODULES[kind][name])
@@ -87,6 +95,9 @@ class Registry:
 
     def get_sensor(self, name: str) -> type:
         return self._get("sensor", name)
+
+    def get_rir_source(self, name: str) -> type:
+        return self._get("rir_source", name)
 
     def known(self, kind: str) -> list[str]:
         """Every name of a kind: registered or built in (not yet imported)."""

@@ -57,6 +57,10 @@ _C.WORLD.USE_PACKED_CACHE = True  # use the packed RIR cache the world builder w
 _C.WORLD.RIR_DISK_CACHE = "resampled"  # which RIRs read from wav files go into the append-only, memory-mapped cache under CACHE_DIR (keyed by file size + mtime and the sample rate): "resampled" (those read at another rate: resampling costs ~ms, a native-rate wav reads faster than the cache), "all" (e.g. a slow network mount), "off"
 _C.WORLD.CACHE_DIR = "data/cache"  # folder of the on-disk RIR cache (<CACHE_DIR>/rirs/<dataset>/<scene>/<key>/); never inside DATA_ROOT, so a read-only data root works
 _C.WORLD.RIR_CACHE_MB = 768  # megabytes of RIR spectra kept in memory per process (LRU shared by the process's envs; a 1-s 16 kHz RIR's spectrum is ~256 KB)
+_C.WORLD.RIR_SOURCE = "wav"  # where the env's binaural RIRs come from: "wav" (the world's files) or "naf" (each scene's trained NAF at (listener node, emitter node, heading); docs/naf.md "NAF as the env's renderer")
+_C.WORLD.NAF_CHECKPOINTS = ""  # RIR_SOURCE naf: folder holding <scene>/data/ckpt.<N>.pth (scripts/naf_world.py's layout; the newest is used) or <scene>/ckpt.<N>.pth
+_C.WORLD.NAF_PHASE = "minimum"  # RIR_SOURCE naf: phase of the waveform rebuilt from the predicted magnitudes: "minimum" (deterministic), "random" (uniform, seeded per pair), "griffin_lim" (from that random phase)
+_C.WORLD.NAF_PHASE_SEED = 0  # RIR_SOURCE naf: base seed of the per-(heading, listener, emitter) random phase
 _C.WORLD.LOOP_SHORT_CLIPS = (
     False  # a clip with fewer whole seconds than TASK.MAX_EPISODE_STEPS is an error naming it; True loops it instead
 )

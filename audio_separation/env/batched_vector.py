@@ -33,6 +33,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from audio_separation.audio.batched_render import BatchedAudio, BatchedRenderer, SlabCache, spectrogram_channels_last
+from audio_separation.audio.renderer import RirSource
 from audio_separation.common.seeding import derive_seed
 from audio_separation.env.episode_set import (
     EpisodeIterator,
@@ -56,7 +57,7 @@ from audio_separation.env.sensors import SensorContext, make_sensors, observatio
 from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.open import open_world
-from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
+from audio_separation.world.rir_store import open_rir_source, open_scene_rirs
 from audio_separation.world.soundspaces import (
     MissingObservationError,
     WorldDataError,
@@ -93,7 +94,7 @@ class _Scenes:
         self.headings = list(settings.world.headings)
         self.navigations: dict[str, SceneNavigation] = {}
         self.offsets: dict[str, int] = {}
-        self.rirs: dict[str, SceneRirs] = {}
+        self.rirs: dict[str, RirSource] = {}
         self.views: dict[str, dict] = {}
         self.num_nodes = 0
 
@@ -104,7 +105,10 @@ class _Scenes:
             self.num_nodes += len(navigation.nodes)
         return self.navigations[name]
 
-    def scene_rirs(self, name: str) -> SceneRirs:
+    def scene_rirs(self, name: str) -> RirSource:
+        if name not in self.rirs and self.settings.world.rir_source != "wav":  # e.g. naf (WORLD.RIR_SOURCE)
+            world = self.settings.world
+            self.rirs[name] = open_rir_source(world, self.layout, name, self.headings, self.settings.audio.sample_rate)
         if name not in self.rirs:
             world = self.settings.world
             self.rirs[name] = open_scene_rirs(

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from audio_separation.audio.mixing import clip_second
-from audio_separation.audio.renderer import BinauralRenderer, RenderedAudio
+from audio_separation.audio.renderer import BinauralRenderer, RenderedAudio, RirSource
 from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation, load_scene_navigation
 from audio_separation.env.settings import EnvSettings
 from audio_separation.world.clips import ClipLibrary
-from audio_separation.world.rir_store import SceneRirs, open_scene_rirs
+from audio_separation.world.rir_store import open_rir_source
 from audio_separation.world.soundspaces import (
     MissingObservationError,
     SoundSpacesLayout,
@@ -31,7 +31,7 @@ class SceneData:
     """Everything loaded for one scene."""
 
     navigation: SceneNavigation
-    rirs: SceneRirs | None = None  # loaded on first audio render
+    rirs: RirSource | None = None  # opened on first audio render (WORLD.RIR_SOURCE)
     views: dict | None = None  # {(node, heading): {'rgb', 'depth'}}, loaded on first view
 
 
@@ -67,19 +67,10 @@ class Simulator:
     def navigation(self, name: str) -> SceneNavigation:
         return self.scene(name).navigation
 
-    def _scene_rirs(self, data: SceneData, name: str) -> SceneRirs:
+    def _scene_rirs(self, data: SceneData, name: str) -> RirSource:
         if data.rirs is None:
-            world = self.settings.world
-            data.rirs = open_scene_rirs(
-                self.layout,
-                name,
-                self.headings,
-                world.rir_sample_rate,
-                self.settings.audio.sample_rate,
-                world.use_packed_cache,
-                world.allow_missing_rirs,
-                world.cache_dir,
-                world.rir_disk_cache,
+            data.rirs = open_rir_source(
+                self.settings.world, self.layout, name, self.headings, self.settings.audio.sample_rate
             )
         return data.rirs
 

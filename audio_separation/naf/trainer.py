@@ -396,6 +396,11 @@ class NafTrainer(BaseTrainer):
             "num_headings": len(data.headings),
             "num_freq_bins": data.num_freq_bins,
             "max_len": data.max_len,
+            # what a checkpoint needs to render RIRs alone (naf/rir_source.py): the headings and the
+            # normalisation statistics (about 2 x 256 x max_len float32)
+            "headings": list(data.headings),
+            "stats_mean": data.mean,
+            "stats_std": data.std,
         }
         counters = {**counters, "queries_per_second": counters["queries"] / max(counters["seconds"], 1e-9)}
         path = path or checkpoint_path(self.run.paths.checkpoint_dir, counters["epoch"])

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import soundfile
 
+from audio_separation.common.registry import registry
 from audio_separation.world.rir_disk_cache import DiskRirCache, cache_key
 from audio_separation.world.soundspaces import (
     MissingRIRError,
@@ -165,6 +166,33 @@ def open_scene_rirs(
                 error,
             )
     return SceneRirs(layout, scene, packed, int(rir_sample_rate), bool(allow_missing), cache_dir, disk_policy)
+
+
+@registry.register_rir_source(name="wav")
+class WavRirSource:
+    """WORLD.RIR_SOURCE wav (the default): the world's RIR files through SceneRirs."""
+
+    @staticmethod
+    def open(world, layout: SoundSpacesLayout, scene: str, headings: Sequence[int], audio_sample_rate: int | None):
+        return open_scene_rirs(
+            layout,
+            scene,
+            headings,
+            world.rir_sample_rate,
+            audio_sample_rate,
+            world.use_packed_cache,
+            world.allow_missing_rirs,
+            world.cache_dir,
+            world.rir_disk_cache,
+        )
+
+
+def open_rir_source(
+    world, layout: SoundSpacesLayout, scene: str, headings: Sequence[int], audio_sample_rate: int | None
+):
+    """A scene's RirSource (audio/renderer.RirSource) of WORLD.RIR_SOURCE (world: world/settings.WorldSettings):
+    "wav" is SceneRirs; "naf" is naf/rir_source.NafRirSource, registered there (env/ cannot import naf/)."""
+    return registry.get_rir_source(world.rir_source).open(world, layout, scene, headings, audio_sample_rate)
 
 
 def file_rate(path: str) -> int | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from audio_separation.world.soundspaces import HEADINGS
 
 DISK_CACHE_POLICIES = ("resampled", "all", "off")  # WORLD.RIR_DISK_CACHE
+NAF_PHASE_METHODS = ("minimum", "random", "griffin_lim")  # WORLD.NAF_PHASE (naf/phase.py)
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,20 @@ class WorldSettings:
     rir_cache_mb: float = 768.0  # WORLD.RIR_CACHE_MB: megabytes of RIR spectra in memory per process
     loop_short_clips: bool = False  # WORLD.LOOP_SHORT_CLIPS: loop clips shorter than an episode
     episode_version: str = "v1"  # WORLD.EPISODE_VERSION: active_datasets/<version>/
+    rir_source: str = "wav"  # WORLD.RIR_SOURCE: "wav" (the world's RIR files) or "naf" (a trained NAF per scene)
+    naf_checkpoints: str = ""  # WORLD.NAF_CHECKPOINTS: folder of <scene>/data/ckpt.<N>.pth (RIR_SOURCE naf)
+    naf_phase: str = "minimum"  # WORLD.NAF_PHASE: phase of NAF RIRs (minimum, random, griffin_lim)
+    naf_phase_seed: int = 0  # WORLD.NAF_PHASE_SEED: base seed of the per-pair random phase
 
     def __post_init__(self) -> None:
         if self.rir_disk_cache not in DISK_CACHE_POLICIES:
             raise ValueError(
                 f"WORLD.RIR_DISK_CACHE must be one of {list(DISK_CACHE_POLICIES)}, got {self.rir_disk_cache!r}"
             )
+        if self.naf_phase not in NAF_PHASE_METHODS:
+            raise ValueError(f"WORLD.NAF_PHASE must be one of {list(NAF_PHASE_METHODS)}, got {self.naf_phase!r}")
+        if self.rir_source == "naf" and not self.naf_checkpoints:
+            raise ValueError("WORLD.RIR_SOURCE naf needs WORLD.NAF_CHECKPOINTS (a folder of <scene>/data/ckpt.<N>.pth)")
 
     @classmethod
     def from_config(cls, config) -> WorldSettings:
@@ -54,4 +63,8 @@ class WorldSettings:
             rir_cache_mb=float(world.RIR_CACHE_MB),
             loop_short_clips=bool(world.LOOP_SHORT_CLIPS),
             episode_version=str(world.EPISODE_VERSION),
+            rir_source=str(world.RIR_SOURCE).lower(),
+            naf_checkpoints=str(world.NAF_CHECKPOINTS),
+            naf_phase=str(world.NAF_PHASE).lower(),
+            naf_phase_seed=int(world.NAF_PHASE_SEED),
         )
