@@ -79,6 +79,7 @@ _C.TASK.SPLIT = "train"  # episode split: train, val, valUnheard, test, testUnhe
 _C.TASK.MAX_EPISODE_STEPS = 20  # steps per episode (= seconds of audio heard)
 _C.TASK.NUM_SOUNDS_IN_MIX = 2  # sources per episode: 1 target + (N - 1) distractors
 _C.TASK.NEAR_TARGET_RADIUS = 4.0  # metres of geodesic distance within which the agent starts from the target
+_C.TASK.FAR_TARGET_MIN_DISTANCE = 8.0  # far-target splits (<split>_farTarget, Move2Hear): metres of geodesic distance the start is at least from the target
 _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET_CLASS", "POSE", "RGB", "DEPTH"]
 # ^ observations the env returns; remove one to switch it off
 # ^ also available: "MIXED_BINAURAL_PHASE" (phase of the mixture, radians; used at evaluation)
@@ -228,6 +229,7 @@ _C.PASSIVE.NUM_THREADS = 0  # torch intra-op threads of the training process (0 
 _C.RL = CN()
 _C.RL.SEPARATOR_CHECKPOINT = ""  # passive checkpoint (trainer "passive", e.g. <dir>/data/best_ckpt_nonoverlapping_val.pth) whose separators are used frozen; required
 _C.RL.REWARD = "negative_error"  # "negative_error": -MSE(refined current estimate, GT) / RMS^2 (paper; all-zero estimate = -1); "improvement": nMSE_t - nMSE_t+1 (Move2Hear)
+_C.RL.DISTANCE_REWARD_WEIGHT = 0.0  # far-target (Move2Hear): adds weight x (d_t - d_t+1), the decrease in geodesic distance (metres) to the target, to every transition's reward; 0 = off (near-target)
 _C.RL.ZERO_TERMINAL_REWARD = False  # QUIRK: the original gives 0 on the terminal transition; here that transition leads to a scored step (t = 19), so it is rewarded by default
 _C.RL.NUM_THREADS = (
     0  # torch intra-op threads per worker (0 = torch's default; set 1 when several workers share few cores)

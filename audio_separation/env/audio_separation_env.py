@@ -6,6 +6,9 @@ t = MAX_EPISODE_STEPS - 1 ends the episode with terminated=True (time is observe
 horizon is part of the task, not a truncation). An episode thus has exactly MAX_EPISODE_STEPS (20)
 observations = 20 s of audio, and MAX_EPISODE_STEPS - 1 actions.
 
+Infos: episode_id, scene, step, node, heading, target_node, and geodesic_distance (metres along the
+graph from the agent's node to the target's; the far-target reward's navigation term, rl/reward.py).
+
 The reward is 0: the separation reward needs the separator's estimate and is computed by the RL trainer
 from gt_mono_magnitude. Actions: 0 MOVE_FORWARD, 1 TURN_LEFT, 2 TURN_RIGHT (env/navigation.py).
 """
@@ -182,4 +185,7 @@ class AudioSeparationEnv(gym.Env):
             "node": simulator.node,
             "heading": simulator.heading,
             "target_node": episode.source_nodes[0],
+            "geodesic_distance": simulator.navigation(episode.scene).geodesic_distance(
+                simulator.node, episode.source_nodes[0]
+            ),
         }

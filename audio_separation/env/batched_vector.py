@@ -345,6 +345,7 @@ class BatchedVectorEnv(VectorEnv):
         mask[rows] = True
         ids, scenes = np.full(count, None, dtype=object), np.full(count, None, dtype=object)
         step, node, heading, target = (np.zeros(count, dtype=np.int64) for _ in range(4))
+        distance = np.zeros(count, dtype=np.float64)
         headings = self.scenes.headings
         for row in rows:
             episode = self._current[row]
@@ -353,6 +354,7 @@ class BatchedVectorEnv(VectorEnv):
             node[row] = self._node_ids[self._host_node[row]]
             heading[row] = headings[self._host_heading[row]]
             target[row] = episode.source_nodes[0]
+            distance[row] = self.scenes.navigation(episode.scene).geodesic_distance(node[row], target[row])
         infos: dict[str, Any] = {}
         for key, value in (
             ("episode_id", ids),
@@ -361,6 +363,7 @@ class BatchedVectorEnv(VectorEnv):
             ("node", node),
             ("heading", heading),
             ("target_node", target),
+            ("geodesic_distance", distance),
         ):
             infos[key], infos[f"_{key}"] = value, mask.copy()
         if action is not None and len(rows):

@@ -91,6 +91,7 @@ class SceneNavigation:
     points: np.ndarray = field(init=False)  # (nodes, 3) habitat-frame positions, in `nodes` order
     _forward: dict[tuple[int, int], int] = field(init=False, repr=False)
     _index: dict[int, int] = field(init=False, repr=False)
+    _distances: dict[int, dict[int, float]] = field(init=False, repr=False)  # target -> node -> metres
 
     def __post_init__(self) -> None:
         self.nodes = sorted(int(node) for node in self.graph.nodes())
@@ -101,6 +102,7 @@ class SceneNavigation:
             for node in self.nodes
             for heading in self.headings
         }
+        self._distances = {}
 
     def step(self, node: int, heading: int, action: int) -> tuple[int, int]:
         """The pose after an action."""
@@ -124,6 +126,14 @@ class SceneNavigation:
     def point(self, node: int) -> np.ndarray:
         """Habitat-frame position of a node."""
         return self.points[self._index[node]]
+
+    def geodesic_distance(self, node: int, target: int) -> float:
+        """Shortest-path length in metres (edge 'weight') from node to target; inf when unreachable. The
+        distances to a target are computed once (networkx Dijkstra from the target) on its first use."""
+        if target not in self._distances:
+            lengths = nx.single_source_dijkstra_path_length(self.graph, target, weight="weight")
+            self._distances[target] = {int(key): float(value) for key, value in lengths.items()}
+        return self._distances[target].get(int(node), math.inf)
 
 
 def load_scene_navigation(layout: SoundSpacesLayout, scene: str, headings: list[int]) -> SceneNavigation:

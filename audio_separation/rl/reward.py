@@ -5,6 +5,11 @@
 with nMSE_t = mean((estimate_t - GT_t)^2) / target_rms^2 of the current-step refined estimate (clamped
 at 0) after the move, so an all-zero estimate of a target at the env's RMS (AUDIO.TARGET_MONO_RMS) gives
 nMSE 1 and reward -1. QUIRK (RL.ZERO_TERMINAL_REWARD): the original gives 0 on the terminal transition.
+
+Far-target (Move2Hear) navigation term, added to either: RL.DISTANCE_REWARD_WEIGHT x (d_t - d_{t+1}) with
+d the agent's geodesic distance in metres to the target (env info "geodesic_distance"): positive when
+the move brings the agent closer along the graph. 0 = off (near-target). It is not zeroed on the terminal
+transition (the last move's progress is real).
 """
 
 from __future__ import annotations
@@ -30,3 +35,8 @@ def separation_reward(
     else:
         raise ValueError(f"RL.REWARD must be one of {REWARDS}, got {kind!r}")
     return torch.zeros_like(reward) if terminal and zero_terminal else reward
+
+
+def distance_reward(distance_before: torch.Tensor, distance_after: torch.Tensor, weight: float) -> torch.Tensor:
+    """(N,) weight x (d_t - d_{t+1}): the decrease in geodesic distance (metres) to the target over a transition."""
+    return float(weight) * (distance_before - distance_after)

@@ -23,7 +23,7 @@ from audio_separation.models.memory import TransformerMemory, final_estimate_sou
 from audio_separation.models.policy import ActorCritic
 from audio_separation.models.separators import PassiveSeparator
 from audio_separation.rl.frozen_separator import separate
-from audio_separation.rl.reward import normalised_error, separation_reward
+from audio_separation.rl.reward import distance_reward, normalised_error, separation_reward
 from audio_separation.rl.rollout_storage import RolloutStorage
 
 
@@ -37,6 +37,7 @@ class RolloutSettings:
     zero_terminal_reward: bool  # RL.ZERO_TERMINAL_REWARD
     target_rms: float  # AUDIO.TARGET_MONO_RMS
     deterministic: bool = False  # argmax actions (evaluation)
+    distance_reward_weight: float = 0.0  # RL.DISTANCE_REWARD_WEIGHT (far-target navigation term; 0 = off)
 
     @classmethod
     def from_config(cls, config, deterministic: bool = False) -> RolloutSettings:
@@ -48,6 +49,7 @@ class RolloutSettings:
             bool(config.RL.ZERO_TERMINAL_REWARD),
             float(config.AUDIO.TARGET_MONO_RMS),
             deterministic,
+            float(config.RL.DISTANCE_REWARD_WEIGHT),
         )
 
 
@@ -155,6 +157,7 @@ def run_episodes(
     passive_error = torch.zeros(length, count, device=device)
     refined_error = torch.zeros(length, count, device=device)
     decode_window = settings.refinement_window if record else 0
+    distance = _distances(infos_per_env, device) if settings.distance_reward_weight else None
     for step in range(length):
         tick = time.perf_counter()
         tensors = to_tensors(observations, device, PIPELINE_KEYS + storage.observation_keys)
@@ -178,6 +181,9 @@ def run_episodes(
                 terminal=step == length - 1,
                 zero_terminal=settings.zero_terminal_reward,
             )
+            if distance is not None:  # far-target: + weight x (d_t - d_t+1)
+                distance_before, distance = distance, _distances(infos_per_env, device)
+                storage.rewards[step - 1] += distance_reward(distance_before, distance, settings.distance_reward_weight)
         if recordings is not None:
             _record(recordings, observations, infos_per_env, per_env, step, length, settings.refinement_window)
         actions = None
@@ -244,6 +250,11 @@ def run_episodes(
             for recording, action in zip(recordings, actions.tolist()):
                 recording.actions.append(int(action))
     return RolloutResult(timings, passive_error, refined_error, recordings)
+
+
+def _distances(infos_per_env: list[dict[str, Any]], device: torch.device) -> torch.Tensor:
+    """(N,) the envs' geodesic distances to their targets (env info "geodesic_distance", metres)."""
+    return torch.tensor([float(info["geodesic_distance"]) for info in infos_per_env], device=device)
 
 
 def _record(

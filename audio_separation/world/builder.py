@@ -182,16 +182,20 @@ def build_world(
     workers: int = 2,
     progress: bool = True,
     config: CfgNode | None = None,
+    far_target: bool = False,
 ) -> dict:
     """Build the whole world at output_dir; returns the build report (also written to build_report.json).
 
     config supplies the sample rate, episode version, sources per mix and near-target radius (defaults:
-    audio_separation/config/default.py).
+    audio_separation/config/default.py). far_target: also write the far-target splits
+    (<split>_farTarget, TASK.FAR_TARGET_MIN_DISTANCE; world/episodes.build_far_target_datasets) with the
+    preset's episode counts, and report them under "far_target" (off: the files are exactly as before).
     """
     from tqdm import tqdm
 
     from audio_separation.world.episodes import (
         build_episode_datasets,
+        build_far_target_datasets,
         build_passive_datasets,
         split_scenes,
         write_scene_splits,
@@ -263,6 +267,18 @@ def build_world(
     passive = build_passive_datasets(
         layout, version, roles, dict(preset.passive), num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX, seed=seed
     )
+    far = None
+    if far_target:
+        far = build_far_target_datasets(
+            layout,
+            version,
+            roles,
+            dict(preset.episodes),
+            num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
+            min_distance=config.TASK.FAR_TARGET_MIN_DISTANCE,
+            seed=seed,
+            sounds_folder=config.WORLD.SOUNDS_DIR,
+        )
 
     report = {
         "preset": preset_name,
@@ -273,6 +289,7 @@ def build_world(
         "scene_roles": roles,
         "episodes": episodes,
         "passive_datapoints": passive,
+        **({"far_target": far} if far is not None else {}),
         "sound_bank_seconds": round(sound_seconds, 2),
         "total_seconds": round(time.time() - started, 2),
         "disk_bytes": directory_size(output_dir),
@@ -302,6 +319,11 @@ def world_summary(report: dict) -> str:
     lines.append(f"  scene roles: {report['scene_roles']}")
     lines.append(f"  episodes: {report['episodes']}")
     lines.append(f"  passive datapoints: {report['passive_datapoints']}")
+    if "far_target" in report:
+        far = report["far_target"]
+        lines.append(
+            f"  far-target episodes (>= {far['min_distance']} m): {far['episodes']}; scenes without such a pair: {far['scenes_without_pairs']}"
+        )
     return "\n".join(lines)
 
 

@@ -46,6 +46,12 @@ Passive datapoints (passive_datasets/<version>/<split>/<scene>.pkl): a list of
     nonoverlapping_val  val      unheard   (selects best_ckpt_nonoverlapping_val.pth)
 Classes and clips are not stored: the passive trainer resamples them per item.
 
+Far-target splits (`build_far_target_datasets`, Move2Hear's second task): <split>_farTarget for each split
+above (same scenes and clips), sampled by the same rules except that the start is uniform among nodes
+whose geodesic distance to the target is >= min_distance (TASK.FAR_TARGET_MIN_DISTANCE, 8 m). A scene
+without such a pair contributes no episodes (logged, and listed in active_datasets/<version>/far_target.json
+with the threshold, seed and counts); a split whose scenes all lack one is not written.
+
 Determinism: every split draws from its own numpy Generator seeded from (seed, stream, split index),
 and everything is iterated in sorted order, so the same seed gives byte-identical files.
 """
@@ -56,6 +62,7 @@ import json
 import logging
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -100,6 +107,13 @@ PASSIVE_SPLIT_SCENES = {"train": "train", "val": "val", "nonoverlapping_val": "v
 
 _EPISODE_STREAM = 0  # seeds (seed, stream, split index): episode and passive draws never share a stream
 _PASSIVE_STREAM = 1
+_FAR_TARGET_STREAM = 3  # stream 2 is split_scenes'
+
+# Far-target task (Move2Hear): the same splits with the suffix, every start >= TASK.FAR_TARGET_MIN_DISTANCE
+# (geodesic) from its target; an option of the builder (scripts/build_far_target_episodes.py adds them).
+FAR_TARGET_SUFFIX = "_farTarget"
+FAR_TARGET_REPORT = "far_target.json"  # in active_datasets/<version>/: threshold, counts, scenes without pairs
+FAR_TARGET_SPLITS = tuple(f"{split}{FAR_TARGET_SUFFIX}" for split in EPISODE_SPLITS)
 
 
 # ============================================================================================ scene roles
@@ -205,6 +219,113 @@ def build_episode_datasets(
     return written
 
 
+def build_far_target_datasets(
+    layout: SoundSpacesLayout,
+    version: str,
+    scene_roles: dict[str, list[str]],
+    counts: dict[str, int],
+    num_sounds_in_mix: int,
+    min_distance: float,
+    seed: int,
+    sounds_folder: str = "sounds",
+    clip_seconds_needed: int = 20,
+) -> dict:
+    """Writes active_datasets/<version>/<split>_farTarget/ for every split in EPISODE_SPLITS (counts are
+    keyed by those names) whose scenes have a (target, start) pair >= min_distance metres apart
+    (geodesic), and far_target.json; returns that file's content: {"min_distance", "seed", "episodes":
+    {far split: count}, "scenes_without_pairs": [...], "max_geodesic_distance": {scene: metres}}.
+    Episodes go round-robin over the role's scenes that have a pair; a split without such a scene gets 0
+    episodes and no files (an earlier build's are removed)."""
+    _check_roles(scene_roles, SCENE_ROLES)
+    _check_counts(counts, EPISODE_SPLITS, "counts")
+    if num_sounds_in_mix < 1:
+        raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
+    if not min_distance > 0:
+        raise ValueError(f"min_distance (TASK.FAR_TARGET_MIN_DISTANCE) must be > 0 metres, got {min_distance}")
+
+    class_list = read_sound_classes(layout, sounds_folder)
+    pools = {
+        heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed)
+        for heard in (True, False)
+    }
+    scenes: dict[str, _SceneNodes] = {}
+    longest: dict[str, float] = {}
+    for role in SCENE_ROLES:
+        for scene in sorted(scene_roles[role]):
+            scenes[scene], longest[scene] = _scene_far_nodes(layout, scene, num_sounds_in_mix + 1, min_distance)
+    without = sorted(scene for scene, nodes in scenes.items() if not nodes.targets)
+    for scene in without:
+        logger.warning(
+            "far-target episodes: scene %s has no pair of nodes >= %s m apart (geodesic; its longest is %.2f m), so it contributes none",
+            scene,
+            min_distance,
+            longest[scene],
+        )
+
+    written = {}
+    for split_index, split in enumerate(EPISODE_SPLITS):
+        role, heard = EPISODE_SPLIT_SOURCES[split]
+        far_split = f"{split}{FAR_TARGET_SUFFIX}"
+        role_scenes = [scenes[scene] for scene in sorted(scene_roles[role]) if scenes[scene].targets]
+        if not role_scenes:
+            logger.warning(
+                "far-target split %s: none of the %s scenes %s has a pair >= %s m apart; no episodes written",
+                far_split,
+                role,
+                sorted(scene_roles[role]),
+                min_distance,
+            )
+            folder = os.path.dirname(layout.episodes_path(version, far_split))
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)
+            written[far_split] = 0
+            continue
+        rng = np.random.default_rng(_seed_words(seed, _FAR_TARGET_STREAM, split_index))
+        episodes = [
+            _sample_episode(
+                rng, layout.dataset, role_scenes[index % len(role_scenes)], pools[heard], num_sounds_in_mix, index
+            )
+            for index in range(int(counts[split]))
+        ]
+        write_episodes(layout, version, far_split, episodes)
+        _remove_stale(
+            layout.episode_content_path(version, far_split, "_"), {scene.name for scene in role_scenes}, ".json.gz"
+        )
+        written[far_split] = len(episodes)
+    report = {
+        "min_distance": float(min_distance),
+        "seed": int(seed),
+        "num_sounds_in_mix": int(num_sounds_in_mix),
+        "episodes": written,
+        "scenes_without_pairs": without,
+        "max_geodesic_distance": {scene: round(longest[scene], 6) for scene in sorted(longest)},
+    }
+    path = os.path.join(os.path.dirname(layout.scene_splits_path(version)), FAR_TARGET_REPORT)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_json_atomic(path, report, sort_keys=True)
+    return report
+
+
+def _scene_far_nodes(
+    layout: SoundSpacesLayout, scene: str, nodes_needed: int, min_distance: float
+) -> tuple[_SceneNodes, float]:
+    """The scene's nodes with, per target, the starts >= min_distance away (geodesic); and the scene's
+    longest geodesic distance (its largest component's)."""
+    path = layout.graph_path(scene)
+    graph = read_graph(path)
+    nodes = _largest_component(graph)
+    if len(nodes) < nodes_needed:
+        raise ValueError(
+            f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; an episode needs {nodes_needed} distinct nodes (agent + sources)"
+        )
+    starts_far, longest = {}, 0.0
+    for target in nodes:
+        distances = nx.single_source_dijkstra_path_length(graph, target, weight="weight")
+        longest = max(longest, max(distances.values()))
+        starts_far[target] = sorted(node for node, distance in distances.items() if distance >= min_distance)
+    return _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_far), float(longest)
+
+
 @dataclass
 class _SceneNodes:
     """A scene's usable nodes: the largest connected component and the near-target starts per target."""
@@ -212,7 +333,9 @@ class _SceneNodes:
     name: str
     graph: nx.Graph
     nodes: list[int]  # sorted nodes of the largest connected component
-    starts_near: dict[int, list[int]]  # target node -> sorted start nodes within the radius (> 0 m)
+    starts_near: dict[
+        int, list[int]
+    ]  # target node -> sorted start nodes within the radius (> 0 m); far-target: >= the minimum
     targets: list[int] = field(init=False)  # sorted target nodes that have at least one start
 
     def __post_init__(self) -> None:
