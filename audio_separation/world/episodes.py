@@ -182,18 +182,9 @@ def build_episode_datasets(
 ) -> dict[str, int]:
     """Writes active_datasets/<version>/<split>/<split>.json.gz (+content/) for every split in
     EPISODE_SPLITS and scene_splits.json; returns episodes per split."""
-    _check_roles(scene_roles, SCENE_ROLES)
-    _check_counts(counts, EPISODE_SPLITS, "counts")
-    if num_sounds_in_mix < 1:
-        raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
     if not near_target_radius > 0:
         raise ValueError(f"near_target_radius must be > 0 metres, got {near_target_radius}")
-
-    class_list = read_sound_classes(layout, sounds_folder)
-    pools = {
-        heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed)
-        for heard in (True, False)
-    }
+    pools = _checked_sound_pools(layout, scene_roles, counts, num_sounds_in_mix, sounds_folder, clip_seconds_needed)
     scenes: dict[str, _SceneNodes] = {}
     for role in SCENE_ROLES:
         for scene in sorted(scene_roles[role]):
@@ -236,18 +227,9 @@ def build_far_target_datasets(
     {far split: count}, "scenes_without_pairs": [...], "max_geodesic_distance": {scene: metres}}.
     Episodes go round-robin over the role's scenes that have a pair; a split without such a scene gets 0
     episodes and no files (an earlier build's are removed)."""
-    _check_roles(scene_roles, SCENE_ROLES)
-    _check_counts(counts, EPISODE_SPLITS, "counts")
-    if num_sounds_in_mix < 1:
-        raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
     if not min_distance > 0:
         raise ValueError(f"min_distance (TASK.FAR_TARGET_MIN_DISTANCE) must be > 0 metres, got {min_distance}")
-
-    class_list = read_sound_classes(layout, sounds_folder)
-    pools = {
-        heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed)
-        for heard in (True, False)
-    }
+    pools = _checked_sound_pools(layout, scene_roles, counts, num_sounds_in_mix, sounds_folder, clip_seconds_needed)
     scenes: dict[str, _SceneNodes] = {}
     longest: dict[str, float] = {}
     for role in SCENE_ROLES:
@@ -617,3 +599,19 @@ def short_episode_clips(
             info = sf.info(path)
             short[path] = int(info.frames // info.samplerate)
     return sorted((path, seconds) for path, seconds in short.items() if seconds < seconds_needed)
+
+
+def _checked_sound_pools(
+    layout, scene_roles, counts, num_sounds_in_mix: int, sounds_folder: str, clip_seconds_needed: int
+):
+    """The checks every episode generator starts with, then {heard: clip pool}."""
+    _check_roles(scene_roles, SCENE_ROLES)
+    _check_counts(counts, EPISODE_SPLITS, "counts")
+    if num_sounds_in_mix < 1:
+        raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
+    class_list = read_sound_classes(layout, sounds_folder)
+    pools = {
+        heard: _load_sound_pool(layout, heard, sounds_folder, class_list, clip_seconds_needed)
+        for heard in (True, False)
+    }
+    return pools
