@@ -195,17 +195,9 @@ def build_episode_datasets(
         role, heard = EPISODE_SPLIT_SOURCES[split]
         rng = np.random.default_rng(_seed_words(seed, _EPISODE_STREAM, split_index))
         role_scenes = [scenes[scene] for scene in sorted(scene_roles[role])]
-        episodes = [
-            _sample_episode(
-                rng, layout.dataset, role_scenes[index % len(role_scenes)], pools[heard], num_sounds_in_mix, index
-            )
-            for index in range(int(counts[split]))
-        ]
-        write_episodes(layout, version, split, episodes)
-        _remove_stale(
-            layout.episode_content_path(version, split, "_"), {scene.name for scene in role_scenes}, ".json.gz"
+        written[split] = _write_split(
+            layout, version, split, rng, role_scenes, pools[heard], num_sounds_in_mix, int(counts[split])
         )
-        written[split] = len(episodes)
     write_scene_splits(layout, version, scene_roles)
     return written
 
@@ -263,17 +255,9 @@ def build_far_target_datasets(
             written[far_split] = 0
             continue
         rng = np.random.default_rng(_seed_words(seed, _FAR_TARGET_STREAM, split_index))
-        episodes = [
-            _sample_episode(
-                rng, layout.dataset, role_scenes[index % len(role_scenes)], pools[heard], num_sounds_in_mix, index
-            )
-            for index in range(int(counts[split]))
-        ]
-        write_episodes(layout, version, far_split, episodes)
-        _remove_stale(
-            layout.episode_content_path(version, far_split, "_"), {scene.name for scene in role_scenes}, ".json.gz"
+        written[far_split] = _write_split(
+            layout, version, far_split, rng, role_scenes, pools[heard], num_sounds_in_mix, int(counts[split])
         )
-        written[far_split] = len(episodes)
     report = {
         "min_distance": float(min_distance),
         "seed": int(seed),
@@ -615,3 +599,15 @@ def _checked_sound_pools(
         for heard in (True, False)
     }
     return pools
+
+
+def _write_split(layout, version: str, name: str, rng, role_scenes, pool, num_sounds_in_mix: int, count: int) -> int:
+    """Sample `count` episodes round-robin over the role's scenes, write split `name` (removing content files
+    of scenes no longer in it); returns the number written."""
+    episodes = [
+        _sample_episode(rng, layout.dataset, role_scenes[index % len(role_scenes)], pool, num_sounds_in_mix, index)
+        for index in range(count)
+    ]
+    write_episodes(layout, version, name, episodes)
+    _remove_stale(layout.episode_content_path(version, name, "_"), {scene.name for scene in role_scenes}, ".json.gz")
+    return len(episodes)
