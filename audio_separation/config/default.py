@@ -68,7 +68,7 @@ _C.WORLD.VIEW_RESOLUTION = 128  # pixels of the square egocentric RGB/depth view
 _C.WORLD.DEPTH_MAX = 10.0  # metres; depth is normalised to [0, 1] by this (habitat convention)
 _C.WORLD.EPISODE_VERSION = "v1"  # active_datasets/<version>/ and passive_datasets/<version>/
 _C.WORLD.SOUNDS_DIR = "sounds"  # sound bank folder under DATA_ROOT (heard/ and unheard/ inside)
-_C.WORLD.BINAURAL_MODEL = "sphere"  # head in the built RIRs: "sphere" (analytic) or "kemar" (measured; docs/hrtf.md)
+_C.WORLD.BINAURAL_MODEL = "kemar"  # head in built RIRs: "kemar" (measured HRTF) or "sphere"; docs/hrtf.md
 _C.WORLD.CHECK_MAX_PAIRS = 5000  # world check (trainer "world" eval): RIR pairs checked per scene, evenly spread; 0 all
 
 # ----------------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class RirSettings:
     ism_order: int = 8  # image-source reflection order of the early part
     length_seconds: float = 1.0  # every RIR is cut to this length
     late_tail: bool = True  # add the statistical late tail (False: image sources only)
-    binaural_model: str = "sphere"  # "sphere" (analytic head) or "kemar" (measured HRTF); see the docstring
+    binaural_model: str = "kemar"  # "kemar" (measured HRTF) or "sphere" (analytic head); see the docstring
 
     def __post_init__(self) -> None:
         if self.binaural_model not in BINAURAL_MODELS:

@@ -32,7 +32,7 @@ def _run_check(root, model_dir):
 
 def test_tiny_world_passes_and_reports_distributions(tiny_world, tmp_path, capsys):
     root, build_report = tiny_world
-    assert build_report["binaural_model"] == "sphere"
+    assert build_report["binaural_model"] == "kemar"  # the default head
     report = _run_check(root, tmp_path / "check")
     capsys.readouterr()
     assert len(report) == 3
@@ -97,7 +97,7 @@ def test_energy_rising_with_distance_fails(tiny_world):
 
 def test_a_world_built_with_another_binaural_model_is_not_reused(tiny_world):
     root, _ = tiny_world
-    config = get_config(opts=["WORLD.DATA_ROOT", root, "WORLD.BINAURAL_MODEL", "kemar"])
-    with pytest.raises(ValueError, match="built with binaural model 'sphere'"):
+    config = get_config(opts=["WORLD.DATA_ROOT", root, "WORLD.BINAURAL_MODEL", "sphere"])
+    with pytest.raises(ValueError, match="built with binaural model 'kemar'"):
         build_world_if_absent(config, progress=False)
     assert build_world_if_absent(get_config(opts=["WORLD.DATA_ROOT", root]), progress=False).root == root
