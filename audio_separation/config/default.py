@@ -274,6 +274,8 @@ _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned corre
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
+_C.RL.MEMORY.FINETUNE_UPDATES = 0  # the last N of NUM_UPDATES train only the memory, on rollouts of the then fixed policy (no PPO step); 0 = off (the paper). docs/rl.md
+_C.RL.MEMORY.FINETUNE_LR = 2e-3  # the memory's learning rate over those N updates, linearly decayed to 0 over them
 _C.RL.IMITATION = CN()  # imitation warm start of the policy before PPO (rl/imitation.py); off in the paper settings
 _C.RL.IMITATION.UPDATES = 0  # the first N of NUM_UPDATES updates are DAgger steps on the expert's labels instead of PPO (0 = pure PPO, the paper)
 _C.RL.IMITATION.EXPERT = "approach"  # labelling expert, a baseline agent of env/agents.py; its privileged info (target node) only makes labels

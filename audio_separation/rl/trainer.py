@@ -51,7 +51,8 @@ from audio_separation.rl.environment import rl_env_settings
 from audio_separation.rl.evaluation import Evaluator
 from audio_separation.rl.frozen_separator import load_frozen_separator
 from audio_separation.rl.imitation import ImitationLearner, expert_probability
-from audio_separation.rl.ppo import PPO, MemoryLearner, linear_decay
+from audio_separation.rl.phases import TrainingPhases
+from audio_separation.rl.ppo import PPO, MemoryLearner
 from audio_separation.rl.rollout import RolloutSettings, run_episodes
 from audio_separation.rl.rollout_storage import RolloutStorage
 from audio_separation.run_context import BaseTrainer, RunContext
@@ -109,6 +110,7 @@ class DDPPOTrainer(BaseTrainer):
         config = self.config
         device = self.run.device.device
         rank, world_size, main = self.run.device.rank, self.run.device.world_size, self.run.device.is_main
+        TrainingPhases.from_config(config)  # a bad phase split is refused before anything is built
         separator, separator_description = load_frozen_separator(config, device)
 
         settings = agent_settings(config)
@@ -244,21 +246,17 @@ class DDPPOTrainer(BaseTrainer):
         update = int(counters["update"])
         started = time.perf_counter()
         torch.manual_seed(derive_seed(config.SEED, rank, update))
-        imitation_updates = min(int(config.RL.IMITATION.UPDATES), int(config.NUM_UPDATES))
-        imitating = update < imitation_updates
-        # PPO's clip and learning rate decay over the PPO phase; the memory's over the whole run
-        decay = (
-            linear_decay(update - imitation_updates, int(config.NUM_UPDATES) - imitation_updates)
-            if not imitating
-            else 1.0
-        )
+        phases = TrainingPhases.from_config(config)
+        imitating, finetuning = phases.imitating(update), phases.finetuning_memory(update)
+        # PPO's clip and learning rate decay over the PPO phase; the memory's over the joint phases, then
+        # over the memory-only phase from RL.MEMORY.FINETUNE_LR
+        decay = phases.ppo_decay(update)
         clip = config.RL.PPO.CLIP_PARAM * (decay if config.RL.PPO.USE_LINEAR_CLIP_DECAY else 1.0)
         lr_factor = decay if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
-        memory_lr_factor = linear_decay(update, int(config.NUM_UPDATES)) if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
         for group in ppo.optimizer.param_groups:
             group["lr"] = config.RL.PPO.LR * lr_factor
         for group in memory_learner.optimizer.param_groups:
-            group["lr"] = config.RL.MEMORY.LR * memory_lr_factor
+            group["lr"] = phases.memory_lr(update, config.RL.PPO.USE_LINEAR_LR_DECAY)
 
         agent.eval()  # acting: no dropout
         seeds = [derive_seed(config.SEED, rank, index, update) for index in range(storage.num_envs)]
@@ -288,7 +286,17 @@ class DDPPOTrainer(BaseTrainer):
         storage.compute_returns(config.RL.PPO.GAMMA, 1.0 if imitating else config.RL.PPO.TAU)
         agent.train()
         learning_started = time.perf_counter()
-        if imitating:
+        if finetuning:  # the policy is fixed: only the memory learns from this rollout
+            losses = {
+                "value_loss": 0.0,
+                "action_loss": 0.0,
+                "entropy": 0.0,
+                "clip_fraction": 0.0,
+                "imitation_loss": 0.0,
+                "imitation_accuracy": 0.0,
+                "expert_probability": 0.0,
+            }
+        elif imitating:
             losses = {
                 "action_loss": 0.0,
                 "entropy": 0.0,
