@@ -151,3 +151,12 @@ class RolloutStorage:
             advantage = delta + gamma * tau * advantage
             self.advantages[step] = advantage
         self.returns.copy_(self.advantages + self.values)
+
+    def value_statistics(self) -> dict[str, float]:
+        """Diagnostics of the critic on this rollout (after compute_returns): explained variance
+        1 - Var(returns - values) / Var(returns) (1 = perfect, 0 = no better than a constant, < 0 worse;
+        0 when the returns do not vary) and the raw advantages' standard deviation."""
+        returns, values = self.returns.double(), self.values.double()
+        spread = float(returns.var(unbiased=False))
+        explained = 1.0 - float((returns - values).var(unbiased=False)) / spread if spread > 0 else 0.0
+        return {"explained_variance": explained, "advantage_std": float(self.advantages.double().std(unbiased=False))}

@@ -284,6 +284,7 @@ class DDPPOTrainer(BaseTrainer):
             ) from None
         # imitation: the critic regresses on the discounted returns (GAE with tau 1); PPO: GAE(gamma, tau)
         storage.compute_returns(config.RL.PPO.GAMMA, 1.0 if imitating else config.RL.PPO.TAU)
+        critic = storage.value_statistics()  # before the update: how well the acting critic predicted
         agent.train()
         learning_started = time.perf_counter()
         if finetuning:  # the policy is fixed: only the memory learns from this rollout
@@ -326,6 +327,7 @@ class DDPPOTrainer(BaseTrainer):
             "passive_nmse": float(result.passive_error.mean()),
             "refined_nmse": float(result.refined_error.mean()),
             **losses,
+            **critic,
             "time_env": result.timings["env"],
             "time_forward": result.timings["forward"],
             "time_update": learning_seconds,
@@ -344,7 +346,11 @@ class DDPPOTrainer(BaseTrainer):
             self.run.paths.checkpoint_dir,
         )
         stats.update(
-            update=float(counters["update"]), clip=clip, lr_factor=lr_factor, sps=steps / max(stats["time_total"], 1e-9)
+            update=float(counters["update"]),
+            clip=clip,
+            lr_factor=lr_factor,
+            memory_lr=phases.memory_lr(update, config.RL.PPO.USE_LINEAR_LR_DECAY),
+            sps=steps / max(stats["time_total"], 1e-9),
         )
         return stats
 
@@ -369,6 +375,9 @@ class DDPPOTrainer(BaseTrainer):
         writer.add_scalar("reward/episode_return", stats["reward"], step)
         for name in ("value_loss", "action_loss", "entropy", "clip_fraction", "memory_l1"):
             writer.add_scalar(f"losses/{name}", stats[name], step)
+        writer.add_scalar("critic/explained_variance", stats["explained_variance"], step)
+        writer.add_scalar("critic/advantage_std", stats["advantage_std"], step)
+        writer.add_scalar("schedule/memory_lr", stats["memory_lr"], step)
         if counters["update"] <= int(self.config.RL.IMITATION.UPDATES):
             for name in ("imitation_loss", "imitation_accuracy", "expert_probability"):
                 writer.add_scalar(f"imitation/{name}", stats[name], step)
@@ -379,7 +388,7 @@ class DDPPOTrainer(BaseTrainer):
             writer.add_scalar(f"perf/seconds_{name}", stats[f"time_{name}"], step)
         if counters["update"] % self.config.LOG_INTERVAL == 0 or counters["update"] == 1:
             logger.info(
-                "update %d/%d, %d env steps: episode return %.3f, nMSE passive %.3f refined %.3f, memory L1 %.4f, value loss %.4f, entropy %.3f, %.1f steps/s (env %.2f s, forward %.2f s, update %.2f s)",
+                "update %d/%d, %d env steps: episode return %.3f, nMSE passive %.3f refined %.3f, memory L1 %.4f, value loss %.4f (explained variance %.2f), entropy %.3f, %.1f steps/s (env %.2f s, forward %.2f s, update %.2f s)",
                 counters["update"],
                 self.config.NUM_UPDATES,
                 counters["env_steps"],
@@ -388,6 +397,7 @@ class DDPPOTrainer(BaseTrainer):
                 stats["refined_nmse"],
                 stats["memory_l1"],
                 stats["value_loss"],
+                stats["explained_variance"],
                 stats["entropy"],
                 stats["sps"],
                 stats["time_env"],

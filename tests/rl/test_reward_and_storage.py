@@ -102,3 +102,18 @@ def test_storage_keeps_the_observations_the_policy_consumes() -> None:
     assert set(RolloutStorage(3, 2, 64, 8, None).policy_inputs(0)) == {"binaural", "refined_mono", "previous_action"}
     with pytest.raises(KeyError, match="rgb"):
         storage.insert_observation(0, binaural=torch.zeros(2, 64, 8, 2), passive=spectrogram, gt_mono=spectrogram)
+
+
+def test_value_statistics_explained_variance() -> None:
+    storage = RolloutStorage(4, 2, 64, 8, None)  # 3 actions x 2 envs
+    storage.rewards[:] = torch.tensor([[1.0, -1.0], [0.0, 2.0], [3.0, 0.5]])
+    storage.compute_returns(1.0, 1.0)  # values 0: returns are the reward-to-go
+    returns = storage.returns.clone()
+    assert storage.value_statistics()["explained_variance"] == pytest.approx(0.0)  # constant 0 predicts nothing
+    storage.values.copy_(returns)
+    storage.compute_returns(1.0, 1.0)
+    statistics = storage.value_statistics()
+    assert statistics["explained_variance"] == pytest.approx(1.0) and statistics["advantage_std"] == pytest.approx(0.0)
+    storage.values.copy_(-returns)  # anti-correlated: worse than a constant
+    storage.compute_returns(1.0, 1.0)
+    assert storage.value_statistics()["explained_variance"] < 0
