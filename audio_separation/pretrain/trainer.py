@@ -209,6 +209,14 @@ class PassiveTrainer(BaseTrainer):
                 if stop == "preempted":
                     self._preempted(model, optimizer, counters, settings, preemption)
                 out_of_time = stop == "out_of_time"
+                if out_of_time and main:
+                    logger.warning(
+                        "PASSIVE.MAX_TRAIN_SECONDS (%.0f s) stopped training in epoch %d of %d: the separator got "
+                        "fewer steps than NUM_EPOCHS plans, so its quality depends on this machine's speed and load",
+                        budget,
+                        counters["epoch"] + 1,
+                        int(config.NUM_EPOCHS),
+                    )
                 counters["epoch"] += 1
                 counters["epoch_step"] = 0
                 if main:
