@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import numpy as np
@@ -23,8 +22,9 @@ from yacs.config import CfgNode
 
 from audio_separation.config.default import get_default_config
 from audio_separation.world.acoustics import RirSettings, SceneAcoustics
-from audio_separation.world.floorplan import FloorPlan, eyring_t60, generate_floorplan
+from audio_separation.world.floorplan import FloorPlan, eyring_t60
 from audio_separation.world.navgrid import build_graph, grid_nodes
+from audio_separation.world.presets import PRESETS, plan_world, scene_rir_seconds
 from audio_separation.world.soundspaces import HEADINGS as GRID_HEADINGS
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
@@ -40,86 +40,6 @@ logger = logging.getLogger("audio_separation")
 
 DATASET = "procedural"
 HEADINGS = list(GRID_HEADINGS)  # the procedural world is built for the SoundSpaces grid headings
-
-
-@dataclass(frozen=True)
-class WorldPreset:
-    num_scenes: int
-    width_range: tuple[int, int]  # apartment bounding box, metres
-    depth_range: tuple[int, int]
-    rooms_range: tuple[int, int]
-    min_room_side: int
-    t60_range: tuple[float, float]  # reverberation times spread over all rooms of the world (seconds)
-    max_rir_seconds: float  # RIR length cap; a scene's length is 1.2 x its largest T60 + 0.1 s, capped
-    ism_order: int
-    sound_bank: str  # sound bank preset
-    episodes: dict = field(default_factory=dict)  # episodes per split
-    passive: dict = field(default_factory=dict)  # passive datapoints per scene per split
-
-
-PRESETS: dict[str, WorldPreset] = {
-    "tiny": WorldPreset(
-        num_scenes=3,
-        width_range=(4, 4),
-        depth_range=(3, 3),
-        rooms_range=(2, 2),
-        min_room_side=2,
-        t60_range=(0.2, 0.5),
-        max_rir_seconds=0.5,
-        ism_order=5,
-        sound_bank="tiny",
-        episodes={"train": 12, "val": 4, "valUnheard": 4, "test": 4, "testUnheard": 4},
-        passive={"train": 16, "val": 8, "nonoverlapping_val": 8},
-    ),
-    "default": WorldPreset(
-        num_scenes=6,
-        width_range=(5, 6),
-        depth_range=(4, 4),
-        rooms_range=(3, 4),
-        min_room_side=2,
-        t60_range=(0.2, 0.85),
-        max_rir_seconds=1.0,
-        ism_order=8,
-        sound_bank="default",
-        # testUnheard 600: the policy's lead over standing still (~0.1-0.25 dB) is below what 200 episodes
-        # resolve (95 % half-width ~0.19 dB); each split draws from its own random stream, so the other
-        # splits and the first 200 testUnheard episodes are the same as with 200
-        episodes={"train": 2000, "val": 100, "valUnheard": 100, "test": 200, "testUnheard": 600},
-        passive={"train": 2000, "val": 200, "nonoverlapping_val": 200},
-    ),
-}
-
-
-def scene_name(index: int) -> str:
-    return f"apartment_{index:02d}"
-
-
-def plan_world(preset: WorldPreset, seed: int) -> list[FloorPlan]:
-    """All floor plans of the world; T60 targets are spread evenly over every room of the world."""
-    rng = np.random.default_rng([seed, 1])
-    plans = []
-    max_rooms = preset.rooms_range[1]
-    targets = np.linspace(preset.t60_range[0], preset.t60_range[1], preset.num_scenes * max_rooms)
-    targets = [float(round(t, 3)) for t in rng.permutation(targets)]
-    for index in range(preset.num_scenes):
-        scene_rng = np.random.default_rng([seed, 2, index])
-        plans.append(
-            generate_floorplan(
-                scene_name(index),
-                scene_rng,
-                preset.width_range,
-                preset.depth_range,
-                preset.rooms_range,
-                preset.min_room_side,
-                targets[index * max_rooms : (index + 1) * max_rooms],
-            )
-        )
-    return plans
-
-
-def scene_rir_seconds(plan: FloorPlan, preset: WorldPreset) -> float:
-    longest = max(eyring_t60(r.absorption, r.volume, r.surface) for r in plan.rooms)
-    return float(min(preset.max_rir_seconds, round(1.2 * longest + 0.1, 1)))
 
 
 def build_scene(args: tuple) -> dict:
