@@ -7,6 +7,8 @@ byte-identical files (build_report.json, which records timings and sizes, is the
 binaural model (config WORLD.BINAURAL_MODEL: "sphere" or "kemar", world/acoustics.py) is recorded in
 build_report.json; a world is identified by its (preset, seed, binaural_model) there. Scenes are built in
 parallel worker processes; per-scene randomness is seeded from (seed, scene index), never from order.
+Presets with source sites (the "benchmark" preset) hold a partial RIR set and are built, resumably, by
+world/partial_build.py.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from multiprocessing import get_context
 import numpy as np
 from yacs.config import CfgNode
 
+from audio_separation.common.files import directory_size
 from audio_separation.config.default import get_default_config
 from audio_separation.world.acoustics import RirSettings, SceneAcoustics
 from audio_separation.world.floorplan import FloorPlan, eyring_t60
@@ -125,6 +128,12 @@ def build_world(
     if preset not in PRESETS:
         raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
     config = config or get_default_config()
+    if PRESETS[preset].source_sites:  # a partial RIR set: its own resumable build (world/partial_build.py)
+        from audio_separation.world.partial_build import build_partial_world
+
+        return build_partial_world(
+            output_dir, preset, PRESETS[preset], seed, config, workers, progress, far_target, DATASET
+        )
     sample_rate = config.WORLD.RIR_SAMPLE_RATE
     version = config.WORLD.EPISODE_VERSION
     preset_name, preset = preset, PRESETS[preset]
@@ -217,10 +226,6 @@ def build_world(
     with open(os.path.join(output_dir, "build_report.json"), "w") as handle:
         json.dump(report, handle, indent=1, sort_keys=True)
     return report
-
-
-def directory_size(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
 
 
 def world_summary(report: dict) -> str:
