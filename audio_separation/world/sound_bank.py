@@ -349,6 +349,17 @@ def build_sound_bank(
 
 
 # ------------------------------------------------------------------------------ class bookkeeping
+def preset_counts(parameters: dict) -> dict[str, int]:
+    """Classes, target classes and clips a sound bank preset (an entry of SOUND_BANK_PRESETS) builds."""
+    classes = _class_table(parameters)
+    per_class = int(parameters["heard_clips_per_class"]) + int(parameters["unheard_clips_per_class"])
+    return {
+        "classes": len(classes),
+        "target_classes": sum(1 for entry in classes if entry["target"]),
+        "clips": len(classes) * per_class,
+    }
+
+
 def _class_table(parameters: dict) -> list[dict]:
     """The ordered class list of a preset: speakers, then music, then distractor-only noise."""
     speaker_count = int(parameters["speakers"])
