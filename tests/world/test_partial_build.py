@@ -151,3 +151,25 @@ def test_a_partial_build_of_another_world_is_refused(small_world, tmp_path):
         patch.setitem(presets.PRESETS, "benchmark_small", SMALL)
         with pytest.raises(ValueError, match="another world"):
             build_world(copy, preset="benchmark_small", seed=1, workers=1, progress=False)
+
+
+def test_the_physics_check_runs_on_the_source_nodes_of_a_partial_set(small_world):
+    from audio_separation.world.physics_check import check_scene_physics, source_node_rirs
+
+    root, report = small_world
+    layout = SoundSpacesLayout(root, "procedural")
+    used = source_nodes_used(layout, "v1")
+    for summary in report["scenes"]:
+        scene = summary["scene"]
+        square = source_node_rirs(layout, scene, list(HEADINGS), 16000)
+        assert square is not None and square.nodes == sorted(used[scene])
+        result = check_scene_physics(square, read_points(layout.points_path(scene)))
+        assert result["pairs_checked"] == len(used[scene]) ** 2 and result["failures"] == []
+    # a pair between source nodes without its file: no square set, the check is skipped as before
+    scene = report["scenes"][0]["scene"]
+    first, second = sorted(used[scene])[:2]
+    os.rename(layout.rir_path(scene, 0, first, second), layout.rir_path(scene, 0, first, second) + ".away")
+    try:
+        assert source_node_rirs(layout, scene, list(HEADINGS), 16000) is None
+    finally:
+        os.rename(layout.rir_path(scene, 0, first, second) + ".away", layout.rir_path(scene, 0, first, second))
