@@ -31,6 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="head of the RIRs (default: WORLD.BINAURAL_MODEL of the config defaults; docs/hrtf.md)",
     )
+    parser.add_argument(
+        "--sounds-from",
+        default=None,
+        help="folder of real recordings (one sub-folder per class; docs/real-data.md step 2) to use instead of "
+        "the synthetic sound bank",
+    )
+    parser.add_argument(
+        "--distractor-classes", nargs="*", default=[], help="with --sounds-from: classes that are never the target"
+    )
     parser.add_argument("--overwrite", action="store_true", help="build even if the output dir is not empty")
     parser.add_argument(
         "--resume",
@@ -50,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     config = get_default_config()
     if args.binaural_model is not None:
         config.WORLD.BINAURAL_MODEL = args.binaural_model
-    report = build_world(args.output_dir, preset=args.preset, seed=args.seed, workers=args.workers, config=config)
+    report = build_world(
+        args.output_dir,
+        preset=args.preset,
+        seed=args.seed,
+        workers=args.workers,
+        config=config,
+        sounds_from=args.sounds_from,
+        distractor_classes=tuple(args.distractor_classes),
+    )
     print(world_summary(report))
     return 0
 

@@ -106,6 +106,8 @@ def build_world(
     progress: bool = True,
     config: CfgNode | None = None,
     far_target: bool = False,
+    sounds_from: str | None = None,
+    distractor_classes: tuple[str, ...] = (),
 ) -> dict:
     """Build the whole world at output_dir; returns the build report (also written to build_report.json).
 
@@ -113,6 +115,8 @@ def build_world(
     audio_separation/config/default.py). far_target: also write the far-target splits
     (<split>_farTarget, TASK.FAR_TARGET_MIN_DISTANCE; world/episodes.build_far_target_datasets) with the
     preset's episode counts, and report them under "far_target" (off: the files are exactly as before).
+    sounds_from: a folder of real recordings to use instead of the synthetic sound bank
+    (world/sound_source.py; distractor_classes are distractor-only); None: the preset's bank.
     """
     from tqdm import tqdm
 
@@ -123,7 +127,7 @@ def build_world(
         split_scenes,
         write_scene_splits,
     )
-    from audio_separation.world.sound_bank import build_sound_bank
+    from audio_separation.world.sound_source import write_world_sounds
 
     if preset not in PRESETS:
         raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
@@ -132,7 +136,17 @@ def build_world(
         from audio_separation.world.partial_build import build_partial_world
 
         return build_partial_world(
-            output_dir, preset, PRESETS[preset], seed, config, workers, progress, far_target, DATASET
+            output_dir,
+            preset,
+            PRESETS[preset],
+            seed,
+            config,
+            workers,
+            progress,
+            far_target,
+            DATASET,
+            sounds_from=sounds_from,
+            distractor_classes=distractor_classes,
         )
     sample_rate = config.WORLD.RIR_SAMPLE_RATE
     version = config.WORLD.EPISODE_VERSION
@@ -142,12 +156,14 @@ def build_world(
     os.makedirs(output_dir, exist_ok=True)
 
     sound_started = time.time()
-    build_sound_bank(
+    write_world_sounds(
         layout.sounds_dir(config.WORLD.SOUNDS_DIR),
-        preset=preset.sound_bank,
-        seed=seed,
-        sample_rate=sample_rate,
-        progress=progress,
+        preset.sound_bank,
+        seed,
+        sample_rate,
+        progress,
+        sounds_from=sounds_from,
+        distractor_classes=distractor_classes,
     )
     sound_seconds = time.time() - sound_started
 

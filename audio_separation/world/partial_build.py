@@ -44,7 +44,7 @@ from audio_separation.world.episodes import (
 from audio_separation.world.floorplan import FloorPlan, eyring_t60
 from audio_separation.world.navgrid import build_graph, grid_nodes
 from audio_separation.world.presets import WorldPreset, plan_world, scene_rir_seconds
-from audio_separation.world.sound_bank import build_sound_bank
+from audio_separation.world.sound_source import write_world_sounds
 from audio_separation.world.soundspaces import (
     HEADINGS,
     SoundSpacesLayout,
@@ -74,8 +74,11 @@ def build_partial_world(
     progress: bool = True,
     far_target: bool = False,
     dataset: str = "procedural",
+    sounds_from: str | None = None,
+    distractor_classes: tuple[str, ...] = (),
 ) -> dict:
-    """Build (or finish) the world at output_dir; returns the build report (also build_report.json)."""
+    """Build (or finish) the world at output_dir; returns the build report (also build_report.json).
+    sounds_from: real recordings instead of the synthetic bank (world/sound_source.py)."""
     from tqdm import tqdm
 
     started = time.time()
@@ -87,13 +90,16 @@ def build_partial_world(
         "seed": int(seed),
         "binaural_model": config.WORLD.BINAURAL_MODEL,
         "sample_rate": int(sample_rate),
+        **({"sounds_from": os.path.abspath(sounds_from)} if sounds_from else {}),
     }
     _claim_folder(output_dir, identity)
 
     sound_started = time.time()
     sounds_dir = layout.sounds_dir(config.WORLD.SOUNDS_DIR)
-    if not _sound_bank_complete(layout, config.WORLD.SOUNDS_DIR, preset.sound_bank, seed, sample_rate):
-        build_sound_bank(sounds_dir, preset=preset.sound_bank, seed=seed, sample_rate=sample_rate, progress=progress)
+    if sounds_from or not _sound_bank_complete(layout, config.WORLD.SOUNDS_DIR, preset.sound_bank, seed, sample_rate):
+        write_world_sounds(
+            sounds_dir, preset.sound_bank, seed, sample_rate, progress, sounds_from, tuple(distractor_classes)
+        )
     sound_seconds = time.time() - sound_started
 
     plans = plan_world(preset, seed)
