@@ -253,8 +253,13 @@ def world_summary(report: dict) -> str:
     ]
     for scene in report["scenes"]:
         t60 = ", ".join(f"{t:.2f}" for t in scene["room_t60_eyring"])
+        extras = "".join(
+            f", {scene[key]} {label}"
+            for key, label in (("furniture", "pieces of furniture"), ("source_nodes", "source nodes"))
+            if key in scene
+        )
         lines.append(
-            f"  {scene['scene']}: {scene['rooms']} rooms, {scene['doors']} doors, {scene['nodes']} nodes, "
+            f"  {scene['scene']}: {scene['rooms']} rooms, {scene['doors']} doors, {scene['nodes']} nodes{extras}, "
             f"{scene['rir_count']} RIRs of {scene['rir_seconds_long']:.1f} s, room T60 (Eyring) [{t60}] s"
         )
     lines.append(f"  scene roles: {report['scene_roles']}")
