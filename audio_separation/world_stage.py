@@ -16,7 +16,7 @@ from audio_separation.common.registry import registry
 from audio_separation.run_context import BaseTrainer
 from audio_separation.world.builder import build_world_if_absent, read_build_report, world_summary
 from audio_separation.world.open import open_world
-from audio_separation.world.physics_check import check_scene_physics
+from audio_separation.world.physics_check import check_scene_physics, source_node_rirs
 from audio_separation.world.soundspaces import (
     HEADINGS,
     WorldDataError,
@@ -82,13 +82,18 @@ class WorldTrainer(BaseTrainer):
 
 
 def _scene_physics(layout, scene: str, points: dict, world) -> dict:
-    """The physics check of a scene with a packed RIR cache (generated worlds: every pair present). A real
-    or partial RIR set has none: its RIRs are checked (NaN/Inf, truncation) when an episode reads them."""
+    """The physics check of a scene with a packed RIR cache (generated worlds: every pair present), or of a
+    partial set's RIRs among its source nodes (the benchmark preset); a set without either (e.g. real data
+    missing such a pair) is skipped: its RIRs are checked (NaN/Inf, truncation) when an episode reads them."""
     try:
         packed = load_packed_cache(
             layout, scene, list(HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS, build_if_missing=False
         )
     except (WorldDataError, FileNotFoundError) as error:
+        square = source_node_rirs(layout, scene, list(HEADINGS), world.RIR_SAMPLE_RATE)
+        if square is not None:
+            result = check_scene_physics(square, points, max_pairs=world.CHECK_MAX_PAIRS)
+            return {**result, "rirs_between": f"{len(square.nodes)} source nodes (partial RIR set)"}
         reason = f"no usable packed RIR cache ({error}); RIRs are checked when read"
         return {"skipped": reason, "failures": []}
     return check_scene_physics(packed, points, max_pairs=world.CHECK_MAX_PAIRS)

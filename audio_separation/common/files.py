@@ -23,3 +23,8 @@ def write_bytes_atomic(path: str, payload: bytes) -> str:
 def write_json_atomic(path: str, payload: Any, *, indent: int = 1, sort_keys: bool = False) -> str:
     """Write `payload` as JSON to `path` atomically (the one JSON writer of the project); returns the path."""
     return write_bytes_atomic(path, json.dumps(payload, indent=indent, sort_keys=sort_keys).encode())
+
+
+def directory_size(path: str) -> int:
+    """Bytes of all files under path (recursively)."""
+    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)

@@ -47,9 +47,7 @@ _C.AUDIO.FAST_STFT = False  # use a 1024-point STFT with the Nyquist bin dropped
 _C.WORLD = CN()
 _C.WORLD.DATA_ROOT = "data/worlds/default"  # root of a SoundSpaces-layout world (metadata/, binaural_rirs/, ...)
 _C.WORLD.DATASET = "procedural"  # dataset name under metadata/ and binaural_rirs/ (mp3d, replica, procedural)
-_C.WORLD.PRESET = (
-    "default"  # procedural world preset the world stage builds (trainer "world"): "tiny" (tests) or "default"
-)
+_C.WORLD.PRESET = "default"  # procedural world preset the world stage builds (trainer "world"): "tiny" (tests), "default", or "benchmark" (24 furnished apartments, partial RIR set; docs/world.md)
 _C.WORLD.BUILD_SEED = 0  # seed of the procedural world builder (same seed -> byte-identical files)
 _C.WORLD.RIR_SAMPLE_RATE = 16000  # Hz the RIRs are used at; files at another rate are resampled on load
 _C.WORLD.ALLOW_MISSING_RIRS = False  # opt-in: a missing RIR file reads as silence with a counted warning

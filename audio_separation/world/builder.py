@@ -7,6 +7,8 @@ byte-identical files (build_report.json, which records timings and sizes, is the
 binaural model (config WORLD.BINAURAL_MODEL: "sphere" or "kemar", world/acoustics.py) is recorded in
 build_report.json; a world is identified by its (preset, seed, binaural_model) there. Scenes are built in
 parallel worker processes; per-scene randomness is seeded from (seed, scene index), never from order.
+Presets with source sites (the "benchmark" preset) hold a partial RIR set and are built, resumably, by
+world/partial_build.py.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import numpy as np
 from yacs.config import CfgNode
 
+from audio_separation.common.files import directory_size
 from audio_separation.config.default import get_default_config
 from audio_separation.world.acoustics import RirSettings, SceneAcoustics
-from audio_separation.world.floorplan import FloorPlan, eyring_t60, generate_floorplan
+from audio_separation.world.floorplan import FloorPlan, eyring_t60
 from audio_separation.world.navgrid import build_graph, grid_nodes
+from audio_separation.world.presets import PRESETS, plan_world, scene_rir_seconds
 from audio_separation.world.soundspaces import HEADINGS as GRID_HEADINGS
 from audio_separation.world.soundspaces import (
     SoundSpacesLayout,
@@ -40,86 +43,6 @@ logger = logging.getLogger("audio_separation")
 
 DATASET = "procedural"
 HEADINGS = list(GRID_HEADINGS)  # the procedural world is built for the SoundSpaces grid headings
-
-
-@dataclass(frozen=True)
-class WorldPreset:
-    num_scenes: int
-    width_range: tuple[int, int]  # apartment bounding box, metres
-    depth_range: tuple[int, int]
-    rooms_range: tuple[int, int]
-    min_room_side: int
-    t60_range: tuple[float, float]  # reverberation times spread over all rooms of the world (seconds)
-    max_rir_seconds: float  # RIR length cap; a scene's length is 1.2 x its largest T60 + 0.1 s, capped
-    ism_order: int
-    sound_bank: str  # sound bank preset
-    episodes: dict = field(default_factory=dict)  # episodes per split
-    passive: dict = field(default_factory=dict)  # passive datapoints per scene per split
-
-
-PRESETS: dict[str, WorldPreset] = {
-    "tiny": WorldPreset(
-        num_scenes=3,
-        width_range=(4, 4),
-        depth_range=(3, 3),
-        rooms_range=(2, 2),
-        min_room_side=2,
-        t60_range=(0.2, 0.5),
-        max_rir_seconds=0.5,
-        ism_order=5,
-        sound_bank="tiny",
-        episodes={"train": 12, "val": 4, "valUnheard": 4, "test": 4, "testUnheard": 4},
-        passive={"train": 16, "val": 8, "nonoverlapping_val": 8},
-    ),
-    "default": WorldPreset(
-        num_scenes=6,
-        width_range=(5, 6),
-        depth_range=(4, 4),
-        rooms_range=(3, 4),
-        min_room_side=2,
-        t60_range=(0.2, 0.85),
-        max_rir_seconds=1.0,
-        ism_order=8,
-        sound_bank="default",
-        # testUnheard 600: the policy's lead over standing still (~0.1-0.25 dB) is below what 200 episodes
-        # resolve (95 % half-width ~0.19 dB); each split draws from its own random stream, so the other
-        # splits and the first 200 testUnheard episodes are the same as with 200
-        episodes={"train": 2000, "val": 100, "valUnheard": 100, "test": 200, "testUnheard": 600},
-        passive={"train": 2000, "val": 200, "nonoverlapping_val": 200},
-    ),
-}
-
-
-def scene_name(index: int) -> str:
-    return f"apartment_{index:02d}"
-
-
-def plan_world(preset: WorldPreset, seed: int) -> list[FloorPlan]:
-    """All floor plans of the world; T60 targets are spread evenly over every room of the world."""
-    rng = np.random.default_rng([seed, 1])
-    plans = []
-    max_rooms = preset.rooms_range[1]
-    targets = np.linspace(preset.t60_range[0], preset.t60_range[1], preset.num_scenes * max_rooms)
-    targets = [float(round(t, 3)) for t in rng.permutation(targets)]
-    for index in range(preset.num_scenes):
-        scene_rng = np.random.default_rng([seed, 2, index])
-        plans.append(
-            generate_floorplan(
-                scene_name(index),
-                scene_rng,
-                preset.width_range,
-                preset.depth_range,
-                preset.rooms_range,
-                preset.min_room_side,
-                targets[index * max_rooms : (index + 1) * max_rooms],
-            )
-        )
-    return plans
-
-
-def scene_rir_seconds(plan: FloorPlan, preset: WorldPreset) -> float:
-    longest = max(eyring_t60(r.absorption, r.volume, r.surface) for r in plan.rooms)
-    return float(min(preset.max_rir_seconds, round(1.2 * longest + 0.1, 1)))
 
 
 def build_scene(args: tuple) -> dict:
@@ -183,6 +106,8 @@ def build_world(
     progress: bool = True,
     config: CfgNode | None = None,
     far_target: bool = False,
+    sounds_from: str | None = None,
+    distractor_classes: tuple[str, ...] = (),
 ) -> dict:
     """Build the whole world at output_dir; returns the build report (also written to build_report.json).
 
@@ -190,6 +115,8 @@ def build_world(
     audio_separation/config/default.py). far_target: also write the far-target splits
     (<split>_farTarget, TASK.FAR_TARGET_MIN_DISTANCE; world/episodes.build_far_target_datasets) with the
     preset's episode counts, and report them under "far_target" (off: the files are exactly as before).
+    sounds_from: a folder of real recordings to use instead of the synthetic sound bank
+    (world/sound_source.py; distractor_classes are distractor-only); None: the preset's bank.
     """
     from tqdm import tqdm
 
@@ -200,11 +127,27 @@ def build_world(
         split_scenes,
         write_scene_splits,
     )
-    from audio_separation.world.sound_bank import build_sound_bank
+    from audio_separation.world.sound_source import write_world_sounds
 
     if preset not in PRESETS:
         raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
     config = config or get_default_config()
+    if PRESETS[preset].source_sites:  # a partial RIR set: its own resumable build (world/partial_build.py)
+        from audio_separation.world.partial_build import build_partial_world
+
+        return build_partial_world(
+            output_dir,
+            preset,
+            PRESETS[preset],
+            seed,
+            config,
+            workers,
+            progress,
+            far_target,
+            DATASET,
+            sounds_from=sounds_from,
+            distractor_classes=distractor_classes,
+        )
     sample_rate = config.WORLD.RIR_SAMPLE_RATE
     version = config.WORLD.EPISODE_VERSION
     preset_name, preset = preset, PRESETS[preset]
@@ -213,12 +156,14 @@ def build_world(
     os.makedirs(output_dir, exist_ok=True)
 
     sound_started = time.time()
-    build_sound_bank(
+    write_world_sounds(
         layout.sounds_dir(config.WORLD.SOUNDS_DIR),
-        preset=preset.sound_bank,
-        seed=seed,
-        sample_rate=sample_rate,
-        progress=progress,
+        preset.sound_bank,
+        seed,
+        sample_rate,
+        progress,
+        sounds_from=sounds_from,
+        distractor_classes=distractor_classes,
     )
     sound_seconds = time.time() - sound_started
 
@@ -299,10 +244,6 @@ def build_world(
     return report
 
 
-def directory_size(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
-
-
 def world_summary(report: dict) -> str:
     """Human-readable summary of a build report."""
     lines = [
@@ -312,8 +253,13 @@ def world_summary(report: dict) -> str:
     ]
     for scene in report["scenes"]:
         t60 = ", ".join(f"{t:.2f}" for t in scene["room_t60_eyring"])
+        extras = "".join(
+            f", {scene[key]} {label}"
+            for key, label in (("furniture", "pieces of furniture"), ("source_nodes", "source nodes"))
+            if key in scene
+        )
         lines.append(
-            f"  {scene['scene']}: {scene['rooms']} rooms, {scene['doors']} doors, {scene['nodes']} nodes, "
+            f"  {scene['scene']}: {scene['rooms']} rooms, {scene['doors']} doors, {scene['nodes']} nodes{extras}, "
             f"{scene['rir_count']} RIRs of {scene['rir_seconds_long']:.1f} s, room T60 (Eyring) [{t60}] s"
         )
     lines.append(f"  scene roles: {report['scene_roles']}")

@@ -37,6 +37,9 @@ other distractors' (noise classes are distractor-only). A clip is uniform among 
 start_idx uniform in [0, floor(seconds of the clip)). Clips shorter than `clip_seconds_needed` are
 left out (logged). Episodes go round-robin over the role's scenes in sorted order, so every scene gets
 an equal share (+-1) and any prefix of a split covers the scenes evenly.
+Source sites (source_nodes, the benchmark preset's partial RIR set, world/partial_build.py): the target
+and the distractors sit only on the scene's sites; the start (and a passive datapoint's receiver) may be
+any node. Without them (None) the draws are exactly those described above.
 
 Passive datapoints (passive_datasets/<version>/<split>/<scene>.pkl): a list of
 {'r': receiver node, 'azimuth': 0/90/180/270, 'all_s': [num_sounds_in_mix distinct source nodes != r]}.
@@ -117,14 +120,21 @@ FAR_TARGET_SPLITS = tuple(f"{split}{FAR_TARGET_SUFFIX}" for split in EPISODE_SPL
 
 
 # ============================================================================================ scene roles
-def split_scenes(scenes: list[str], rng_seed: int) -> dict[str, list[str]]:
+def split_scenes(
+    scenes: list[str], rng_seed: int, role_counts: tuple[int, int, int] | None = None
+) -> dict[str, list[str]]:
     """{'train': [...], 'val': [...], 'test': [...]} disjoint; with >= 3 scenes each role gets at least one;
-    roughly 60/20/20; deterministic. With 1 scene only train is filled, with 2 train and val."""
+    roughly 60/20/20; deterministic. With 1 scene only train is filled, with 2 train and val.
+    role_counts: (train, val, test) scene counts instead (they must add up to the number of scenes)."""
     unique = sorted(set(scenes))
     if not unique:
         raise ValueError("split_scenes: no scenes to split")
     count = len(unique)
-    if count >= 3:
+    if role_counts is not None:
+        if sum(role_counts) != count or min(role_counts) < 0:
+            raise ValueError(f"split_scenes: role counts {role_counts} do not split {count} scenes")
+        num_val, num_test = int(role_counts[1]), int(role_counts[2])
+    elif count >= 3:
         num_val = max(1, math.floor(0.2 * count + 0.5))
         num_test = max(1, math.floor(0.2 * count + 0.5))
     else:
@@ -179,16 +189,19 @@ def build_episode_datasets(
     seed: int,
     sounds_folder: str = "sounds",
     clip_seconds_needed: int = 20,
+    source_nodes: dict[str, list[int]] | None = None,
 ) -> dict[str, int]:
     """Writes active_datasets/<version>/<split>/<split>.json.gz (+content/) for every split in
-    EPISODE_SPLITS and scene_splits.json; returns episodes per split."""
+    EPISODE_SPLITS and scene_splits.json; returns episodes per split. source_nodes: per scene, the only
+    nodes sources may sit on (a partial RIR set's source sites); None: any node."""
     if not near_target_radius > 0:
         raise ValueError(f"near_target_radius must be > 0 metres, got {near_target_radius}")
     pools = _checked_sound_pools(layout, scene_roles, counts, num_sounds_in_mix, sounds_folder, clip_seconds_needed)
     scenes: dict[str, _SceneNodes] = {}
     for role in SCENE_ROLES:
         for scene in sorted(scene_roles[role]):
-            scenes[scene] = _scene_nodes(layout, scene, num_sounds_in_mix + 1, near_target_radius)
+            sites = None if source_nodes is None else source_nodes[scene]
+            scenes[scene] = _scene_nodes(layout, scene, num_sounds_in_mix + 1, near_target_radius, sites)
 
     written = {}
     for split_index, split in enumerate(EPISODE_SPLITS):
@@ -212,6 +225,7 @@ def build_far_target_datasets(
     seed: int,
     sounds_folder: str = "sounds",
     clip_seconds_needed: int = 20,
+    source_nodes: dict[str, list[int]] | None = None,
 ) -> dict:
     """Writes active_datasets/<version>/<split>_farTarget/ for every split in EPISODE_SPLITS (counts are
     keyed by those names) whose scenes have a (target, start) pair >= min_distance metres apart
@@ -226,7 +240,8 @@ def build_far_target_datasets(
     longest: dict[str, float] = {}
     for role in SCENE_ROLES:
         for scene in sorted(scene_roles[role]):
-            scenes[scene], longest[scene] = _scene_far_nodes(layout, scene, num_sounds_in_mix + 1, min_distance)
+            sites = None if source_nodes is None else source_nodes[scene]
+            scenes[scene], longest[scene] = _scene_far_nodes(layout, scene, num_sounds_in_mix + 1, min_distance, sites)
     without = sorted(scene for scene, nodes in scenes.items() if not nodes.targets)
     for scene in without:
         logger.warning(
@@ -273,7 +288,7 @@ def build_far_target_datasets(
 
 
 def _scene_far_nodes(
-    layout: SoundSpacesLayout, scene: str, nodes_needed: int, min_distance: float
+    layout: SoundSpacesLayout, scene: str, nodes_needed: int, min_distance: float, sites: list[int] | None = None
 ) -> tuple[_SceneNodes, float]:
     """The scene's nodes with, per target, the starts >= min_distance away (geodesic); and the scene's
     longest geodesic distance (its largest component's)."""
@@ -289,7 +304,8 @@ def _scene_far_nodes(
         distances = nx.single_source_dijkstra_path_length(graph, target, weight="weight")
         longest = max(longest, max(distances.values()))
         starts_far[target] = sorted(node for node, distance in distances.items() if distance >= min_distance)
-    return _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_far), float(longest)
+    sources = None if sites is None else _checked_sites(scene, sites, set(nodes), nodes_needed)
+    return _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_far, sources=sources), float(longest)
 
 
 @dataclass
@@ -302,13 +318,17 @@ class _SceneNodes:
     starts_near: dict[
         int, list[int]
     ]  # target node -> sorted start nodes within the radius (> 0 m); far-target: >= the minimum
+    sources: list[int] | None = None  # sorted nodes a source may sit on; None: any node of `nodes`
     targets: list[int] = field(init=False)  # sorted target nodes that have at least one start
 
     def __post_init__(self) -> None:
-        self.targets = sorted(node for node, starts in self.starts_near.items() if starts)
+        allowed = set(self.nodes if self.sources is None else self.sources)
+        self.targets = sorted(node for node, starts in self.starts_near.items() if starts and node in allowed)
 
 
-def _scene_nodes(layout: SoundSpacesLayout, scene: str, nodes_needed: int, radius: float) -> _SceneNodes:
+def _scene_nodes(
+    layout: SoundSpacesLayout, scene: str, nodes_needed: int, radius: float, sites: list[int] | None = None
+) -> _SceneNodes:
     path = layout.graph_path(scene)
     graph = read_graph(path)
     nodes = _largest_component(graph)
@@ -317,16 +337,27 @@ def _scene_nodes(layout: SoundSpacesLayout, scene: str, nodes_needed: int, radiu
             f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; an episode needs {nodes_needed} distinct nodes (agent + sources)"
         )
     members = set(nodes)
+    sources = None if sites is None else _checked_sites(scene, sites, members, nodes_needed)
     starts_near = {}
     for target in nodes:
         within = nx.single_source_dijkstra_path_length(graph, target, cutoff=radius, weight="weight")
         starts_near[target] = sorted(node for node, distance in within.items() if distance > 0 and node in members)
-    scene_nodes = _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_near)
+    scene_nodes = _SceneNodes(name=scene, graph=graph, nodes=nodes, starts_near=starts_near, sources=sources)
     if not scene_nodes.targets:
         raise ValueError(
             f"scene {scene!r} ({path}): no node lies within {radius} m (geodesic, > 0) of another node, so no near-target start exists"
         )
     return scene_nodes
+
+
+def _checked_sites(scene: str, sites: list[int], members: set[int], nodes_needed: int) -> list[int]:
+    """The source sites of a scene, sorted; an error when one lies off the largest component or too few."""
+    outside = sorted(set(sites) - members)
+    if outside:
+        raise ValueError(f"scene {scene!r}: source sites {outside} are not on its largest connected component")
+    if len(set(sites)) < nodes_needed:  # the agent may stand on a site: one more than the sources
+        raise ValueError(f"scene {scene!r}: {len(set(sites))} source sites; at least {nodes_needed} are needed")
+    return sorted(set(sites))
 
 
 def _largest_component(graph: nx.Graph) -> list[int]:
@@ -342,7 +373,8 @@ def _sample_episode(
     starts = scene.starts_near[target_node]
     start_node = starts[int(rng.integers(len(starts)))]
     heading = HEADINGS[int(rng.integers(len(HEADINGS)))]
-    free = [node for node in scene.nodes if node not in (target_node, start_node)]
+    candidates = scene.nodes if scene.sources is None else scene.sources
+    free = [node for node in candidates if node not in (target_node, start_node)]
     distractor_nodes = [free[int(i)] for i in rng.choice(len(free), size=num_sounds - 1, replace=False)]
     goal_nodes = [target_node, *distractor_nodes]
 
@@ -471,14 +503,16 @@ def build_passive_datasets(
     datapoints_per_scene: dict[str, int],
     num_sounds_in_mix: int,
     seed: int,
+    source_nodes: dict[str, list[int]] | None = None,
 ) -> dict[str, int]:
     """Writes passive_datasets/<version>/<split>/<scene>.pkl for every split in PASSIVE_SPLITS; returns
-    datapoints per split (all scenes together)."""
+    datapoints per split (all scenes together). source_nodes: per scene, the only nodes sources may sit on
+    (the receiver may be any node); None: any node."""
     _check_roles(scene_roles, ("train", "val"))
     _check_counts(datapoints_per_scene, PASSIVE_SPLITS, "datapoints_per_scene")
     if num_sounds_in_mix < 1:
         raise ValueError(f"num_sounds_in_mix must be >= 1, got {num_sounds_in_mix}")
-    nodes_of = {}
+    nodes_of, sources_of = {}, {}
     for role in ("train", "val"):
         for scene in sorted(scene_roles[role]):
             path = layout.graph_path(scene)
@@ -488,6 +522,8 @@ def build_passive_datasets(
                     f"scene {scene!r} ({path}): its largest connected component has {len(nodes)} nodes; a datapoint needs {num_sounds_in_mix + 1} distinct nodes"
                 )
             nodes_of[scene] = nodes
+            if source_nodes is not None:
+                sources_of[scene] = _checked_sites(scene, source_nodes[scene], set(nodes), num_sounds_in_mix + 1)
 
     written = {}
     for split_index, split in enumerate(PASSIVE_SPLITS):
@@ -498,7 +534,7 @@ def build_passive_datasets(
             datapoints = []
             for _ in range(int(datapoints_per_scene[split])):
                 receiver = nodes[int(rng.integers(len(nodes)))]
-                others = [node for node in nodes if node != receiver]
+                others = [node for node in sources_of.get(scene, nodes) if node != receiver]
                 sources = [int(others[int(i)]) for i in rng.choice(len(others), size=num_sounds_in_mix, replace=False)]
                 datapoints.append(
                     {"r": int(receiver), "azimuth": HEADINGS[int(rng.integers(len(HEADINGS)))], "all_s": sources}

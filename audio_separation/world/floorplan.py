@@ -6,6 +6,10 @@ i + 0.5, j + 0.5) belongs to exactly one room and a grid edge crosses a wall onl
 
 Acoustic parameters live on the rooms: a reverberation time target per room is turned into a uniform
 energy absorption coefficient with Eyring's formula (world/acoustics.py uses it).
+
+Furniture (optional, world/furniture.py places it) is a list of axis-aligned boxes standing on the floor:
+it removes navigation nodes and edges (world/navgrid.py) and is drawn in the views (world/views.py); the
+acoustics ignore it (shoebox rooms).
 """
 
 from __future__ import annotations
@@ -77,11 +81,47 @@ class Door:
         return self.room_b if room == self.room_a else self.room_a
 
 
+@dataclass(frozen=True)
+class Furniture:
+    """A box standing on the floor of one room: footprint (x0, y0)-(x1, y1) in metres, height in metres."""
+
+    kind: str
+    room: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    height: float
+    color: tuple[int, int, int]  # RGB in the rendered views
+
+    def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
+        """Whether (x, y) lies within the footprint grown by margin on every side."""
+        return self.x0 - margin <= x <= self.x1 + margin and self.y0 - margin <= y <= self.y1 + margin
+
+    def crosses(self, p: tuple[float, float], q: tuple[float, float], margin: float = 0.0) -> bool:
+        """Whether the segment p -> q touches the footprint grown by margin (slab test)."""
+        t_low, t_high = 0.0, 1.0
+        for start, delta, low, high in (
+            (p[0], q[0] - p[0], self.x0 - margin, self.x1 + margin),
+            (p[1], q[1] - p[1], self.y0 - margin, self.y1 + margin),
+        ):
+            if delta == 0:
+                if not low <= start <= high:
+                    return False
+                continue
+            t0, t1 = sorted(((low - start) / delta, (high - start) / delta))
+            t_low, t_high = max(t_low, t0), min(t_high, t1)
+            if t_low > t_high:
+                return False
+        return True
+
+
 @dataclass
 class FloorPlan:
     name: str
     rooms: list[Room]
     doors: list[Door] = field(default_factory=list)
+    furniture: list[Furniture] = field(default_factory=list)
 
     # ---------------------------------------------------------------- geometry queries
     def room_at(self, x: float, y: float) -> int:
@@ -99,6 +139,13 @@ class FloorPlan:
             max(r.x1 for r in self.rooms),
             max(r.y1 for r in self.rooms),
         )
+
+    def blocked_by_furniture(self, x: float, y: float, margin: float = 0.0) -> bool:
+        """Whether (x, y) is within margin of a piece of furniture."""
+        return any(item.contains(x, y, margin) for item in self.furniture)
+
+    def segment_hits_furniture(self, p: tuple[float, float], q: tuple[float, float], margin: float = 0.0) -> bool:
+        return any(item.crosses(p, q, margin) for item in self.furniture)
 
     def doors_of(self, room: int) -> list[Door]:
         return [d for d in self.doors if room in (d.room_a, d.room_b)]
@@ -170,11 +217,10 @@ class FloorPlan:
 
     # ---------------------------------------------------------------- (de)serialisation
     def to_json(self) -> str:
-        return json.dumps(
-            {"name": self.name, "rooms": [asdict(r) for r in self.rooms], "doors": [asdict(d) for d in self.doors]},
-            indent=1,
-            sort_keys=True,
-        )
+        data = {"name": self.name, "rooms": [asdict(r) for r in self.rooms], "doors": [asdict(d) for d in self.doors]}
+        if self.furniture:  # absent when empty, so plans without furniture serialise as before
+            data["furniture"] = [asdict(item) for item in self.furniture]
+        return json.dumps(data, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> FloorPlan:
@@ -183,7 +229,8 @@ class FloorPlan:
             Room(**{**r, "wall_color": tuple(r["wall_color"]), "floor_color": tuple(r["floor_color"])})
             for r in data["rooms"]
         ]
-        return cls(name=data["name"], rooms=rooms, doors=[Door(**d) for d in data["doors"]])
+        furniture = [Furniture(**{**f, "color": tuple(f["color"])}) for f in data.get("furniture", [])]
+        return cls(name=data["name"], rooms=rooms, doors=[Door(**d) for d in data["doors"]], furniture=furniture)
 
 
 def _exit_parameter(room: Room, px: float, py: float, dx: float, dy: float) -> tuple[float, float, float]:

