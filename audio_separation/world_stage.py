@@ -83,14 +83,15 @@ class WorldTrainer(BaseTrainer):
 
 def _scene_physics(layout, scene: str, points: dict, world) -> dict:
     """The physics check of a scene with a packed RIR cache (generated worlds: every pair present), or of a
-    partial set's RIRs among its source nodes (the benchmark preset); a set without either (e.g. real data
-    missing such a pair) is skipped: its RIRs are checked (NaN/Inf, truncation) when an episode reads them."""
+    generated partial set's RIRs among its source nodes (the benchmark preset); anything else (real data
+    without a packed cache) is skipped: its RIRs are checked (NaN/Inf, truncation) when an episode reads them."""
     try:
         packed = load_packed_cache(
             layout, scene, list(HEADINGS), world.RIR_SAMPLE_RATE, world.ALLOW_MISSING_RIRS, build_if_missing=False
         )
     except (WorldDataError, FileNotFoundError) as error:
-        square = source_node_rirs(layout, scene, list(HEADINGS), world.RIR_SAMPLE_RATE)
+        generated = str(world.DATASET) == "procedural"  # real data's RIRs are checked when read, as before
+        square = source_node_rirs(layout, scene, list(HEADINGS), world.RIR_SAMPLE_RATE) if generated else None
         if square is not None:
             result = check_scene_physics(square, points, max_pairs=world.CHECK_MAX_PAIRS)
             return {**result, "rirs_between": f"{len(square.nodes)} source nodes (partial RIR set)"}
