@@ -81,6 +81,15 @@ _C.TASK.NUM_SOUNDS_IN_MIX = 2  # sources per episode: 1 target + (N - 1) distrac
 _C.TASK.NEAR_TARGET_RADIUS = 4.0  # metres of geodesic distance within which the agent starts from the target
 _C.TASK.FAR_TARGET_MIN_DISTANCE = 8.0  # far-target splits (<split>_farTarget, Move2Hear): metres of geodesic distance the start is at least from the target
 _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET_CLASS", "POSE", "RGB", "DEPTH"]
+_C.TASK.SOURCE_MOTION = CN()  # moving sources (env/source_motion.py; docs/environment.md "Moving sources")
+_C.TASK.SOURCE_MOTION.ENABLED = False  # True: the sources SOURCES names walk a path through free space during the episode (needs WORLD.RIR_SOURCE naf: RIRs at continuous positions)
+_C.TASK.SOURCE_MOTION.SPEED = (
+    0.5  # metres per second along the path; the position is updated once per 1-s step (at the chunk's start)
+)
+_C.TASK.SOURCE_MOTION.SOURCES = "distractors"  # which sources move: "distractors" (all but the target) or "all"
+_C.TASK.SOURCE_MOTION.SEED = (
+    0  # base seed of the paths; a source's path depends only on (SEED, episode id, source index)
+)
 # ^ observations the env returns; remove one to switch it off
 # ^ also available: "MIXED_BINAURAL_PHASE" (phase of the mixture, radians; used at evaluation)
 
