@@ -59,7 +59,7 @@ _C.WORLD.CACHE_DIR = "data/cache"  # folder of the on-disk RIR cache (<CACHE_DIR
 _C.WORLD.RIR_CACHE_MB = 768  # megabytes of RIR spectra kept in memory per process (LRU shared by the process's envs; a 1-s 16 kHz RIR's spectrum is ~256 KB)
 _C.WORLD.RIR_SOURCE = "wav"  # where the env's binaural RIRs come from: "wav" (the world's files) or "naf" (each scene's trained NAF at (listener node, emitter node, heading); docs/naf.md "NAF as the env's renderer")
 _C.WORLD.NAF_CHECKPOINTS = ""  # RIR_SOURCE naf: folder holding <scene>/data/ckpt.<N>.pth (scripts/naf_world.py's layout; the newest is used) or <scene>/ckpt.<N>.pth
-_C.WORLD.NAF_PHASE = "minimum"  # RIR_SOURCE naf: phase of the waveform rebuilt from the predicted magnitudes: "minimum" (deterministic), "random" (uniform, seeded per pair), "griffin_lim" (from that random phase)
+_C.WORLD.NAF_PHASE = "griffin_lim_minimum"  # RIR_SOURCE naf: phase of the waveform rebuilt from the predicted magnitudes: "griffin_lim_minimum" (Griffin-Lim from centred minimum phase; keeps the energy), "centred_minimum", "minimum" (loses ~90 % of the energy), "random" (seeded per query), "griffin_lim" (from that random phase); naf/waveform_torch.py
 _C.WORLD.NAF_PHASE_SEED = 0  # RIR_SOURCE naf: base seed of the per-(heading, listener, emitter) random phase
 _C.WORLD.LOOP_SHORT_CLIPS = (
     False  # a clip with fewer whole seconds than TASK.MAX_EPISODE_STEPS is an error naming it; True loops it instead

@@ -88,7 +88,7 @@ class NafRirSource:
         scene: str,
         node_xy: dict[int, tuple[float, float]],
         sample_rate: int,
-        phase: str = "minimum",
+        phase: str = "griffin_lim_minimum",
         phase_seed: int = 0,
     ) -> None:
         payload = load_checkpoint(checkpoint)
@@ -121,6 +121,7 @@ class NafRirSource:
         self.headings = [int(h) % 360 for h in extra.get("headings", HEADINGS)]
         self.params = NafAudioParams.from_config(config)
         self.griffin_lim_iterations = int(config.NAF.GRIFFIN_LIM_ITERATIONS)
+        self.config = config  # the checkpoint's (NAF.DATA_DIR: its training data and split)
         self.scene, self.checkpoint, self.node_xy = scene, checkpoint, node_xy
         self.sample_rate, self.phase, self.phase_seed = int(sample_rate), str(phase), int(phase_seed)
         self.cache_key = (
@@ -218,19 +219,23 @@ class NafRirSource:
         (B, 2, samples) at sample_rate on self.device: one batched prediction and waveform rebuild."""
         if not queries:
             raise ValueError("get_batch needs at least one query")
-        logmag = self.predict_logmag(queries)
-        seeds = [self.phase_seed_of(r, s, h) for r, s, h in queries]
+        rirs = self.rirs_of_logmag(self.predict_logmag(queries), [self.phase_seed_of(r, s, h) for r, s, h in queries])
+        if not bool(torch.isfinite(rirs).all()):
+            raise NafRendererError(f"{self.checkpoint}: non-finite RIR among {list(queries)[:4]}...")
+        self.predictions += len(queries)
+        return rirs
+
+    def rirs_of_logmag(self, logmag: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """Steps 2-3 of the module docstring: (B, 2, n_fft // 2, frames) log-magnitudes -> float32 (B, 2,
+        samples) waveforms at sample_rate on logmag's device (also used to rebuild TRUE magnitudes the same
+        way: naf/renderer_check.TrueMagnitudeRirSource)."""
         waveform = waveforms_of_logmag(
             logmag, self.params.stft_params, self.params.log_eps, self.phase, seeds, self.griffin_lim_iterations
         )
         if self.params.sample_rate != self.sample_rate:
             resampled = resample(waveform.cpu().numpy(), self.params.sample_rate, self.sample_rate, axis=-1)
-            waveform = torch.from_numpy(np.ascontiguousarray(resampled)).to(self.device)
-        rirs = waveform.to(torch.float32)
-        if not bool(torch.isfinite(rirs).all()):
-            raise NafRendererError(f"{self.checkpoint}: non-finite RIR among {list(queries)[:4]}...")
-        self.predictions += len(queries)
-        return rirs
+            waveform = torch.from_numpy(np.ascontiguousarray(resampled)).to(logmag.device)
+        return waveform.to(torch.float32)
 
     def get(self, receiver: Point, source: Point, heading: int) -> np.ndarray:
         """The RIR heard at `receiver` facing `heading` from `source` (nodes or (x, y) floor positions):
