@@ -13,7 +13,8 @@ run in two sync envs (one process, CPU) that differ only in WORLD.RIR_SOURCE (wa
 (b) separation: a passive separator (its checkpoint) separates the target from both mixtures; SI-SDR of
     its mono estimate against the dry target (audio/episode_metrics.step_metrics, as the RL eval),
     averaged over steps; gap = wav - NAF, in dB.
-(c) time: ms per env step (reset counted as a step) of each env, cold (process RIR cache emptied, fresh
+(c) time: ms per env step (reset counted as a step) of each env, wall-clock and CPU (this process's
+    CPU time, all threads: what a shared machine's load does not inflate much), cold (process RIR cache emptied, fresh
     env: the NAF predicts every pair once) and warm (the same episodes again), and of a NAF env with
     TASK.SOURCE_MOTION (the distractor moves: a new prediction every step, never cached).
 (d) storage: the NAF checkpoint file, its model as float32 and as float16, against the scene's RIR wav
@@ -63,10 +64,11 @@ def _episodes(config: CfgNode, scene: str | None, count: int) -> tuple[str, list
     return scene, ids
 
 
-def _run(env, episode_ids: list[str], seed: int, record: bool) -> tuple[list[dict], float, int]:
-    """Steps (observations + the pairs heard) of every episode, seconds spent, steps taken."""
+def _run(env, episode_ids: list[str], seed: int, record: bool) -> tuple[list[dict], float, float, int]:
+    """Steps (observations + the pairs heard) of every episode, wall-clock and CPU seconds (this process,
+    all threads) spent, steps taken."""
     steps, count, rng = [], 0, np.random.default_rng(seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for episode_id in episode_ids:
         observation, info = env.reset(options={"episode_id": episode_id})
         actions = rng.integers(3, size=env.max_steps - 1)
@@ -79,7 +81,7 @@ def _run(env, episode_ids: list[str], seed: int, record: bool) -> tuple[list[dic
             if index == env.max_steps - 1:
                 break
             observation, _, terminated, _, info = env.step(int(actions[index]))
-    return steps, time.perf_counter() - started, count
+    return steps, time.perf_counter() - started, time.process_time() - cpu_started, count
 
 
 def _relative(naf: list[np.ndarray], wav: list[np.ndarray]) -> float | None:
@@ -183,11 +185,13 @@ def measure(
     for name, cfg in configs.items():
         clear_process_rir_spectra()
         env = make_env(EnvSettings.from_config(cfg))
-        recorded[name], cold, count = _run(env, episode_ids, seed, record=True)
-        _, warm, _ = _run(env, episode_ids, seed, record=False)
+        recorded[name], cold, cold_cpu, count = _run(env, episode_ids, seed, record=True)
+        _, warm, warm_cpu, _ = _run(env, episode_ids, seed, record=False)
         env.close()
         result[f"{name}_ms_per_step_cold"] = 1000.0 * cold / count
         result[f"{name}_ms_per_step_warm"] = 1000.0 * warm / count
+        result[f"{name}_cpu_ms_per_step_cold"] = 1000.0 * cold_cpu / count
+        result[f"{name}_cpu_ms_per_step_warm"] = 1000.0 * warm_cpu / count
         result["steps"] = count
     clear_process_rir_spectra()
     source = NafRirSource(find_checkpoint(naf_checkpoints, scene), scene, {}, int(config.WORLD.RIR_SAMPLE_RATE))

@@ -63,9 +63,11 @@ def row(result: dict, machine: str, notes: str) -> str:
             f"{separation['si_sdr_wav']:.2f} / {separation['si_sdr_naf']:.2f} / {separation['gap_db']:.2f} "
             f"({_number(separation['gap_db_held_out_steps'], 2)})"
         )
-    c = (
-        f"{result['wav_ms_per_step_cold']:.1f} / {result['wav_ms_per_step_warm']:.1f}, "
-        f"{result['naf_ms_per_step_cold']:.1f} / {result['naf_ms_per_step_warm']:.1f}, {result['naf_motion_ms_per_step_cold']:.1f}"
+    c = " ; ".join(
+        f"{kind} "
+        f"{result[f'wav_{key}_cold']:.1f} / {result[f'wav_{key}_warm']:.1f}, "
+        f"{result[f'naf_{key}_cold']:.1f} / {result[f'naf_{key}_warm']:.1f}, {result[f'naf_motion_{key}_cold']:.1f}"
+        for kind, key in (("wall", "ms_per_step"), ("CPU", "cpu_ms_per_step"))
     )
     storage = (
         f"{d['naf_checkpoint_bytes'] / 1e6:.1f} MB / {d['naf_model_bytes_fp32'] / 1e6:.1f} MB vs {d['rir_wav_bytes'] / 1e6:.1f} MB "
