@@ -21,6 +21,8 @@ import platform
 import subprocess
 import sys
 
+import torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "bench"))
@@ -93,11 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scene", default=None, help="default: the split's first scene")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random actions")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1, as env workers run: more spin-wait on a shared CPU)"
+    )
     parser.add_argument("--notes", default="", help="free text for the row's notes column")
     parser.add_argument("--output", default=os.path.join(ROOT, "runs", "bench_naf_renderer.json"))
     parser.add_argument("--no-row", action="store_true", help="do not append to BENCHMARKS.md")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     config = get_config(args.exp_config, ["TASK.SPLIT", args.split, *args.opts])
     load_before = os.getloadavg()[0]
     result = measure(config, args.naf_checkpoints, args.separator or None, args.scene, args.episodes, args.seed)
