@@ -24,8 +24,8 @@ from tests.naf.conftest import naf_opts
 SCENE = "apartment_02"  # the tiny world's train split is this scene's
 # One source's observation (log1p |STFT| of its binaural 1-s signal) rendered with NAF RIRs vs with the wav
 # RIRs, on 24 TRAINING pairs: mean |difference| relative to the mean wav observation. Measured (phase
-# griffin_lim_minimum, 32 iterations): 0.41 for the true magnitudes rebuilt (the phase method's floor: a
-# magnitude-only field keeps no exact reflection delays), 0.59 for the tiny NAF below.
+# griffin_lim_minimum, the tiny config's 4 Griffin-Lim iterations): 0.41 for the true magnitudes rebuilt
+# (the phase method's floor: a magnitude-only field keeps no exact reflection delays), 0.59 for the tiny NAF.
 TRUE_MAGNITUDE_TOLERANCE = 0.45
 NAF_TOLERANCE = 0.7
 
