@@ -12,7 +12,9 @@ the numpy renderer are exact for each RIR, and so is any longer one); a longer R
 RIR and chunk-spectrum caches. Each RIR keeps its own length for the "same" crop.
 
 The renderer knows no files: RIRs come from RirSource objects (world/rir_store.SceneRirs) and clips from
-a ClipSource (world/clips.ClipLibrary), as for the numpy renderer.
+a ClipSource (world/clips.ClipLibrary), as for the numpy renderer. A RirSource with get_batch (a NAF,
+naf/rir_source.py) answers all of a step's missing RIRs in one call, on its own device (the batched env
+puts it on this renderer's); a source may sit at a continuous floor position (TASK.SOURCE_MOTION).
 """
 
 from __future__ import annotations
@@ -252,32 +254,50 @@ class BatchedRenderer:
         chunks = np.stack([clip_chunk(self.clips.clip(path), second, self.step_samples) for path, second in keys])
         return torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32)).to(self.device)
 
+    def _read_rirs(self, keys: list, rir_sources: Sequence[RirSource], read: dict) -> None:
+        """Into `read`: key -> float32 (2, samples) tensor for every key not in it yet. Sources with
+        get_batch (e.g. a NAF, on this device) answer all their keys in one call; others one get each."""
+        batches: dict[int, tuple[RirSource, list]] = {}
+        for key, rirs in zip(keys, rir_sources):
+            if key in read:
+                continue
+            _, heading, receiver, source = key
+            if hasattr(rirs, "get_batch"):
+                pending = batches.setdefault(id(rirs), (rirs, []))[1]
+                if key not in pending:
+                    pending.append(key)
+                continue
+            rir = np.asarray(rirs.get(receiver, source, heading), dtype=np.float32)
+            if rir.ndim != 2 or rir.shape[1] != 2:
+                raise ValueError(f"a binaural RIR must be (samples, 2), got {rir.shape} for {key}")
+            read[key] = torch.from_numpy(np.ascontiguousarray(rir.T))
+        for rirs, pending in batches.values():
+            answers = rirs.get_batch([(receiver, source, heading) for _, heading, receiver, source in pending])
+            if answers.ndim != 3 or answers.shape[:2] != (len(pending), 2):
+                raise ValueError(f"get_batch must return (queries, 2, samples), got {tuple(answers.shape)}")
+            for key, rir in zip(pending, answers):
+                read[key] = rir
+
     def _rir_slots(self, keys: list, rir_sources: Sequence[RirSource]) -> torch.Tensor:
         """keys: (scene, heading, receiver, source) per row, rir_sources the row's RirSource."""
         read: dict = {}
         if self.rir_spectra is None or any(key not in self.rir_spectra.index for key in keys):
-            for key, rirs in zip(keys, rir_sources):  # read the missing RIRs first: they may need a longer FFT
-                if (self.rir_spectra is None or key not in self.rir_spectra.index) and key not in read:
-                    _, heading, receiver, source = key
-                    read[key] = np.asarray(rirs.get(receiver, source, heading), dtype=np.float32)
-            longest = max(rir.shape[0] for rir in read.values())
+            missing = [
+                (k, r) for k, r in zip(keys, rir_sources) if self.rir_spectra is None or k not in self.rir_spectra.index
+            ]
+            self._read_rirs([k for k, _ in missing], [r for _, r in missing], read)  # first: they may need a longer FFT
+            longest = max(rir.shape[-1] for rir in read.values())
             if convolution_fft_length(self.step_samples, longest, self.crop) > self.fft_length:
                 self._ensure_fft_length(longest)  # fresh caches: every key is read (again) below
-                for key, rirs in zip(keys, rir_sources):
-                    if key not in read:
-                        _, heading, receiver, source = key
-                        read[key] = np.asarray(rirs.get(receiver, source, heading), dtype=np.float32)
+                self._read_rirs(keys, rir_sources, read)
 
         def compute(missing: list) -> dict[str, torch.Tensor]:
-            lengths = [read[key].shape[0] for key in missing]
-            padded = np.zeros((len(missing), 2, max(lengths)), dtype=np.float32)
+            lengths = [read[key].shape[-1] for key in missing]
+            padded = torch.zeros((len(missing), 2, max(lengths)), dtype=torch.float32, device=self.device)
             for row, key in enumerate(missing):
-                if read[key].ndim != 2 or read[key].shape[1] != 2:
-                    raise ValueError(f"a binaural RIR must be (samples, 2), got {read[key].shape} for {key}")
-                padded[row, :, : lengths[row]] = read[key].T
-            signal = torch.from_numpy(padded).to(self.device)
+                padded[row, :, : lengths[row]] = read[key].to(self.device)
             return {
-                "spectrum": real_fft(signal, self.fft_length),
+                "spectrum": real_fft(padded, self.fft_length),
                 "length": torch.tensor(lengths, dtype=torch.long, device=self.device),
             }
 
@@ -310,7 +330,8 @@ class BatchedRenderer:
         with_source_binaural: bool,
     ) -> BatchedAudio:
         """B = num_envs envs of S sources each, rows env-major (row = env * S + source):
-        rir_keys[row] = (scene, heading, receiver node, source node), rir_sources[row] its RirSource,
+        rir_keys[row] = (scene, heading, receiver node, source node or (x, y) floor position), rir_sources[row]
+        its RirSource,
         clip_keys[row] = (clip path, clip second)."""
         rows = len(rir_keys)
         sources = rows // num_envs

@@ -36,15 +36,19 @@ from audio_separation.audio.stft import StftParams, stft
 from audio_separation.common.allocator import keep_freed_memory
 from audio_separation.common.lru import LruCache
 
+Emitter = int | tuple[float, float]  # a source's graph node, or its continuous floor position (x, y)
+
 
 class RirSource(Protocol):
     """A scene's binaural RIRs (world/rir_store.SceneRirs): `cache_key` identifies its data (world root,
-    dataset, scene, rate) in the process's spectrum cache; two sources with equal keys serve equal RIRs."""
+    dataset, scene, rate) in the process's spectrum cache; two sources with equal keys serve equal RIRs.
+    Sources at continuous positions (moving sources) need a RirSource that answers them (naf/rir_source.py);
+    one that can answer many queries at once also has get_batch (used by audio/batched_render.py)."""
 
     scene: str
     cache_key: Hashable
 
-    def get(self, receiver: int, source: int, heading: int) -> np.ndarray:
+    def get(self, receiver: int, source: Emitter, heading: int) -> np.ndarray:
         """The RIR heard at `receiver` facing `heading` from `source`: float32 (samples, 2)."""
         ...
 
@@ -169,7 +173,9 @@ class BinauralRenderer:
     def chunk(self, path: str, second: int) -> np.ndarray:
         return clip_chunk(self.clips.clip(path), second, self.step_samples)
 
-    def _rir_spectrum(self, rirs: RirSource, receiver: int, source: int, heading: int) -> tuple[np.ndarray, int, int]:
+    def _rir_spectrum(
+        self, rirs: RirSource, receiver: int, source: Emitter, heading: int
+    ) -> tuple[np.ndarray, int, int]:
         self.rir_lookups += 1
 
         def compute() -> tuple[np.ndarray, int, int]:
@@ -194,10 +200,10 @@ class BinauralRenderer:
         return self.mono_stfts.get((path, second), compute)
 
     def binaural_sources(
-        self, rirs: RirSource, receiver: int, heading: int, sources: list[tuple[str, int, int]]
+        self, rirs: RirSource, receiver: int, heading: int, sources: list[tuple[str, int, Emitter]]
     ) -> np.ndarray:
         """Each source's cropped (AUDIO.CONVOLUTION_CROP) binaural signal, float32 (N, 2, samples); sources are
-        (clip path, clip second, source node). Sources with equal RIR lengths share one inverse FFT."""
+        (clip path, clip second, source node or floor position). Sources with equal RIR lengths share one inverse FFT."""
         entries = [self._rir_spectrum(rirs, receiver, node, heading) for _, _, node in sources]
         groups: dict[tuple[int, int], list[int]] = {}
         for index, (_, rir_length, fft_length) in enumerate(entries):
@@ -237,7 +243,7 @@ class BinauralRenderer:
         rirs: RirSource,
         receiver: int,
         heading: int,
-        sources: list[tuple[str, int, int]],
+        sources: list[tuple[str, int, Emitter]],
         with_source_binaural: bool,
     ) -> RenderedAudio:
         """The step's spectrograms; the mixture is the MEAN of the sources' binaural signals."""

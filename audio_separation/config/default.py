@@ -57,7 +57,7 @@ _C.WORLD.CACHE_DIR = "data/cache"  # folder of the on-disk RIR cache (<CACHE_DIR
 _C.WORLD.RIR_CACHE_MB = 768  # megabytes of RIR spectra kept in memory per process (LRU shared by the process's envs; a 1-s 16 kHz RIR's spectrum is ~256 KB)
 _C.WORLD.RIR_SOURCE = "wav"  # where the env's binaural RIRs come from: "wav" (the world's files) or "naf" (each scene's trained NAF at (listener node, emitter node, heading); docs/naf.md "NAF as the env's renderer")
 _C.WORLD.NAF_CHECKPOINTS = ""  # RIR_SOURCE naf: folder holding <scene>/data/ckpt.<N>.pth (scripts/naf_world.py's layout; the newest is used) or <scene>/ckpt.<N>.pth
-_C.WORLD.NAF_PHASE = "minimum"  # RIR_SOURCE naf: phase of the waveform rebuilt from the predicted magnitudes: "minimum" (deterministic), "random" (uniform, seeded per pair), "griffin_lim" (from that random phase)
+_C.WORLD.NAF_PHASE = "griffin_lim_minimum"  # RIR_SOURCE naf: phase of the waveform rebuilt from the predicted magnitudes: "griffin_lim_minimum" (Griffin-Lim from centred minimum phase; keeps the energy), "centred_minimum", "minimum" (loses ~90 % of the energy), "random" (seeded per query), "griffin_lim" (from that random phase); naf/waveform_torch.py
 _C.WORLD.NAF_PHASE_SEED = 0  # RIR_SOURCE naf: base seed of the per-(heading, listener, emitter) random phase
 _C.WORLD.LOOP_SHORT_CLIPS = (
     False  # a clip with fewer whole seconds than TASK.MAX_EPISODE_STEPS is an error naming it; True loops it instead
@@ -79,6 +79,15 @@ _C.TASK.NUM_SOUNDS_IN_MIX = 2  # sources per episode: 1 target + (N - 1) distrac
 _C.TASK.NEAR_TARGET_RADIUS = 4.0  # metres of geodesic distance within which the agent starts from the target
 _C.TASK.FAR_TARGET_MIN_DISTANCE = 8.0  # far-target splits (<split>_farTarget, Move2Hear): metres of geodesic distance the start is at least from the target
 _C.TASK.SENSORS = ["MIXED_BINAURAL_MAGNITUDE", "GT_MONO", "GT_BINAURAL", "TARGET_CLASS", "POSE", "RGB", "DEPTH"]
+_C.TASK.SOURCE_MOTION = CN()  # moving sources (env/source_motion.py; docs/environment.md "Moving sources")
+_C.TASK.SOURCE_MOTION.ENABLED = False  # True: the sources SOURCES names walk a path through free space during the episode (needs WORLD.RIR_SOURCE naf: RIRs at continuous positions)
+_C.TASK.SOURCE_MOTION.SPEED = (
+    0.5  # metres per second along the path; the position is updated once per 1-s step (at the chunk's start)
+)
+_C.TASK.SOURCE_MOTION.SOURCES = "distractors"  # which sources move: "distractors" (all but the target) or "all"
+_C.TASK.SOURCE_MOTION.SEED = (
+    0  # base seed of the paths; a source's path depends only on (SEED, episode id, source index)
+)
 # ^ observations the env returns; remove one to switch it off
 # ^ also available: "MIXED_BINAURAL_PHASE" (phase of the mixture, radians; used at evaluation)
 

@@ -55,6 +55,7 @@ from audio_separation.env.navigation import (
 )
 from audio_separation.env.sensors import SensorContext, make_sensors, observation_space
 from audio_separation.env.settings import EnvSettings
+from audio_separation.env.source_motion import SourcePath, emitter_at, plan_episode_motion
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.open import open_world
 from audio_separation.world.rir_store import open_rir_source, open_scene_rirs
@@ -89,8 +90,8 @@ class _Scenes:
     """Every scene's graph, RIR store and views, loaded on first use; the nodes of all loaded scenes are
     numbered globally (scene offset + index in the scene's sorted nodes) for the device tables."""
 
-    def __init__(self, settings: EnvSettings, layout) -> None:
-        self.settings, self.layout = settings, layout
+    def __init__(self, settings: EnvSettings, layout, device: torch.device) -> None:
+        self.settings, self.layout, self.device = settings, layout, device
         self.headings = list(settings.world.headings)
         self.navigations: dict[str, SceneNavigation] = {}
         self.offsets: dict[str, int] = {}
@@ -108,7 +109,10 @@ class _Scenes:
     def scene_rirs(self, name: str) -> RirSource:
         if name not in self.rirs and self.settings.world.rir_source != "wav":  # e.g. naf (WORLD.RIR_SOURCE)
             world = self.settings.world
-            self.rirs[name] = open_rir_source(world, self.layout, name, self.headings, self.settings.audio.sample_rate)
+            source = open_rir_source(world, self.layout, name, self.headings, self.settings.audio.sample_rate)
+            if hasattr(source, "to_device"):  # e.g. a NAF: its batched queries run on ENV.DEVICE
+                source.to_device(self.device)
+            self.rirs[name] = source
         if name not in self.rirs:
             world = self.settings.world
             self.rirs[name] = open_scene_rirs(
@@ -235,7 +239,7 @@ class BatchedVectorEnv(VectorEnv):
             )
 
         # episodes: each env's share and seed exactly as make_env(settings, i, count, rank, world_size)
-        self.scenes = _Scenes(settings, self.layout)
+        self.scenes = _Scenes(settings, self.layout, self.device)
         self.clips = ClipLibrary(settings.audio.sample_rate)
         split = load_split(self.layout, world.episode_version, task.split)
         clip_seconds = functools.lru_cache(maxsize=None)(whole_seconds_of_clip)
@@ -293,6 +297,8 @@ class BatchedVectorEnv(VectorEnv):
         self._steps = np.zeros(count, dtype=np.int64)
         self._current: list[ResolvedEpisode | None] = [None] * count
         self._clip_lengths: list[list[int]] = [[] for _ in range(count)]
+        self._paths: list[list[SourcePath | None]] = [[] for _ in range(count)]  # TASK.SOURCE_MOTION
+        self._step_seconds = settings.audio.step_samples / settings.audio.sample_rate
         self._needs_reset = np.ones(count, dtype=np.bool_)
         self._autoreset = np.zeros(count, dtype=np.bool_)
         self._observations: dict[str, torch.Tensor] | None = None
@@ -332,6 +338,13 @@ class BatchedVectorEnv(VectorEnv):
         node = offset + navigation.nodes.index(episode.start_node)
         heading = self.scenes.headings.index(episode.start_heading)
         self._current[index], self._clip_lengths[index] = episode, lengths
+        self._paths[index] = plan_episode_motion(
+            self.settings.task.motion,
+            navigation,
+            episode.episode_id,
+            list(episode.source_nodes),
+            self.max_steps * self._step_seconds,
+        )
         self._host_node[index], self._host_heading[index], self._steps[index] = node, heading, 0
         self._node[index] = self._start_node[index] = node
         self._heading[index] = self._start_heading[index] = heading
@@ -385,8 +398,12 @@ class BatchedVectorEnv(VectorEnv):
                 receiver = self._node_ids[self._host_node[row]]
                 heading = headings[self._host_heading[row]]
                 step = int(self._steps[row])
+                emitters = [
+                    emitter_at(motion, node, self.settings.task.motion.speed, step * self._step_seconds)
+                    for motion, node in zip(self._paths[row], episode.source_nodes)
+                ]
                 for path, start, seconds, source in zip(
-                    episode.sound_paths, episode.start_seconds, self._clip_lengths[row], episode.source_nodes
+                    episode.sound_paths, episode.start_seconds, self._clip_lengths[row], emitters
                 ):
                     rir_keys.append((episode.scene, heading, receiver, source))
                     rir_sources.append(rirs)

@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from audio_separation.audio.settings import AudioSettings
+from audio_separation.env.source_motion import MotionSettings
 from audio_separation.world.settings import WorldSettings
 
 AUTORESET_MODES = ("same_step", "next_step", "disabled")
@@ -30,6 +31,7 @@ class TaskSettings:
         "RGB",
         "DEPTH",
     )  # TASK.SENSORS: registered sensor names (env/sensors.py)
+    motion: MotionSettings = MotionSettings()  # TASK.SOURCE_MOTION: moving sources (env/source_motion.py)
 
     @classmethod
     def from_config(cls, config) -> TaskSettings:
@@ -39,6 +41,7 @@ class TaskSettings:
             max_episode_steps=int(task.MAX_EPISODE_STEPS),
             num_sounds_in_mix=int(task.NUM_SOUNDS_IN_MIX),
             sensors=tuple(str(name) for name in task.SENSORS),
+            motion=MotionSettings.from_config(config),
         )
 
 
@@ -69,6 +72,11 @@ class EnvSettings:
     def __post_init__(self) -> None:
         if self.autoreset_mode not in AUTORESET_MODES:
             raise ValueError(f"ENV.AUTORESET_MODE must be one of {list(AUTORESET_MODES)}, got {self.autoreset_mode!r}")
+        if self.task.motion.enabled and self.world.rir_source != "naf":
+            raise ValueError(
+                "TASK.SOURCE_MOTION.ENABLED True needs RIRs at continuous positions: set WORLD.RIR_SOURCE naf "
+                f"(and WORLD.NAF_CHECKPOINTS), got WORLD.RIR_SOURCE {self.world.rir_source!r}"
+            )
 
     @classmethod
     def from_config(cls, config) -> EnvSettings:

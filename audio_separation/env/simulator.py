@@ -16,6 +16,7 @@ from audio_separation.audio.renderer import BinauralRenderer, RenderedAudio, Rir
 from audio_separation.env.episode_set import ResolvedEpisode
 from audio_separation.env.navigation import ACTION_NAMES, SceneNavigation, load_scene_navigation
 from audio_separation.env.settings import EnvSettings
+from audio_separation.env.source_motion import SourcePath, emitter_at, plan_episode_motion
 from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.rir_store import open_rir_source
 from audio_separation.world.soundspaces import (
@@ -57,6 +58,7 @@ class Simulator:
         self.heading = 0
         self.step_index = 0
         self._clip_seconds: list[int] = []
+        self._paths: list[SourcePath | None] = []  # per source: its path when it moves (TASK.SOURCE_MOTION)
 
     # ------------------------------------------------------------------------------------------ scenes
     def scene(self, name: str) -> SceneData:
@@ -94,6 +96,13 @@ class Simulator:
                 raise WorldDataError(
                     f"episode {episode.episode_id!r}: start_idx {start} is beyond the {seconds} whole seconds of {path}"
                 )
+        self._paths = plan_episode_motion(
+            self.settings.task.motion,
+            self.navigation(episode.scene),
+            episode.episode_id,
+            list(episode.source_nodes),
+            self.settings.task.max_episode_steps * self.step_samples / self.settings.audio.sample_rate,
+        )
 
     def act(self, action: int) -> None:
         """Apply an action and advance time by one step."""
@@ -114,10 +123,18 @@ class Simulator:
             for start, seconds in zip(self.episode.start_seconds, self._clip_seconds)
         ]
 
+    def emitters(self) -> list[int | tuple[float, float]]:
+        """Where each source is at the current step: its node, or its floor (x, y) when it moves
+        (env/source_motion.py: the position at the start of this step's chunk)."""
+        assert self.episode is not None
+        seconds = self.step_index * self.step_samples / self.settings.audio.sample_rate
+        speed = self.settings.task.motion.speed
+        return [emitter_at(path, node, speed, seconds) for path, node in zip(self._paths, self.episode.source_nodes)]
+
     def render_audio(self, with_source_binaural: bool) -> RenderedAudio:
         assert self.episode is not None
         data = self.scene(self.episode.scene)
-        sources = list(zip(self.episode.sound_paths, self.clip_seconds(), self.episode.source_nodes))
+        sources = list(zip(self.episode.sound_paths, self.clip_seconds(), self.emitters()))
         return self.renderer.render(
             self._scene_rirs(data, self.episode.scene), self.node, self.heading, sources, with_source_binaural
         )

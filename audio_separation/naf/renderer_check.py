@@ -9,21 +9,30 @@ actions, in two envs that differ only in WORLD.RIR_SOURCE (wav, naf) and reports
   spectrum cache emptied, fresh envs) and warm (the same episodes again);
 - storage: the scene's NAF checkpoint bytes (the file, with optimizer state and statistics, and the
   model alone as float32) against the bytes of the scene's RIR wav files.
+
+Per pair (tests and naf/renderer_measure.py): split_triples (the NAF's trained and held-out triples),
+TrueMagnitudeRirSource (the true magnitudes rebuilt like the NAF's: the phase method's own error) and
+pair_observation_errors (one source's observation at given triples, against the wav RIRs').
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
 import numpy as np
+import torch
 from yacs.config import CfgNode
 
-from audio_separation.audio.renderer import clear_process_rir_spectra
+from audio_separation.audio.renderer import BinauralRenderer, clear_process_rir_spectra
+from audio_separation.audio.settings import AudioSettings
 from audio_separation.common.parameters import count_parameters
 from audio_separation.env import make_env
 from audio_separation.env.settings import EnvSettings
+from audio_separation.naf.data import item_key, load_scene_data, scene_data_dir
 from audio_separation.naf.rir_source import NafRirSource, find_checkpoint
+from audio_separation.world.clips import ClipLibrary
 from audio_separation.world.soundspaces import SoundSpacesLayout
 
 
@@ -98,4 +107,61 @@ def compare_renderers(
     result["naf_checkpoint_bytes"] = os.path.getsize(checkpoint)
     result["naf_model_bytes_fp32"] = 4 * count_parameters(source.model)
     result["rir_wav_bytes"] = folder_bytes(layout.rir_scene_dir(scene))
+    return result
+
+
+# ============================================================================================ per pair
+def split_triples(source: NafRirSource) -> dict[str, list[tuple[int, int, int]]]:
+    """The NAF's training and held-out (heading, receiver node, source node) triples: the split.json of its
+    training data (under the checkpoint config's NAF.DATA_DIR)."""
+    path = os.path.join(scene_data_dir(source.config, source.scene), "split.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: the NAF's split is not there (NAF.DATA_DIR of {source.checkpoint})")
+    with open(path) as handle:
+        split = json.load(handle)
+    return {part: [tuple(int(value) for value in key.split("_")) for key in split[part]] for part in ("train", "test")}
+
+
+class TrueMagnitudeRirSource:
+    """A perfect NAF: the TRUE log-magnitudes of the NAF's training data, rebuilt into RIRs exactly as the
+    NAF source rebuilds its predictions (phase method, resampling). Its error against the wav RIRs is what
+    the phase method alone costs."""
+
+    def __init__(self, naf: NafRirSource) -> None:
+        self.naf, self.scene = naf, naf.scene
+        self.data = load_scene_data(naf.config, naf.scene, with_stats=False)
+        self.index = {key: i for i, key in enumerate(self.data.keys)}
+        self.cache_key = ("true-magnitude", *naf.cache_key[1:])
+
+    def get(self, receiver: int, source: int, heading: int) -> np.ndarray:
+        logmag = self.data.item_logmag(self.index[item_key(heading, receiver, source)])
+        seed = self.naf.phase_seed_of(receiver, source, heading)
+        rir = self.naf.rirs_of_logmag(torch.from_numpy(logmag[None].astype(np.float64)), [seed])[0]
+        return np.ascontiguousarray(rir.numpy().T)
+
+
+def pair_observation_errors(
+    config: CfgNode, sources: dict[str, object], wav: object, triples: list[tuple[int, int, int]], clip: str
+) -> dict[str, dict[str, float]]:
+    """Per RIR source: the env's observation (log1p |STFT| of the binaural signal, AUDIO settings of
+    config) of one source playing `clip`'s first second at each (heading, receiver, source) triple,
+    against the wav RIRs' observation: mean |difference|, mean |wav|, and their ratio ("relative")."""
+    renderer = BinauralRenderer.from_settings(
+        AudioSettings.from_config(config), ClipLibrary(int(config.AUDIO.SAMPLE_RATE)), 64, 16
+    )
+
+    def observe(rirs, triple) -> np.ndarray:
+        heading, receiver, source = triple
+        return np.log1p(np.abs(renderer.render(rirs, receiver, heading, [(clip, 0, source)], False).mixture))
+
+    reference = [observe(wav, triple).astype(np.float64) for triple in triples]
+    scale = float(np.mean([np.abs(value).mean() for value in reference]))
+    result = {}
+    for name, rirs in sources.items():
+        difference = float(np.mean([np.abs(observe(rirs, t) - r).mean() for t, r in zip(triples, reference)]))
+        result[name] = {
+            "mean_abs_difference": difference,
+            "mean_abs_wav": scale,
+            "relative": difference / max(scale, 1e-12),
+        }
     return result

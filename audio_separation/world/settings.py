@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from audio_separation.world.soundspaces import HEADINGS
 
 DISK_CACHE_POLICIES = ("resampled", "all", "off")  # WORLD.RIR_DISK_CACHE
-NAF_PHASE_METHODS = ("minimum", "random", "griffin_lim")  # WORLD.NAF_PHASE (naf/phase.py)
+NAF_PHASE_METHODS = (
+    "griffin_lim_minimum",
+    "centred_minimum",
+    "minimum",
+    "random",
+    "griffin_lim",
+)  # WORLD.NAF_PHASE (naf/waveform_torch.py)
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class WorldSettings:
     episode_version: str = "v1"  # WORLD.EPISODE_VERSION: active_datasets/<version>/
     rir_source: str = "wav"  # WORLD.RIR_SOURCE: "wav" (the world's RIR files) or "naf" (a trained NAF per scene)
     naf_checkpoints: str = ""  # WORLD.NAF_CHECKPOINTS: folder of <scene>/data/ckpt.<N>.pth (RIR_SOURCE naf)
-    naf_phase: str = "minimum"  # WORLD.NAF_PHASE: phase of NAF RIRs (minimum, random, griffin_lim)
+    naf_phase: str = "griffin_lim_minimum"  # WORLD.NAF_PHASE: phase of NAF RIRs (NAF_PHASE_METHODS)
     naf_phase_seed: int = 0  # WORLD.NAF_PHASE_SEED: base seed of the per-pair random phase
 
     def __post_init__(self) -> None:

@@ -5,6 +5,9 @@ the faithful per-pixel model with the amortised one at an equal training budget,
 to BENCHMARKS.md. Writes everything to <run-dir>/bench.json.
 
     python scripts/bench/naf.py [--run-dir runs/bench_naf] [--compare-seconds 300]
+    python scripts/bench/naf.py --compare-only --compare-seconds 300   # only the pixel / frame rows
+
+The section states the T60 definition every row uses (T60_DEFINITION, pinned in audio/metrics.py).
 """
 
 from __future__ import annotations
@@ -30,12 +33,20 @@ from audio_separation.naf.data import ensure_scene_data, load_scene_data  # noqa
 from audio_separation.world.builder import build_world_if_absent  # noqa: E402
 
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart", "naf.yaml")
+T60_DEFINITION = (
+    "T60 (every row): Schroeder backward-integrated energy decay per ear in dB (0 dB at the first stored sample), "
+    "T60 = 2 x (first time below -35 dB - first time below -5 dB) at sample resolution; a curve that never gets "
+    "below -35 dB is a failed estimate, counted as 100 % error (the (fail) count); error = mean over items of "
+    "|T60_pred - T60_gt| / T60_gt averaged over the ears, x 100 (audio/metrics.py). Waveforms: predicted "
+    "magnitudes with a shared random phase, inverse STFT (the paper's protocol)."
+)
 HEADER = "| date | scene | method | train s | spectral | T60 % (fail) | C50 dB | EDT s | size | train queries/s | infer ms/RIR |\n|---|---|---|---|---|---|---|---|---|---|---|"
 
 
 def _append_row(row: str) -> None:
-    from benchmarks_file import append_row  # scripts/bench is on sys.path when run as a script
+    from benchmarks_file import append_row, ensure_section_note  # scripts/bench is on sys.path when run as a script
 
+    ensure_section_note("NAF (scripts/bench/naf.py)", HEADER, T60_DEFINITION)
     append_row("NAF (scripts/bench/naf.py)", HEADER, row)
 
 
@@ -89,8 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare-seconds", type=float, default=0.0, help="also train pixel and frame models this long each (0 = skip)"
     )
+    parser.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="skip the quickstart run and the baselines: only the pixel / frame rows of --compare-seconds",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for the quickstart run")
     args = parser.parse_args(argv)
+    if args.compare_only and args.compare_seconds <= 0:
+        parser.error("--compare-only needs --compare-seconds > 0")
     os.chdir(ROOT)
     config = get_config(QUICKSTART, args.opts)
     build_world_if_absent(config)
@@ -100,36 +118,38 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"{platform.machine()} {os.cpu_count()} cores, torch CPU"
     report: dict = {"date": date, "machine": machine, "scene": data.scene}
 
-    load_before = os.getloadavg()[0]
-    quick, train_seconds = _train_and_eval(QUICKSTART, os.path.join(args.run_dir, "quickstart"), list(args.opts))
-    load_after = os.getloadavg()[0]
-    report["quickstart"] = {
-        **quick,
-        "wall_seconds_train_command": train_seconds,
-        "load_average_1min": [load_before, load_after],
-    }
-    report["baselines"] = run_baselines(config, data)
-    size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
-    losses = f", decay loss {quick['decay_loss_weight']:g}" if quick.get("decay_loss_weight") else ""
-    if config.NAF.MODEL == "frame" and config.NAF.EDC_LOSS_WEIGHT > 0:
-        losses += f" + {config.NAF.EDC_LOSS_DOMAIN} EDC loss {config.NAF.EDC_LOSS_WEIGHT:g}"
-    note = f"{quick['training_epochs']} epochs, seed {config.SEED}, load avg {load_before:.1f} -> {load_after:.1f}"
-    rows = [
-        _row(
-            date,
-            data.scene,
-            f"NAF quickstart ({quick['model']}{losses}, {machine}; {note})",
-            quick["naf"],
-            f"{quick['training_seconds']:.0f}",
-            size,
-            f"{quick['training_queries_per_second']:.3g}",
-            f"{quick['inference_ms_per_binaural_rir']:.1f}",
-        )
-    ]
-    for method, scores in report["baselines"].items():
-        name = "mean spectrogram" if method == "mean" else label(method)
-        store = size_text(scores) or ("train waveforms" if method in ("nearest", "linear") else "-")
-        rows.append(_row(date, data.scene, name, scores, size=store))
+    rows: list[str] = []
+    if not args.compare_only:
+        load_before = os.getloadavg()[0]
+        quick, train_seconds = _train_and_eval(QUICKSTART, os.path.join(args.run_dir, "quickstart"), list(args.opts))
+        load_after = os.getloadavg()[0]
+        report["quickstart"] = {
+            **quick,
+            "wall_seconds_train_command": train_seconds,
+            "load_average_1min": [load_before, load_after],
+        }
+        report["baselines"] = run_baselines(config, data)
+        size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
+        losses = f", decay loss {quick['decay_loss_weight']:g}" if quick.get("decay_loss_weight") else ""
+        if config.NAF.MODEL == "frame" and config.NAF.EDC_LOSS_WEIGHT > 0:
+            losses += f" + {config.NAF.EDC_LOSS_DOMAIN} EDC loss {config.NAF.EDC_LOSS_WEIGHT:g}"
+        note = f"{quick['training_epochs']} epochs, seed {config.SEED}, load avg {load_before:.1f} -> {load_after:.1f}"
+        rows += [
+            _row(
+                date,
+                data.scene,
+                f"NAF quickstart ({quick['model']}{losses}, {machine}; {note})",
+                quick["naf"],
+                f"{quick['training_seconds']:.0f}",
+                size,
+                f"{quick['training_queries_per_second']:.3g}",
+                f"{quick['inference_ms_per_binaural_rir']:.1f}",
+            )
+        ]
+        for method, scores in report["baselines"].items():
+            name = "mean spectrogram" if method == "mean" else label(method)
+            store = size_text(scores) or ("train waveforms" if method in ("nearest", "linear") else "-")
+            rows.append(_row(date, data.scene, name, scores, size=store))
 
     if args.compare_seconds > 0:
         report["equal_budget"] = {}
@@ -144,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 _row(
                     date,
                     data.scene,
-                    f"NAF {name}, {args.compare_seconds:.0f} s budget",
+                    f"NAF {name}, {args.compare_seconds:.0f} s budget, same held-out split (NAF.SPLIT_SEED "
+                    f"{config.NAF.SPLIT_SEED}), {machine}, load avg {os.getloadavg()[0]:.1f}",
                     result["naf"],
                     f"{result['training_seconds']:.0f}",
                     f"{result['parameters'] / 1e6:.2f} M params",
