@@ -121,9 +121,7 @@ def build_world(
     from tqdm import tqdm
 
     from audio_separation.world.episodes import (
-        build_episode_datasets,
-        build_far_target_datasets,
-        build_passive_datasets,
+        sample_world_datasets,
         split_scenes,
         write_scene_splits,
     )
@@ -199,31 +197,7 @@ def build_world(
 
     roles = split_scenes([plan.name for plan in plans], seed)
     write_scene_splits(layout, version, roles)
-    episodes = build_episode_datasets(
-        layout,
-        version,
-        roles,
-        dict(preset.episodes),
-        num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
-        near_target_radius=config.TASK.NEAR_TARGET_RADIUS,
-        seed=seed,
-        sounds_folder=config.WORLD.SOUNDS_DIR,
-    )
-    passive = build_passive_datasets(
-        layout, version, roles, dict(preset.passive), num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX, seed=seed
-    )
-    far = None
-    if far_target:
-        far = build_far_target_datasets(
-            layout,
-            version,
-            roles,
-            dict(preset.episodes),
-            num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
-            min_distance=config.TASK.FAR_TARGET_MIN_DISTANCE,
-            seed=seed,
-            sounds_folder=config.WORLD.SOUNDS_DIR,
-        )
+    episodes, passive, far = sample_world_datasets(layout, version, roles, preset, config, seed, far_target)
 
     report = {
         "preset": preset_name,

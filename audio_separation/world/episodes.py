@@ -647,3 +647,52 @@ def _write_split(layout, version: str, name: str, rng, role_scenes, pool, num_so
     write_episodes(layout, version, name, episodes)
     _remove_stale(layout.episode_content_path(version, name, "_"), {scene.name for scene in role_scenes}, ".json.gz")
     return len(episodes)
+
+
+def sample_world_datasets(
+    layout: SoundSpacesLayout,
+    version: str,
+    roles: dict,
+    preset,
+    config,
+    seed: int,
+    far_target: bool = False,
+    source_nodes: dict[str, list[int]] | None = None,
+) -> tuple[dict, dict, dict | None]:
+    """A generated world's episode splits, passive datapoints and (far_target) far-target splits, with the
+    preset's counts and the config's TASK / WORLD.SOUNDS_DIR settings; returns (episodes, passive, far or
+    None) as the build report lists them. source_nodes: per scene, the only nodes sources may sit on."""
+    episodes = build_episode_datasets(
+        layout,
+        version,
+        roles,
+        dict(preset.episodes),
+        num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
+        near_target_radius=config.TASK.NEAR_TARGET_RADIUS,
+        seed=seed,
+        sounds_folder=config.WORLD.SOUNDS_DIR,
+        source_nodes=source_nodes,
+    )
+    passive = build_passive_datasets(
+        layout,
+        version,
+        roles,
+        dict(preset.passive),
+        num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
+        seed=seed,
+        source_nodes=source_nodes,
+    )
+    far = None
+    if far_target:
+        far = build_far_target_datasets(
+            layout,
+            version,
+            roles,
+            dict(preset.episodes),
+            num_sounds_in_mix=config.TASK.NUM_SOUNDS_IN_MIX,
+            min_distance=config.TASK.FAR_TARGET_MIN_DISTANCE,
+            seed=seed,
+            sounds_folder=config.WORLD.SOUNDS_DIR,
+            source_nodes=source_nodes,
+        )
+    return episodes, passive, far

@@ -35,9 +35,7 @@ from audio_separation.world.episodes import (
     EPISODE_SPLITS,
     FAR_TARGET_SPLITS,
     PASSIVE_SPLITS,
-    build_episode_datasets,
-    build_far_target_datasets,
-    build_passive_datasets,
+    sample_world_datasets,
     split_scenes,
     write_scene_splits,
 )
@@ -116,34 +114,9 @@ def build_partial_world(
 
     roles = split_scenes([plan.name for plan in plans], seed, role_counts=preset.scene_roles)
     write_scene_splits(layout, version, roles)
-    num_sounds = config.TASK.NUM_SOUNDS_IN_MIX
-    episodes = build_episode_datasets(
-        layout,
-        version,
-        roles,
-        dict(preset.episodes),
-        num_sounds_in_mix=num_sounds,
-        near_target_radius=config.TASK.NEAR_TARGET_RADIUS,
-        seed=seed,
-        sounds_folder=config.WORLD.SOUNDS_DIR,
-        source_nodes=sites,
+    episodes, passive, far = sample_world_datasets(
+        layout, version, roles, preset, config, seed, far_target, source_nodes=sites
     )
-    passive = build_passive_datasets(
-        layout, version, roles, dict(preset.passive), num_sounds_in_mix=num_sounds, seed=seed, source_nodes=sites
-    )
-    far = None
-    if far_target:
-        far = build_far_target_datasets(
-            layout,
-            version,
-            roles,
-            dict(preset.episodes),
-            num_sounds_in_mix=num_sounds,
-            min_distance=config.TASK.FAR_TARGET_MIN_DISTANCE,
-            seed=seed,
-            sounds_folder=config.WORLD.SOUNDS_DIR,
-            source_nodes=sites,
-        )
 
     used = source_nodes_used(layout, version)
     settings = {
