@@ -110,7 +110,7 @@ class DDPPOTrainer(BaseTrainer):
         config = self.config
         device = self.run.device.device
         rank, world_size, main = self.run.device.rank, self.run.device.world_size, self.run.device.is_main
-        TrainingPhases.from_config(config)  # a bad phase split is refused before anything is built
+        self.phases = TrainingPhases.from_config(config)  # a bad phase split is refused before anything is built
         separator, separator_description = load_frozen_separator(config, device)
 
         settings = agent_settings(config)
@@ -246,7 +246,7 @@ class DDPPOTrainer(BaseTrainer):
         update = int(counters["update"])
         started = time.perf_counter()
         torch.manual_seed(derive_seed(config.SEED, rank, update))
-        phases = TrainingPhases.from_config(config)
+        phases = self.phases
         imitating, finetuning = phases.imitating(update), phases.finetuning_memory(update)
         # PPO's clip and learning rate decay over the PPO phase; the memory's over the joint phases, then
         # over the memory-only phase from RL.MEMORY.FINETUNE_LR
@@ -255,8 +255,9 @@ class DDPPOTrainer(BaseTrainer):
         lr_factor = decay if config.RL.PPO.USE_LINEAR_LR_DECAY else 1.0
         for group in ppo.optimizer.param_groups:
             group["lr"] = config.RL.PPO.LR * lr_factor
+        memory_lr = phases.memory_lr(update, config.RL.PPO.USE_LINEAR_LR_DECAY)
         for group in memory_learner.optimizer.param_groups:
-            group["lr"] = phases.memory_lr(update, config.RL.PPO.USE_LINEAR_LR_DECAY)
+            group["lr"] = memory_lr
 
         agent.eval()  # acting: no dropout
         seeds = [derive_seed(config.SEED, rank, index, update) for index in range(storage.num_envs)]
@@ -349,7 +350,7 @@ class DDPPOTrainer(BaseTrainer):
             update=float(counters["update"]),
             clip=clip,
             lr_factor=lr_factor,
-            memory_lr=phases.memory_lr(update, config.RL.PPO.USE_LINEAR_LR_DECAY),
+            memory_lr=memory_lr,
             sps=steps / max(stats["time_total"], 1e-9),
         )
         return stats
