@@ -4,15 +4,18 @@ and each baseline agent, with 95 % intervals (the original computed these in not
 
     python scripts/compute_separation_quality.py --model-dir runs/quickstart/rl \
         --heard-config configs/quickstart/test/nearTarget.yaml --unheard-config configs/quickstart/test/nearTarget_unheard.yaml \
-        [--agents policy,random,still,approach] [--parallel 2] [KEY VALUE ...]
+        [--agents policy,random,still,approach] [--parallel 2] [--output NAME] [KEY VALUE ...]
+
+Either config may be left out (e.g. the paper's baselines on unheard clips only:
+--unheard-config ... --agents policy,rotate,novelty,heuristic --output baselines_quality).
 
 The trained agent uses the checkpoint find_best_checkpoint.py chose for those clips
 (<model-dir>/best_checkpoints.json; the latest ckpt.N.pth when absent). Baseline agents
 (env/agents.py) act instead of the policy but go through the same frozen separator and trained
 memory, so the comparison isolates where the agent goes. Besides the per-agent summaries, the paired
 differences on the same episodes (trained minus baseline, refined minus passive) are reported with their
-95 % intervals: a difference whose interval lies above 0 is a win. Writes <model-dir>/separation_quality.json
-and .md, and prints the markdown.
+95 % intervals: a difference whose interval lies above 0 is a win. Writes <model-dir>/<NAME>.json and .md
+(NAME separation_quality unless --output says otherwise), and prints the markdown.
 """
 
 from __future__ import annotations
@@ -47,7 +50,12 @@ def checkpoint_for(model_dir: str, clips: str) -> str:
 
 
 def compute(
-    model_dir: str, configs: dict[str, str], agents: list[str], opts: list[str], parallel: int = 1
+    model_dir: str,
+    configs: dict[str, str],
+    agents: list[str],
+    opts: list[str],
+    parallel: int = 1,
+    output: str = "separation_quality",
 ) -> dict[str, Any]:
     jobs, keys = [], []
     for clips, config in configs.items():
@@ -88,8 +96,8 @@ def compute(
             },
             "comparisons": comparisons,
         }
-    write_json_atomic(os.path.join(model_dir, "separation_quality.json"), results)
-    write_bytes_atomic(os.path.join(model_dir, "separation_quality.md"), to_markdown(results).encode())
+    write_json_atomic(os.path.join(model_dir, f"{output}.json"), results)
+    write_bytes_atomic(os.path.join(model_dir, f"{output}.md"), to_markdown(results).encode())
     return results
 
 
@@ -191,28 +199,31 @@ def to_markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--heard-config", required=True, help="eval config of the test split with heard clips (test)")
+    parser.add_argument("--heard-config", default="", help="eval config of the test split with heard clips (test)")
     parser.add_argument(
-        "--unheard-config", required=True, help="eval config of the test split with unheard clips (testUnheard)"
+        "--unheard-config", default="", help="eval config of the test split with unheard clips (testUnheard)"
     )
     parser.add_argument(
         "--agents",
         type=lambda text: [name for name in text.split(",") if name],
         default=[TRAINED, "random", "still"],
-        help="comma-separated: 'policy' (the trained agent) and baselines random, still, approach (default policy,random,still)",
+        help="comma-separated: 'policy' (the trained agent) and registered agents random, still, rotate, novelty, "
+        "heuristic, approach (default policy,random,still)",
+    )
+    parser.add_argument(
+        "--output", default="separation_quality", help="file name (no extension) of the tables in --model-dir"
     )
     parser.add_argument("--parallel", type=int, default=1, help="evaluations run at once, each in its own process")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides as KEY VALUE pairs")
     args = parser.parse_args(argv)
-    results = compute(
-        args.model_dir,
-        {"heard": args.heard_config, "unheard": args.unheard_config},
-        args.agents,
-        args.opts,
-        args.parallel,
-    )
+    configs = {clips: path for clips, path in (("heard", args.heard_config), ("unheard", args.unheard_config)) if path}
+    if not configs:
+        parser.error("give --heard-config, --unheard-config, or both")
+    if not os.path.basename(args.output) == args.output or not args.output:
+        parser.error(f"--output must be a plain file name without folders, got {args.output!r}")
+    results = compute(args.model_dir, configs, args.agents, args.opts, args.parallel, args.output)
     print(to_markdown(results))
-    print(f"wrote {os.path.join(args.model_dir, 'separation_quality.json')} and .md")
+    print(f"wrote {os.path.join(args.model_dir, args.output + '.json')} and .md")
     return 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The quickstart recipe on the built-in default world.
+"""The quickstart recipe on the built-in default world (or, with --preset benchmark, the benchmark world).
 
 Stage 1: build the default procedural world under data/worlds/default if it is absent, and print its
 summary. Stage 2: pretrain the passive separators at laptop size (configs/quickstart/pretrain_passive.yaml,
@@ -11,6 +11,12 @@ the lowest refined STFT distance on validation, heard and unheard clips separate
 heard and unheard test episodes and print the table with 95 % intervals
 (scripts/compute_separation_quality.py; runs/quickstart/rl/separation_quality.md, and per-episode wavs,
 PNGs and an index.html under runs/quickstart/rl/eval/).
+
+--preset benchmark runs the same yamls with the world overrides of PRESET_OVERRIDES: the world of the
+benchmark preset under data/worlds/benchmark (24 furnished apartments, partial RIR set; built if absent,
+about an hour on 2 cores, resumable), every validation episode for checkpoint selection (200 per split over
+4 val scenes, not the first 100, which would cover only 2 of them), and 1,000 test episodes per split over
+4 test scenes. Runs go to runs/quickstart_benchmark[_seed<N>].
 """
 
 from __future__ import annotations
@@ -25,11 +31,27 @@ sys.path.insert(0, ROOT)
 
 from main import main as run_main  # noqa: E402
 
+# KEY VALUE overrides added to every stage of a preset (the yamls are the default world's)
+PRESET_OVERRIDES = {
+    "default": [],
+    "benchmark": ["WORLD.DATA_ROOT", "data/worlds/benchmark", "WORLD.PRESET", "benchmark"],
+}
+# overrides of the checkpoint-selection stage only
+SELECTION_OVERRIDES = {"default": [], "benchmark": ["EVAL.NUM_EPISODES", "0"]}
 
-def stages(runs: str, seed: int) -> tuple[list[list[str]], list[tuple[str, list[str]]]]:
-    """The main.py stages and the script stages of one quickstart run under `runs` with `seed`."""
+
+def default_runs_dir(preset: str, seed: int) -> str:
+    name = "quickstart" if preset == "default" else f"quickstart_{preset}"
+    return f"runs/{name}" if seed == 0 else f"runs/{name}_seed{seed}"
+
+
+def stages(runs: str, seed: int, preset: str = "default") -> tuple[list[list[str]], list[tuple[str, list[str]]]]:
+    """The main.py stages and the script stages of one quickstart run under `runs` with `seed` on `preset`."""
+    if preset not in PRESET_OVERRIDES:
+        raise ValueError(f"unknown quickstart preset {preset!r}; expected one of {sorted(PRESET_OVERRIDES)}")
     passive, rl = f"{runs}/passive", f"{runs}/rl"
-    seeded = ["SEED", str(seed)]
+    world = PRESET_OVERRIDES[preset]
+    seeded = ["SEED", str(seed), *world]
     separator = ["RL.SEPARATOR_CHECKPOINT", f"{passive}/data/best_ckpt_nonoverlapping_val.pth"]
     main_stages = [
         [
@@ -40,6 +62,7 @@ def stages(runs: str, seed: int) -> tuple[list[list[str]], list[tuple[str, list[
             "--model-dir",
             f"{runs}/world",
             "--overwrite",
+            *world,
         ],
         [
             "--exp-config",
@@ -85,6 +108,8 @@ def stages(runs: str, seed: int) -> tuple[list[list[str]], list[tuple[str, list[
                 "--parallel",
                 "2",
                 *separator,
+                *world,
+                *SELECTION_OVERRIDES[preset],
             ],
         ),
         (
@@ -99,6 +124,7 @@ def stages(runs: str, seed: int) -> tuple[list[list[str]], list[tuple[str, list[
                 "--parallel",
                 "2",
                 *separator,
+                *world,
             ],
         ),
     ]
@@ -109,11 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The quickstart recipe on the built-in default world.")
     parser.add_argument("--seed", type=int, default=0, help="SEED of the passive and RL stages (the world is fixed)")
     parser.add_argument(
-        "--runs-dir", default="", help="where the stages write (default runs/quickstart, or runs/quickstart_seed<N>)"
+        "--preset",
+        default="default",
+        choices=sorted(PRESET_OVERRIDES),
+        help="world preset: default (data/worlds/default) or benchmark (data/worlds/benchmark)",
+    )
+    parser.add_argument(
+        "--runs-dir",
+        default="",
+        help="where the stages write (default runs/quickstart[_<preset>], with _seed<N> for a seed other than 0)",
     )
     args = parser.parse_args(argv)
-    runs = args.runs_dir or ("runs/quickstart" if args.seed == 0 else f"runs/quickstart_seed{args.seed}")
-    main_stages, script_stages = stages(runs, args.seed)
+    runs = args.runs_dir or default_runs_dir(args.preset, args.seed)
+    main_stages, script_stages = stages(runs, args.seed, args.preset)
     os.chdir(ROOT)
     for stage in main_stages:
         status = run_main(stage)

@@ -97,6 +97,37 @@ def test_pick_the_best_checkpoint_then_tabulate_agents(
     rows = [line for line in text.splitlines() if line.startswith("| 1 |")]
     assert len(rows) == 2 and all(f"| {provenance['commit']} |" in row for row in rows)
 
+    # the paper's baselines on unheard clips only, into their own file: the main table is left alone
+    before = open(os.path.join(model_dir, "separation_quality.json")).read()
+    assert (
+        compute_separation_quality.main(
+            [
+                "--model-dir",
+                model_dir,
+                "--unheard-config",
+                f"{test}/nearTarget_unheard.yaml",
+                "--agents",
+                "policy,rotate",
+                "--output",
+                "baselines_quality",
+                *opts,
+            ]
+        )
+        == 0
+    )
+    baselines = json.load(open(os.path.join(model_dir, "baselines_quality.json")))
+    assert set(baselines["clips"]) == {"unheard"} and set(baselines["clips"]["unheard"]["agents"]) == {
+        "policy",
+        "rotate",
+    }
+    assert "policy refined - rotate refined" in baselines["clips"]["unheard"]["comparisons"]
+    # the trained agent is deterministic: the same episodes score the same as in the main table
+    assert (
+        baselines["clips"]["unheard"]["agents"]["policy"]["metrics"]
+        == results["clips"]["unheard"]["agents"]["policy"]["metrics"]
+    )
+    assert open(os.path.join(model_dir, "separation_quality.json")).read() == before
+
 
 def test_quickstart_selection_and_test_configs_cover_enough_episodes_of_the_default_world() -> None:
     """Checkpoint selection scores every validation episode (50 of 100 left the choice within noise), and
@@ -113,3 +144,52 @@ def test_quickstart_selection_and_test_configs_cover_enough_episodes_of_the_defa
         unheard.EVAL.NUM_EPISODES if unheard.EVAL.NUM_EPISODES > 0 else available["testUnheard"]
     )  # 0 = every episode
     assert unheard.TASK.SPLIT == "testUnheard" and 100 <= scored <= available["testUnheard"]
+
+
+def _config_and_overrides(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """The yaml paths and the trailing KEY VALUE overrides of one quickstart stage's arguments."""
+    paths, index = [], 0
+    while index < len(arguments) and arguments[index].startswith("--"):
+        flag = arguments[index]
+        if flag == "--overwrite":
+            index += 1
+            continue
+        if flag in ("--exp-config", "--heard-config", "--unheard-config"):
+            paths.append(arguments[index + 1])
+        index += 2
+    return paths, arguments[index:]
+
+
+def test_quickstart_benchmark_preset_points_every_stage_at_the_benchmark_world() -> None:
+    """--preset benchmark: every stage (world, passive, RL, selection, test) reads data/worlds/benchmark with
+    the run's seed; selection scores every validation episode and the test every one of the 1,000 unheard
+    episodes; the default preset's stages still read the default world."""
+    import quickstart
+
+    from audio_separation.config import get_config
+    from audio_separation.world.builder import PRESETS
+
+    assert quickstart.default_runs_dir("benchmark", 1) == "runs/quickstart_benchmark_seed1"
+    assert quickstart.default_runs_dir("default", 0) == "runs/quickstart"
+    main_stages, script_stages = quickstart.stages("runs/quickstart_benchmark_seed1", 1, "benchmark")
+    named = [("main", stage) for stage in main_stages] + list(script_stages)
+    assert [name for name, _ in named[-2:]] == ["find_best_checkpoint", "compute_separation_quality"]
+    for name, arguments in named:
+        paths, overrides = _config_and_overrides(arguments)
+        assert paths, (name, arguments)
+        for path in paths:
+            config = get_config(os.path.join(ROOT, path), overrides)
+            assert (config.WORLD.DATA_ROOT, config.WORLD.PRESET) == ("data/worlds/benchmark", "benchmark"), path
+            if config.TRAINER_NAME != "world":
+                assert config.SEED == 1 or name != "main", path
+            if name == "find_best_checkpoint":
+                assert config.EVAL.NUM_EPISODES == 0, path  # all 200: the first 100 cover 2 of 4 val scenes
+            if name == "compute_separation_quality" and config.TASK.SPLIT == "testUnheard":
+                assert config.EVAL.NUM_EPISODES == 0 and PRESETS["benchmark"].episodes["testUnheard"] >= 1000
+    for arguments in quickstart.stages("runs/quickstart", 0)[0]:
+        paths, overrides = _config_and_overrides(arguments)
+        assert get_config(os.path.join(ROOT, paths[0]), overrides).WORLD.DATA_ROOT == "data/worlds/default"
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown quickstart preset 'huge'"):
+        quickstart.stages("runs/x", 0, "huge")
