@@ -127,6 +127,14 @@ def test_pick_the_best_checkpoint_then_tabulate_agents(
         == results["clips"]["unheard"]["agents"]["policy"]["metrics"]
     )
     assert open(os.path.join(model_dir, "separation_quality.json")).read() == before
+    # ... and tabulated between their own markers, with a column per baseline agent
+    benchmarks = tmp_path / "BENCHMARKS.md"
+    benchmarks.write_text("<!-- baselines:begin -->\n<!-- baselines:end -->\n" + text)
+    arguments = ["--run-dir", model_dir, "--input", "baselines_quality", "--marker", "baselines"]
+    assert results_table.main([*arguments, "--write", str(benchmarks)]) == 0
+    written = benchmarks.read_text()
+    assert "| policy - rotate | reached target |" in written and "policy - still" not in written.split("intro")[0]
+    assert written.endswith(text)  # the README's table after it is untouched
 
 
 def test_quickstart_selection_and_test_configs_cover_enough_episodes_of_the_default_world() -> None:
