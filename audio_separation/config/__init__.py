@@ -138,6 +138,8 @@ _MINIMUM = {
     "TASK.MAX_EPISODE_STEPS": (2, "steps per episode, at least 2"),
     "RL.PPO.PPO_EPOCH": (1, "passes per update, at least 1"),
     "RL.PPO.NUM_MINI_BATCH": (1, "mini-batches per pass, at least 1"),
+    "RL.MEMORY.REPLAY_EPISODES": (0, "episodes kept for the memory (0 = no replay)"),
+    "RL.MEMORY.BATCH_EPISODES": (1, "episodes per memory step, at least 1"),
     "AUDIO.SAMPLE_RATE": (1, "a positive sample rate in Hz"),
 }
 RL_TRAINERS = ("ddppo", "ppo")
@@ -157,6 +159,12 @@ def _check_ranges(config: CfgNode) -> None:
             raise ConfigError(f"{key}={value!r} is out of range: expected {meaning} (>= {minimum})")
     if config.TRAINER_NAME in RL_TRAINERS and config.NUM_PROCESSES < 1:
         raise ConfigError(f"NUM_PROCESSES={config.NUM_PROCESSES} is out of range: RL needs at least 1 env per worker")
+    if config.TRAINER_NAME in RL_TRAINERS and config.RL.MEMORY.REPLAY_EPISODES > 0:
+        if config.RL.MEMORY.BATCH_EPISODES <= config.NUM_PROCESSES:
+            raise ConfigError(
+                f"RL.MEMORY.BATCH_EPISODES={config.RL.MEMORY.BATCH_EPISODES} must exceed NUM_PROCESSES="
+                f"{config.NUM_PROCESSES} (the rollout's episodes) for RL.MEMORY.REPLAY_EPISODES to add any"
+            )
     for key in ("PASSIVE.LR", "NAF.LR", "NAF.LR_END", "RL.PPO.LR", "RL.MEMORY.LR"):
         value = _value(config, key)
         if not (0 < value < float("inf")):

@@ -281,6 +281,10 @@ _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned corre
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
+_C.RL.MEMORY.REPLAY_EPISODES = 0  # > 0: keep the last this many episodes and train the memory on the rollout's plus replayed ones (rl/memory_replay.py); 0 = the rollout only (the paper)
+_C.RL.MEMORY.BATCH_EPISODES = (
+    16  # with the replay: episodes per memory step, the rollout's included (must exceed NUM_PROCESSES)
+)
 _C.RL.MEMORY.FINETUNE_UPDATES = 0  # the last N of NUM_UPDATES train only the memory, on rollouts of the then fixed policy (no PPO step); 0 = off (the paper). docs/rl.md
 _C.RL.MEMORY.FINETUNE_LR = 2e-3  # the memory's learning rate over those N updates, linearly decayed to 0 over them
 _C.RL.IMITATION = CN()  # imitation warm start of the policy before PPO (rl/imitation.py); off in the paper settings

@@ -19,7 +19,8 @@ from yacs.config import CfgNode
 from audio_separation.common.distributed import all_reduce_gradients
 from audio_separation.models.memory import TransformerMemory
 from audio_separation.models.policy import ActorCritic
-from audio_separation.rl.rollout_storage import RolloutStorage
+from audio_separation.rl.memory_replay import EpisodeReplay
+from audio_separation.rl.rollout_storage import RolloutStorage, episode_memory_queries
 
 
 def linear_decay(update: int, num_updates: int) -> float:
@@ -79,17 +80,27 @@ class PPO:
 
 
 class MemoryLearner:
-    """The memory's supervised L1 step (RL.MEMORY settings)."""
+    """The memory's supervised L1 step (RL.MEMORY settings), on the rollout's episodes and, with
+    RL.MEMORY.REPLAY_EPISODES > 0, replayed past episodes (rl/memory_replay.py)."""
 
     def __init__(self, memory: TransformerMemory, settings: CfgNode, adam_eps: float) -> None:
         self.memory = memory
         self.settings = settings
         self.optimizer = torch.optim.Adam(memory.parameters(), lr=settings.LR, eps=adam_eps)
+        self.replay = EpisodeReplay(settings.REPLAY_EPISODES) if settings.REPLAY_EPISODES > 0 else None
 
     def update(self, storage: RolloutStorage) -> dict[str, float]:
         settings = self.settings
-        queries = storage.memory_queries(
-            list(range(storage.episode_length)), settings.CAPACITY, settings.REFINEMENT_WINDOW, with_targets=True
+        passive, gt_mono = storage.passive, storage.gt_mono
+        if self.replay is not None:
+            if settings.BATCH_EPISODES <= storage.num_envs:
+                raise ValueError(
+                    f"RL.MEMORY.BATCH_EPISODES {settings.BATCH_EPISODES} must exceed the {storage.num_envs} "
+                    "episodes of a rollout (NUM_PROCESSES) for RL.MEMORY.REPLAY_EPISODES to add any"
+                )
+            passive, gt_mono = self.replay.batch(passive, gt_mono, settings.BATCH_EPISODES)
+        queries = episode_memory_queries(
+            passive, gt_mono, list(range(storage.episode_length)), settings.CAPACITY, settings.REFINEMENT_WINDOW
         )
         total = 0.0
         for _ in range(max(int(settings.EPOCHS), 1)):

@@ -34,6 +34,23 @@ class MemoryQueries:
     targets: torch.Tensor | None  # (K, F, T) ground truth of the decoded positions (None when not asked)
 
 
+def episode_memory_queries(
+    passive: torch.Tensor, gt_mono: torch.Tensor | None, steps: list[int], capacity: int, decode_window: int
+) -> MemoryQueries:
+    """Memory windows over episodes stored time-major, passive (L, E, F, T) (and their ground truth
+    gt_mono, same shape, for targets; None = no targets), for every episode at each slot in `steps`
+    (queries ordered step-major, episode-minor)."""
+    last = max(steps)
+    n = passive.shape[1]
+    query_steps = torch.tensor(steps, device=passive.device).repeat_interleave(n)
+    episodes = torch.arange(n, device=passive.device).repeat(len(steps))
+    step_of_position = window_steps(query_steps, capacity)
+    window_index = step_of_position.clamp(min=0) * n + episodes[:, None]
+    decode = refinement_mask(query_steps, capacity, decode_window)
+    targets = None if gt_mono is None else gt_mono[: last + 1].flatten(0, 1)[window_index[decode]]
+    return MemoryQueries(passive[: last + 1].flatten(0, 1), window_index, step_of_position, decode, targets)
+
+
 class RolloutStorage:
     """Tensors of one episode per env, time-major (slot, env, ...)."""
 
@@ -129,17 +146,9 @@ class RolloutStorage:
         """Memory windows for every env at each slot in `steps` (queries ordered step-major, env-minor).
         Positions at offset <= decode_window (and holding an entry) are decoded: 0 = the current step
         only (acting), REFINEMENT_WINDOW = the supervised loss's tokens."""
-        last = max(steps)
-        n = self.num_envs
-        query_steps = torch.tensor(steps, device=self.device).repeat_interleave(n)
-        envs = torch.arange(n, device=self.device).repeat(len(steps))
-        step_of_position = window_steps(query_steps, capacity)
-        window_index = step_of_position.clamp(min=0) * n + envs[:, None]
-        decode = refinement_mask(query_steps, capacity, decode_window)
-        targets = None
-        if with_targets:
-            targets = self.gt_mono[: last + 1].flatten(0, 1)[window_index[decode]]
-        return MemoryQueries(self.passive[: last + 1].flatten(0, 1), window_index, step_of_position, decode, targets)
+        return episode_memory_queries(
+            self.passive, self.gt_mono if with_targets else None, steps, capacity, decode_window
+        )
 
     # ---------------------------------------------------------------------------------------- returns
     def compute_returns(self, gamma: float, tau: float) -> None:

@@ -446,6 +446,16 @@ class DDPPOTrainer(BaseTrainer):
             memory_learner.optimizer.load_state_dict(extra["memory_optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(f"{path}: does not match the agent/optimizers being restored: {error}") from None
+        if memory_learner.replay is not None:
+            replay = extra.get("memory_replay")
+            if replay is None:  # e.g. extending a run trained without the replay
+                if distributed.is_main():
+                    logger.info("%s holds no memory replay: the replay starts empty", path)
+            else:
+                try:
+                    memory_learner.replay.load_state_dict(replay, self.run.device.device)
+                except (ValueError, KeyError) as error:
+                    raise CheckpointError(f"{path}: {error}") from None
         counters.update(payload["counters"])
         if distributed.is_main():
             logger.info("resumed from %s at update %d (%d env steps)", path, counters["update"], counters["env_steps"])
@@ -467,6 +477,8 @@ class DDPPOTrainer(BaseTrainer):
             "memory_optimizer": memory_learner.optimizer.state_dict(),
             "separator": separator_description,
         }
+        if memory_learner.replay is not None:
+            extra["memory_replay"] = memory_learner.replay.state_dict()
         return save_checkpoint(
             path, config=self.config, model=agent, optimizer=ppo.optimizer, counters=counters, extra=extra
         )
