@@ -14,9 +14,9 @@ PNGs and an index.html under runs/quickstart/rl/eval/).
 
 --preset benchmark runs the same yamls with the world overrides of PRESET_OVERRIDES: the world of the
 benchmark preset under data/worlds/benchmark (24 furnished apartments, partial RIR set; built if absent,
-about an hour on 2 cores, resumable), every validation episode for checkpoint selection (200 per split over
-4 val scenes, not the first 100, which would cover only 2 of them), and 1,000 test episodes per split over
-4 test scenes. Runs go to runs/quickstart_benchmark[_seed<N>].
+about an hour on 2 cores, resumable), every validation episode for checkpoint selection as on the default
+world (200 per split over 4 val scenes; the yamls' 100 are the default world's whole split), and 1,000 test
+episodes per split over 4 test scenes (episodes go round-robin over the scenes). Runs go to runs/quickstart_benchmark[_seed<N>].
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ def test_quickstart_benchmark_preset_points_every_stage_at_the_benchmark_world()
             if config.TRAINER_NAME != "world":
                 assert config.SEED == 1 or name != "main", path
             if name == "find_best_checkpoint":
-                assert config.EVAL.NUM_EPISODES == 0, path  # all 200: the first 100 cover 2 of 4 val scenes
+                assert config.EVAL.NUM_EPISODES == 0, path  # every val episode (200), as on the default world
             if name == "compute_separation_quality" and config.TASK.SPLIT == "testUnheard":
                 assert config.EVAL.NUM_EPISODES == 0 and PRESETS["benchmark"].episodes["testUnheard"] >= 1000
     for arguments in quickstart.stages("runs/quickstart", 0)[0]:
