@@ -33,15 +33,19 @@ class EpisodeReplay:
         """The rollout's episodes (L, N, F, T) each plus up to total - N replayed ones, drawn with torch's
         global generator; then the rollout's episodes are pushed. Returns (L, N + k, F, T) each."""
         extra = min(max(total - passive.shape[1], 0), self.count)
-        if extra:
-            picked = torch.randperm(self.count)[:extra].to(self.passive.device)
-            passive = torch.cat([passive, self.passive[picked].transpose(0, 1).to(passive.device)], dim=1)
-            gt_mono = torch.cat([gt_mono, self.gt_mono[picked].transpose(0, 1).to(gt_mono.device)], dim=1)
-            fresh = passive.shape[1] - extra
-            self.push(passive[:, :fresh], gt_mono[:, :fresh])
-        else:
-            self.push(passive, gt_mono)
-        return passive, gt_mono
+        picked = torch.randperm(self.count)[:extra]
+        replayed = (
+            [buffer[picked.to(buffer.device)].transpose(0, 1) for buffer in (self.passive, self.gt_mono)]
+            if extra
+            else []
+        )
+        self.push(passive, gt_mono)  # after the draw: the rollout's episodes are not drawn back
+        if not replayed:
+            return passive, gt_mono
+        return (
+            torch.cat([passive, replayed[0].to(passive.device)], dim=1),
+            torch.cat([gt_mono, replayed[1].to(gt_mono.device)], dim=1),
+        )
 
     def push(self, passive: torch.Tensor, gt_mono: torch.Tensor) -> None:
         """Append the episodes of (L, N, F, T) tensors, overwriting the oldest when full."""

@@ -92,12 +92,7 @@ class MemoryLearner:
     def update(self, storage: RolloutStorage) -> dict[str, float]:
         settings = self.settings
         passive, gt_mono = storage.passive, storage.gt_mono
-        if self.replay is not None:
-            if settings.BATCH_EPISODES <= storage.num_envs:
-                raise ValueError(
-                    f"RL.MEMORY.BATCH_EPISODES {settings.BATCH_EPISODES} must exceed the {storage.num_envs} "
-                    "episodes of a rollout (NUM_PROCESSES) for RL.MEMORY.REPLAY_EPISODES to add any"
-                )
+        if self.replay is not None:  # BATCH_EPISODES > NUM_PROCESSES is checked with the config
             passive, gt_mono = self.replay.batch(passive, gt_mono, settings.BATCH_EPISODES)
         queries = episode_memory_queries(
             passive, gt_mono, list(range(storage.episode_length)), settings.CAPACITY, settings.REFINEMENT_WINDOW
