@@ -143,6 +143,7 @@ _MINIMUM = {
     "AUDIO.SAMPLE_RATE": (1, "a positive sample rate in Hz"),
 }
 RL_TRAINERS = ("ddppo", "ppo")
+SCORED_STEPS = ("all", "last")  # EVAL.SCORED_STEPS: every step's estimate or the final one
 
 
 def _value(config: CfgNode, key: str):
@@ -178,6 +179,8 @@ def _check(config: CfgNode) -> None:
         raise ConfigError(
             f"TASK.NUM_SOUNDS_IN_MIX must be >= 2 (target + distractor), got {config.TASK.NUM_SOUNDS_IN_MIX}"
         )
+    if config.EVAL.SCORED_STEPS not in SCORED_STEPS:
+        raise ConfigError(f"EVAL.SCORED_STEPS must be one of {SCORED_STEPS}, got {config.EVAL.SCORED_STEPS!r}")
     if config.RUN_TYPE not in ("train", "eval"):
         raise ConfigError(f"RUN_TYPE must be 'train' or 'eval', got {config.RUN_TYPE!r}")
 

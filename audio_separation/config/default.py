@@ -316,6 +316,7 @@ _C.EVAL.ESTIMATE_PHASE = "target"  # phase of the separated wav: "target" (GT ph
 _C.EVAL.POLL_SECONDS = (
     0.0  # folder mode: > 0 keeps polling for new ckpt.N.pth every N s (habitat); 0 evaluates those present and stops
 )
+_C.EVAL.SCORED_STEPS = "all"  # an episode's score: "all" = mean over every step's estimate (near-target, the paper); "last" = the final step's estimate only (far-target, Move2Hear)
 _C.EVAL.QUIRK_N_FFT_1022 = False  # QUIRK: invert with the original's n_fft 1022 for SI-SDR
 
 

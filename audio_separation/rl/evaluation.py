@@ -4,8 +4,9 @@ same frozen separator and trained memory (EVAL.AGENT).
 What is scored (spec "Evaluation and metrics"): for every step of every episode, the passive estimate
 (frozen separator) and the final refined estimate (the memory's prediction of step s made at step
 min(s + REFINEMENT_WINDOW, last)), each against the ground-truth target with the mixture as the input
-baseline (audio/episode_metrics.mixture_mono_estimate); an episode's number is its mean over steps, a
-run's number the mean over episodes with a 95 % interval.
+baseline (audio/episode_metrics.mixture_mono_estimate); an episode's number is its mean over steps
+(EVAL.SCORED_STEPS "all") or its final step's ("last": Move2Hear's far-target score of the estimate the agent
+ends with), a run's number the mean over episodes with a 95 % interval.
 
 Outputs, for each checkpoint, in <EVAL.OUTPUT_DIR or MODEL_DIR/eval/<split>/<agent>>/<checkpoint name>/:
     per_episode.json   trajectory, per-step and mean metrics of every episode (passive and refined)
@@ -235,6 +236,7 @@ class Evaluator:
             "agent": agent_name,
             "deterministic": bool(config.EVAL.DETERMINISTIC),
             "estimate_phase": str(config.EVAL.ESTIMATE_PHASE),
+            "scored_steps": str(config.EVAL.SCORED_STEPS),
             "memory_window": {"capacity": settings.capacity, "refinement_window": settings.refinement_window},
             "num_episodes": len(episodes),
             "seconds": time.perf_counter() - started,
@@ -362,6 +364,8 @@ class EpisodeScorer:
             for kind in ESTIMATES
         }
         first, last = recording.infos[0], recording.infos[-1]
+        scored = str(self.config.EVAL.SCORED_STEPS)
+        first_scored = -1 if scored == "last" else 0
         trajectory = [
             {"step": int(info["step"]), "node": int(info["node"]), "heading": int(info["heading"]), "action": action}
             for info, action in zip(recording.infos, [None, *recording.actions])
@@ -374,8 +378,10 @@ class EpisodeScorer:
             "reached_target": int(last["node"]) == int(first["target_node"]),
             "trajectory": trajectory,
             "per_step": per_step,
-            "mean": {
-                kind: {name: float(np.mean(values)) for name, values in per_step[kind].items()} for kind in ESTIMATES
+            "scored_steps": scored,
+            "mean": {  # over the scored steps: every step's estimate, or the final one (EVAL.SCORED_STEPS last)
+                kind: {name: float(np.mean(values[first_scored:])) for name, values in per_step[kind].items()}
+                for kind in ESTIMATES
             },
         }
 

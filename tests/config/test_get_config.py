@@ -49,3 +49,14 @@ def test_every_shipped_yaml_loads() -> None:
     assert len(paths) > 15
     for path in paths:
         get_config(path)
+
+
+def test_scored_steps_is_checked_and_far_target_evaluations_score_the_last_step() -> None:
+    import os
+
+    with pytest.raises(ConfigError, match="EVAL.SCORED_STEPS.*'final'"):
+        get_config(opts=["EVAL.SCORED_STEPS", "final"])
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for folder in ("configs/val", "configs/test", "configs/quickstart/val", "configs/quickstart/test"):
+        assert get_config(os.path.join(root, folder, "farTarget_unheard.yaml")).EVAL.SCORED_STEPS == "last"
+        assert get_config(os.path.join(root, folder, "nearTarget_unheard.yaml")).EVAL.SCORED_STEPS == "all"

@@ -95,6 +95,38 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     ).eval()
     assert [s["update"] for s in polled] == [2, 3] and polled[-1]["last_update"]
     assert polled[-1]["seconds"] == summary["seconds"]
+    # far-target scoring (EVAL.SCORED_STEPS last): the same episodes, each scored by its final estimate only
+    last_folder = str(tmp_path / "last")
+    [last] = DDPPOTrainer.from_config(
+        rl_config(
+            model_dir,
+            "TASK.SPLIT",
+            "val",
+            "EVAL.NUM_EPISODES",
+            "3",
+            "EVAL.SCORED_STEPS",
+            "last",
+            "EVAL.MEDIA_EPISODES",
+            "0",
+            "EVAL.OUTPUT_DIR",
+            last_folder,
+            "EVAL_CKPT_PATH_DIR",
+            os.path.join(model_dir, "data", "ckpt.3.pth"),
+            run_type="eval",
+        )
+    ).eval()
+    assert last["scored_steps"] == "last" and summary["scored_steps"] == "all"
+    last_episodes = json.load(open(os.path.join(last_folder, "ckpt.3", "per_episode.json")))
+    assert [e["episode_id"] for e in last_episodes] == [e["episode_id"] for e in episodes]
+    for every, final in zip(episodes, last_episodes):
+        for kind in ("passive", "refined"):
+            steps = every["per_step"][kind]["si_sdr"]
+            assert final["per_step"][kind]["si_sdr"] == pytest.approx(steps, abs=1e-5)
+            assert final["mean"][kind]["si_sdr"] == pytest.approx(steps[-1], abs=1e-5)
+            assert every["mean"][kind]["si_sdr"] == pytest.approx(sum(steps) / len(steps), abs=1e-5)
+    assert last["metrics"]["refined"]["si_sdr"]["mean"] == pytest.approx(
+        sum(e["per_step"]["refined"]["si_sdr"][-1] for e in episodes) / 3, abs=1e-5
+    )
 
 
 def test_missing_or_mismatched_separator_is_a_clear_error(rl_config, tiny_world, tmp_path) -> None:
