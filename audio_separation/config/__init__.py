@@ -140,6 +140,7 @@ _MINIMUM = {
     "RL.PPO.NUM_MINI_BATCH": (1, "mini-batches per pass, at least 1"),
     "RL.MEMORY.REPLAY_EPISODES": (0, "episodes kept for the memory (0 = no replay)"),
     "RL.MEMORY.BATCH_EPISODES": (1, "episodes per memory step, at least 1"),
+    "EVAL.MEMORY_CAPACITY": (0, "memory entries at evaluation (0 = the checkpoint's)"),
     "AUDIO.SAMPLE_RATE": (1, "a positive sample rate in Hz"),
 }
 RL_TRAINERS = ("ddppo", "ppo")

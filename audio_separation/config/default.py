@@ -278,6 +278,7 @@ _C.RL.MEMORY.FFN_SIZE = 1024  # feed-forward width of each layer
 _C.RL.MEMORY.DROPOUT = 0.0  # transformer dropout
 _C.RL.MEMORY.NEGATIVE_SLOPE = 0.0  # activation of the memory's CNNs (not in the spec): 0 = ReLU; > 0 = LeakyReLU of this slope (few-channel ReLU memories lose units for good early in training)
 _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned correction (starts as the passive estimate); False: direct prediction (spec)
+_C.RL.MEMORY.TOKEN_SKIP = True  # the up-sampling CNN takes each entry's own skip (spec); False: decode the attended token alone (needs PREDICT_RESIDUAL to keep detail; docs/rl.md)
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
@@ -317,6 +318,7 @@ _C.EVAL.POLL_SECONDS = (
     0.0  # folder mode: > 0 keeps polling for new ckpt.N.pth every N s (habitat); 0 evaluates those present and stops
 )
 _C.EVAL.SCORED_STEPS = "all"  # an episode's score: "all" = mean over every step's estimate (near-target, the paper); "last" = the final step's estimate only (far-target, Move2Hear)
+_C.EVAL.MEMORY_CAPACITY = 0  # > 0: evaluate with a memory window of this many entries instead of the checkpoint's (ablation: 1 = the memory sees only the current step)
 _C.EVAL.QUIRK_N_FFT_1022 = False  # QUIRK: invert with the original's n_fft 1022 for SI-SDR
 
 

@@ -22,6 +22,12 @@ The spec does not name the CNNs' activation; ReLU is the default. With few chann
 ReLU units can die early in RL training, and the memory then stays at the passive estimate (the
 measurement: docs/rl.md); negative_slope > 0 uses LeakyReLU,
 whose units cannot die.
+
+token_skip=False (this project's option) decodes from the attended token alone, without the entry's own
+skip: with the skip the trained quickstart memories act as a per-step post-filter and ignore their
+past (an evaluation with a window of 1 entry scores the same to 0.001 dB; docs/rl.md), so without it
+the correction has to pass through the attention. With predict_residual the entry itself still carries
+the fine detail.
 """
 
 from __future__ import annotations
@@ -92,6 +98,7 @@ class TransformerMemory(nn.Module):
         dropout: float = 0.0,
         predict_residual: bool = False,
         negative_slope: float = 0.0,
+        token_skip: bool = True,
     ) -> None:
         super().__init__()
         if num_freq_bins % num_frames or num_frames % 4:
@@ -121,7 +128,10 @@ class TransformerMemory(nn.Module):
             layer, num_layers, norm=nn.LayerNorm(self.d_model), enable_nested_tensor=False
         )
         self.decode_half = nn.Sequential(nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2), activation())
-        self.decode_full = nn.ConvTranspose2d(2 * channels, squares, kernel_size=2, stride=2)
+        self.token_skip = bool(token_skip)
+        self.decode_full = nn.ConvTranspose2d(
+            (2 if self.token_skip else 1) * channels, squares, kernel_size=2, stride=2
+        )
         if self.predict_residual:
             nn.init.zeros_(self.decode_full.weight)
             nn.init.zeros_(self.decode_full.bias)
@@ -144,7 +154,9 @@ class TransformerMemory(nn.Module):
         magnitudes (K, F, T) (clamp at 0 for an estimate; the loss is taken on the raw output)."""
         grid = tokens.reshape(-1, self.channels, self.grid, self.grid)
         upsampled = self.decode_half(grid)
-        output = unslice_frequencies(self.decode_full(torch.cat([upsampled, skips], dim=1)), 1)[..., 0]
+        if self.token_skip:
+            upsampled = torch.cat([upsampled, skips], dim=1)
+        output = unslice_frequencies(self.decode_full(upsampled), 1)[..., 0]
         return entries + output if self.predict_residual else output
 
     # ---------------------------------------------------------------------------------------- whole

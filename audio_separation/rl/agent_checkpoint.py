@@ -44,6 +44,8 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
         key: value for key, value in optional.items() if value > 0
     }  # absent when off: older checkpoints stay valid
     memory_optional = {"negative_slope": float(memory.NEGATIVE_SLOPE)} if memory.NEGATIVE_SLOPE > 0 else {}
+    if not memory.TOKEN_SKIP:
+        memory_optional["token_skip"] = False
     return {
         "policy": {
             "num_freq_bins": audio.num_freq_bins,

@@ -127,6 +127,9 @@ class Evaluator:
         if saved_config is not None:  # the memory window is part of the trained method: use the checkpoint's
             settings.capacity = int(saved_config.RL.MEMORY.CAPACITY)
             settings.refinement_window = int(saved_config.RL.MEMORY.REFINEMENT_WINDOW)
+        if config.EVAL.MEMORY_CAPACITY > 0:  # the ablation of the memory's past (1 = the current entry only)
+            settings.capacity = int(config.EVAL.MEMORY_CAPACITY)
+            settings.refinement_window = min(settings.refinement_window, settings.capacity - 1)
         agent_name = str(config.EVAL.AGENT)
         policy = agent.policy if agent_name == "policy" else None
         summary = self.score_episodes(

@@ -111,3 +111,25 @@ def test_negative_slope_keeps_every_cnn_unit_alive_where_relu_loses_them() -> No
         for module in TransformerMemory(64, 8, 4, num_heads=2, ffn_size=16, negative_slope=0.2).modules()
     }
     assert "LeakyReLU" in activations and "ReLU" not in activations
+
+
+def test_memory_without_token_skip_decodes_through_the_attention() -> None:
+    """token_skip=False: the refined current entry depends on the past entries (the attention is the only
+    path), starts as the passive estimate with predict_residual, and round-trips through agent settings."""
+    torch.manual_seed(0)
+    memory = TransformerMemory(num_freq_bins=64, num_frames=8, channels=4, num_heads=2, ffn_size=16, token_skip=False)
+    assert memory.decode_full.in_channels == 4
+    entries = torch.rand(1, 3, 64, 8)
+    other_past = entries.clone()
+    other_past[0, :2] = torch.rand(2, 64, 8)
+    current = memory(entries, torch.tensor([2]))[0, -1]
+    assert not torch.allclose(current, memory(other_past, torch.tensor([2]))[0, -1])
+    residual = TransformerMemory(
+        num_freq_bins=64, num_frames=8, channels=4, num_heads=2, ffn_size=16, predict_residual=True, token_skip=False
+    )
+    assert torch.allclose(residual(entries, torch.tensor([2])), entries)
+    from audio_separation.config import get_config
+    from audio_separation.rl.agent_checkpoint import agent_settings
+
+    assert agent_settings(get_config(opts=["RL.MEMORY.TOKEN_SKIP", "False"]))["memory"]["token_skip"] is False
+    assert "token_skip" not in agent_settings(get_config())["memory"]  # older checkpoints stay valid

@@ -127,6 +127,30 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     assert last["metrics"]["refined"]["si_sdr"]["mean"] == pytest.approx(
         sum(e["per_step"]["refined"]["si_sdr"][-1] for e in episodes) / 3, abs=1e-5
     )
+    # the memory's past ablated (EVAL.MEMORY_CAPACITY 1): the window holds the current entry only
+    [alone] = DDPPOTrainer.from_config(
+        rl_config(
+            model_dir,
+            "TASK.SPLIT",
+            "val",
+            "EVAL.NUM_EPISODES",
+            "3",
+            "EVAL.MEMORY_CAPACITY",
+            "1",
+            "EVAL.MEDIA_EPISODES",
+            "0",
+            "EVAL.OUTPUT_DIR",
+            str(tmp_path / "alone"),
+            "EVAL_CKPT_PATH_DIR",
+            os.path.join(model_dir, "data", "ckpt.3.pth"),
+            run_type="eval",
+        )
+    ).eval()
+    assert alone["memory_window"] == {"capacity": 1, "refinement_window": 0}
+    assert summary["memory_window"]["capacity"] > 1
+    assert alone["metrics"]["passive"]["si_sdr"]["mean"] == pytest.approx(
+        summary["metrics"]["passive"]["si_sdr"]["mean"]
+    )
 
 
 def test_missing_or_mismatched_separator_is_a_clear_error(rl_config, tiny_world, tmp_path) -> None:
