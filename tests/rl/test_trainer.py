@@ -95,26 +95,30 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     ).eval()
     assert [s["update"] for s in polled] == [2, 3] and polled[-1]["last_update"]
     assert polled[-1]["seconds"] == summary["seconds"]
+
     # far-target scoring (EVAL.SCORED_STEPS last): the same episodes, each scored by its final estimate only
+    def evaluate_ckpt3(folder: str, *opts: str) -> dict:  # ckpt.3 on the same 3 val episodes, with `opts`
+        [result] = DDPPOTrainer.from_config(
+            rl_config(
+                model_dir,
+                "TASK.SPLIT",
+                "val",
+                "EVAL.NUM_EPISODES",
+                "3",
+                "EVAL.MEDIA_EPISODES",
+                "0",
+                "EVAL.OUTPUT_DIR",
+                folder,
+                "EVAL_CKPT_PATH_DIR",
+                os.path.join(model_dir, "data", "ckpt.3.pth"),
+                *opts,
+                run_type="eval",
+            )
+        ).eval()
+        return result
+
     last_folder = str(tmp_path / "last")
-    [last] = DDPPOTrainer.from_config(
-        rl_config(
-            model_dir,
-            "TASK.SPLIT",
-            "val",
-            "EVAL.NUM_EPISODES",
-            "3",
-            "EVAL.SCORED_STEPS",
-            "last",
-            "EVAL.MEDIA_EPISODES",
-            "0",
-            "EVAL.OUTPUT_DIR",
-            last_folder,
-            "EVAL_CKPT_PATH_DIR",
-            os.path.join(model_dir, "data", "ckpt.3.pth"),
-            run_type="eval",
-        )
-    ).eval()
+    last = evaluate_ckpt3(last_folder, "EVAL.SCORED_STEPS", "last")
     assert last["scored_steps"] == "last" and summary["scored_steps"] == "all"
     last_episodes = json.load(open(os.path.join(last_folder, "ckpt.3", "per_episode.json")))
     assert [e["episode_id"] for e in last_episodes] == [e["episode_id"] for e in episodes]
@@ -128,24 +132,7 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
         sum(e["per_step"]["refined"]["si_sdr"][-1] for e in episodes) / 3, abs=1e-5
     )
     # the memory's past ablated (EVAL.MEMORY_CAPACITY 1): the window holds the current entry only
-    [alone] = DDPPOTrainer.from_config(
-        rl_config(
-            model_dir,
-            "TASK.SPLIT",
-            "val",
-            "EVAL.NUM_EPISODES",
-            "3",
-            "EVAL.MEMORY_CAPACITY",
-            "1",
-            "EVAL.MEDIA_EPISODES",
-            "0",
-            "EVAL.OUTPUT_DIR",
-            str(tmp_path / "alone"),
-            "EVAL_CKPT_PATH_DIR",
-            os.path.join(model_dir, "data", "ckpt.3.pth"),
-            run_type="eval",
-        )
-    ).eval()
+    alone = evaluate_ckpt3(str(tmp_path / "alone"), "EVAL.MEMORY_CAPACITY", "1")
     assert alone["memory_window"] == {"capacity": 1, "refinement_window": 0}
     assert summary["memory_window"]["capacity"] > 1
     assert alone["metrics"]["passive"]["si_sdr"]["mean"] == pytest.approx(
