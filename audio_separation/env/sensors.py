@@ -7,6 +7,9 @@ Spectrograms are (freq, frames, channels) float32, 512 x 32 for the paper's STFT
 source 0 is the target.
     MIXED_BINAURAL_MAGNITUDE  mixed_binaural_magnitude  (F, T, 2)   log1p |STFT| of the mixture (ears L, R)
     MIXED_BINAURAL_PHASE      mixed_binaural_phase      (F, T, 2)   its phase, radians
+    MIXED_BINAURAL_STAY       stay_binaural_magnitude   (F, T, 2)   log1p |STFT| of this step's mixture heard from the
+                                                                    previous step's pose (node, heading): what standing
+                                                                    still would have heard (RL.REWARD pose_gain)
     GT_MONO                   gt_mono_magnitude         (F, T, N)   |STFT| of each dry chunk; target's RMS = AUDIO.TARGET_MONO_RMS
                               gt_mono_phase             (F, T, N)   their phases
     GT_BINAURAL               gt_binaural_magnitude     (F, T, 2N)  |STFT| of each source's binaural signal
@@ -166,6 +169,22 @@ class MixedBinauralPhaseSensor(Sensor):
     def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         key = "mixed_binaural_phase"
         return {key: _channels_last(step.audio.mixture, _phase, out.get(key))}
+
+
+@registry.register_sensor(name="MIXED_BINAURAL_STAY")
+class MixedBinauralStaySensor(Sensor):
+    """The counterfactual of the last action: the same second of audio rendered at the pose the agent had
+    before it (at t = 0 the start pose, so equal to the mixture). A second render per step."""
+
+    keys = ("stay_binaural_magnitude",)
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        return {"stay_binaural_magnitude": self.context.spectrogram_space(2)}
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        key = "stay_binaural_magnitude"
+        audio = step.simulator.render_audio(False, pose=step.simulator.previous_pose)
+        return {key: _channels_last(audio.mixture, _log1p_magnitude, out.get(key))}
 
 
 @registry.register_sensor(name="GT_MONO")

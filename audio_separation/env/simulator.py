@@ -56,6 +56,7 @@ class Simulator:
         self.episode: ResolvedEpisode | None = None
         self.node = -1
         self.heading = 0
+        self.previous_pose = (-1, 0)  # (node, heading) before the last action (the start pose at t = 0)
         self.step_index = 0
         self._clip_seconds: list[int] = []
         self._paths: list[SourcePath | None] = []  # per source: its path when it moves (TASK.SOURCE_MOTION)
@@ -90,6 +91,7 @@ class Simulator:
         self.scene(episode.scene)
         self.episode = episode
         self.node, self.heading, self.step_index = episode.start_node, episode.start_heading, 0
+        self.previous_pose = (self.node, self.heading)
         self._clip_seconds = [self.clips.num_seconds(path) for path in episode.sound_paths]
         for path, start, seconds in zip(episode.sound_paths, episode.start_seconds, self._clip_seconds):
             if start >= seconds:
@@ -112,6 +114,7 @@ class Simulator:
             raise ValueError(
                 f"unknown action {action!r}; expected 0..{len(ACTION_NAMES) - 1} ({', '.join(ACTION_NAMES)})"
             )
+        self.previous_pose = (self.node, self.heading)
         self.node, self.heading = self.navigation(self.episode.scene).step(self.node, self.heading, int(action))
         self.step_index += 1
 
@@ -131,12 +134,14 @@ class Simulator:
         speed = self.settings.task.motion.speed
         return [emitter_at(path, node, speed, seconds) for path, node in zip(self._paths, self.episode.source_nodes)]
 
-    def render_audio(self, with_source_binaural: bool) -> RenderedAudio:
+    def render_audio(self, with_source_binaural: bool, pose: tuple[int, int] | None = None) -> RenderedAudio:
+        """This step's audio heard at the agent's pose, or at `pose` = (node, heading) (e.g. previous_pose)."""
         assert self.episode is not None
         data = self.scene(self.episode.scene)
         sources = list(zip(self.episode.sound_paths, self.clip_seconds(), self.emitters()))
+        node, heading = pose if pose is not None else (self.node, self.heading)
         return self.renderer.render(
-            self._scene_rirs(data, self.episode.scene), self.node, self.heading, sources, with_source_binaural
+            self._scene_rirs(data, self.episode.scene), node, heading, sources, with_source_binaural
         )
 
     def render_views(self) -> tuple[np.ndarray, np.ndarray]:

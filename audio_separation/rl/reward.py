@@ -2,9 +2,16 @@
 
     negative_error (paper):     r_t = -nMSE_{t+1}
     improvement (Move2Hear):    r_t = nMSE_t - nMSE_{t+1}
+    pose_gain (this project's): r_t = nMSE^stay_{t+1} - nMSE^passive_{t+1}
 with nMSE_t = mean((estimate_t - GT_t)^2) / target_rms^2 of the current-step refined estimate (clamped
 at 0) after the move, so an all-zero estimate of a target at the env's RMS (AUDIO.TARGET_MONO_RMS) gives
 nMSE 1 and reward -1. QUIRK (RL.ZERO_TERMINAL_REWARD): the original gives 0 on the terminal transition.
+
+pose_gain compares two passive estimates of the SAME second of audio: the frozen separator's on the
+mixture heard from the new pose and on the mixture heard from the pose before the action (sensor
+MIXED_BINAURAL_STAY). Standing still scores exactly 0, and what the sources happen to play that second,
+which moves the paper's reward far more than the agent's position (docs/results.md, "Why plain PPO does
+not learn here"), cancels out of the difference. A counterfactual baseline, not in either paper.
 
 Far-target (Move2Hear) navigation term, added to either: RL.DISTANCE_REWARD_WEIGHT x (d_t - d_{t+1}) with
 d the agent's geodesic distance in metres to the target (env info "geodesic_distance"): positive when
@@ -16,7 +23,8 @@ from __future__ import annotations
 
 import torch
 
-REWARDS = ("negative_error", "improvement")
+REWARDS = ("negative_error", "improvement", "pose_gain")
+STAY_KEY = "stay_binaural_magnitude"  # pose_gain's counterfactual mixture (sensor MIXED_BINAURAL_STAY)
 
 
 def normalised_error(estimate: torch.Tensor, target: torch.Tensor, target_rms: float) -> torch.Tensor:
@@ -30,7 +38,7 @@ def separation_reward(
     """(N,) reward of a transition from the normalised errors of the steps before and after it."""
     if kind == "negative_error":
         reward = -error_after
-    elif kind == "improvement":
+    elif kind in ("improvement", "pose_gain"):  # pose_gain: before = the stay estimate's error of the same second
         reward = error_before - error_after
     else:
         raise ValueError(f"RL.REWARD must be one of {REWARDS}, got {kind!r}")

@@ -23,7 +23,7 @@ from audio_separation.models.memory import TransformerMemory, final_estimate_sou
 from audio_separation.models.policy import ActorCritic
 from audio_separation.models.separators import PassiveSeparator
 from audio_separation.rl.frozen_separator import separate
-from audio_separation.rl.reward import distance_reward, normalised_error, separation_reward
+from audio_separation.rl.reward import STAY_KEY, distance_reward, normalised_error, separation_reward
 from audio_separation.rl.rollout_storage import RolloutStorage
 
 
@@ -158,9 +158,10 @@ def run_episodes(
     refined_error = torch.zeros(length, count, device=device)
     decode_window = settings.refinement_window if record else 0
     distance = _distances(infos_per_env, device) if settings.distance_reward_weight else None
+    pose_gain = settings.reward == "pose_gain"  # needs the sensor MIXED_BINAURAL_STAY (checked with the config)
     for step in range(length):
         tick = time.perf_counter()
-        tensors = to_tensors(observations, device, PIPELINE_KEYS + storage.observation_keys)
+        tensors = to_tensors(observations, device, PIPELINE_KEYS + (STAY_KEY,) * pose_gain + storage.observation_keys)
         binaural, passive = separate(separator, tensors["mixed_binaural_magnitude"], tensors["target_class"])
         gt_mono = tensors["gt_mono_magnitude"][..., 0]
         storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, observations=tensors)
@@ -173,7 +174,16 @@ def run_episodes(
         storage.refined[step].copy_(torch.stack([tokens[-1] for tokens in per_env]))
         passive_error[step] = normalised_error(passive, gt_mono, settings.target_rms)
         refined_error[step] = normalised_error(storage.refined[step], gt_mono, settings.target_rms)
-        if step > 0:
+        if step > 0 and pose_gain:  # the same second's passive estimate from the pose before the action
+            _, stay = separate(separator, tensors[STAY_KEY], tensors["target_class"])
+            storage.rewards[step - 1] = separation_reward(
+                settings.reward,
+                normalised_error(stay, gt_mono, settings.target_rms),
+                passive_error[step],
+                terminal=step == length - 1,
+                zero_terminal=settings.zero_terminal_reward,
+            )
+        elif step > 0:
             storage.rewards[step - 1] = separation_reward(
                 settings.reward,
                 refined_error[step - 1],
