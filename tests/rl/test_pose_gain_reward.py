@@ -74,3 +74,20 @@ def test_pose_gain_rewards_are_stay_error_minus_passive_error(rl_config) -> None
             if poses[step] == poses[step - 1]:
                 assert storage.rewards[step - 1, index].item() == 0.0
         env.close()
+
+
+def test_reward_signal_script_compares_agents_on_the_same_episodes(rl_config) -> None:
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "scripts"))
+    import reward_signal
+
+    paper = rl_config(None, "TASK.MAX_EPISODE_STEPS", "4")
+    returns = reward_signal.episode_returns(paper, ["approach", "still"], rounds=2)
+    assert {name: len(values) for name, values in returns.items()} == {"approach": 4, "still": 4}
+    assert np.all(returns["still"] < 0)  # -nMSE summed over 3 transitions
+    counterfactual = rl_config(None, "TASK.MAX_EPISODE_STEPS", "4", "RL.REWARD", "pose_gain", "TASK.SENSORS", SENSORS)
+    again = reward_signal.episode_returns(counterfactual, ["approach", "still"], rounds=2)
+    # the same agents on the same episodes: only the reward differs, and the counterfactual one is far smaller
+    assert np.all(np.abs(again["still"]) < np.abs(returns["still"]))
