@@ -64,8 +64,9 @@ def compute(
             extra = ["EVAL.AGENT", agent] + ([] if agent == TRAINED else ["EVAL.MEDIA_EPISODES", "0"])
             jobs.append(EvalJob(config, model_dir, checkpoint, (*opts, *extra)))
             keys.append((clips, agent))
+    produced_by = run_provenance(model_dir, configs, opts)  # before the evaluations: the code they run
     summaries = dict(zip(keys, run_jobs(jobs, parallel)))
-    results: dict[str, Any] = {"clips": {}, "provenance": run_provenance(model_dir, configs, opts)}
+    results: dict[str, Any] = {"clips": {}, "provenance": produced_by}
     for clips in configs:
         per_agent = {agent: summaries[(clips, agent)] for agent in agents}
         episodes = {
