@@ -174,16 +174,21 @@ class MixedBinauralPhaseSensor(Sensor):
 @registry.register_sensor(name="MIXED_BINAURAL_STAY")
 class MixedBinauralStaySensor(Sensor):
     """The counterfactual of the last action: the same second of audio rendered at the pose the agent had
-    before it (at t = 0 the start pose, so equal to the mixture). A second render per step."""
+    before it. A second render per step, skipped where that pose is the current one (t = 0, a blocked move):
+    the step's own mixture is used."""
 
     keys = ("stay_binaural_magnitude",)
+    needs_audio = True
 
     def spaces(self) -> dict[str, spaces.Space]:
         return {"stay_binaural_magnitude": self.context.spectrogram_space(2)}
 
     def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        key = "stay_binaural_magnitude"
-        audio = step.simulator.render_audio(False, pose=step.simulator.previous_pose)
+        key, simulator = "stay_binaural_magnitude", step.simulator
+        here = (simulator.node, simulator.heading)
+        audio = (
+            step.audio if simulator.previous_pose == here else simulator.render_audio(False, simulator.previous_pose)
+        )
         return {key: _channels_last(audio.mixture, _log1p_magnitude, out.get(key))}
 
 

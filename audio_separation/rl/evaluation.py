@@ -352,6 +352,8 @@ class EpisodeScorer:
         self.sample_rate = int(config.AUDIO.SAMPLE_RATE)
         self.step_samples = int(config.AUDIO.SAMPLE_RATE * config.AUDIO.STEP_SECONDS)
         self.video = bool(config.EVAL.WRITE_VIDEO) and media.ffmpeg_available()
+        self.scored_steps = str(config.EVAL.SCORED_STEPS)
+        self.first_scored = -1 if self.scored_steps == "last" else 0  # per_step index of the first scored step
 
     def score(self, recording: EpisodeRecording, arrays: dict[str, np.ndarray], agent_name: str) -> dict[str, Any]:
         per_step = {
@@ -367,8 +369,6 @@ class EpisodeScorer:
             for kind in ESTIMATES
         }
         first, last = recording.infos[0], recording.infos[-1]
-        scored = str(self.config.EVAL.SCORED_STEPS)
-        first_scored = -1 if scored == "last" else 0
         trajectory = [
             {"step": int(info["step"]), "node": int(info["node"]), "heading": int(info["heading"]), "action": action}
             for info, action in zip(recording.infos, [None, *recording.actions])
@@ -381,9 +381,9 @@ class EpisodeScorer:
             "reached_target": int(last["node"]) == int(first["target_node"]),
             "trajectory": trajectory,
             "per_step": per_step,
-            "scored_steps": scored,
+            "scored_steps": self.scored_steps,
             "mean": {  # over the scored steps: every step's estimate, or the final one (EVAL.SCORED_STEPS last)
-                kind: {name: float(np.mean(values[first_scored:])) for name, values in per_step[kind].items()}
+                kind: {name: float(np.mean(values[self.first_scored :])) for name, values in per_step[kind].items()}
                 for kind in ESTIMATES
             },
         }

@@ -159,9 +159,10 @@ def run_episodes(
     decode_window = settings.refinement_window if record else 0
     distance = _distances(infos_per_env, device) if settings.distance_reward_weight else None
     pose_gain = settings.reward == "pose_gain"  # needs the sensor MIXED_BINAURAL_STAY (checked with the config)
+    keys = PIPELINE_KEYS + (STAY_KEY,) * pose_gain + storage.observation_keys
     for step in range(length):
         tick = time.perf_counter()
-        tensors = to_tensors(observations, device, PIPELINE_KEYS + (STAY_KEY,) * pose_gain + storage.observation_keys)
+        tensors = to_tensors(observations, device, keys)
         binaural, passive = separate(separator, tensors["mixed_binaural_magnitude"], tensors["target_class"])
         gt_mono = tensors["gt_mono_magnitude"][..., 0]
         storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, observations=tensors)
@@ -174,20 +175,16 @@ def run_episodes(
         storage.refined[step].copy_(torch.stack([tokens[-1] for tokens in per_env]))
         passive_error[step] = normalised_error(passive, gt_mono, settings.target_rms)
         refined_error[step] = normalised_error(storage.refined[step], gt_mono, settings.target_rms)
-        if step > 0 and pose_gain:  # the same second's passive estimate from the pose before the action
-            _, stay = separate(separator, tensors[STAY_KEY], tensors["target_class"])
+        if step > 0:
+            if pose_gain:  # the same second's passive estimate from the pose before the action, against the agent's
+                _, stay = separate(separator, tensors[STAY_KEY], tensors["target_class"])
+                before, after = normalised_error(stay, gt_mono, settings.target_rms), passive_error[step]
+            else:
+                before, after = refined_error[step - 1], refined_error[step]
             storage.rewards[step - 1] = separation_reward(
                 settings.reward,
-                normalised_error(stay, gt_mono, settings.target_rms),
-                passive_error[step],
-                terminal=step == length - 1,
-                zero_terminal=settings.zero_terminal_reward,
-            )
-        elif step > 0:
-            storage.rewards[step - 1] = separation_reward(
-                settings.reward,
-                refined_error[step - 1],
-                refined_error[step],
+                before,
+                after,
                 terminal=step == length - 1,
                 zero_terminal=settings.zero_terminal_reward,
             )
