@@ -48,7 +48,12 @@ def episode_returns(config, agent_names: list[str], rounds: int) -> dict[str, np
     envs = make_vector_env(rl_env_settings(config, evaluation=True))
     audio = AudioSettings.from_config(config)
     storage = RolloutStorage(
-        int(config.TASK.MAX_EPISODE_STEPS), envs.num_envs, audio.num_freq_bins, audio.num_frames, {}
+        int(config.TASK.MAX_EPISODE_STEPS),
+        envs.num_envs,
+        audio.num_freq_bins,
+        audio.num_frames,
+        {},
+        memory_mixture=memory.mixture_input,
     )
     settings = RolloutSettings.from_config(config)
     returns: dict[str, list[float]] = {name: [] for name in agent_names}

@@ -279,6 +279,7 @@ _C.RL.MEMORY.DROPOUT = 0.0  # transformer dropout
 _C.RL.MEMORY.NEGATIVE_SLOPE = 0.0  # activation of the memory's CNNs (not in the spec): 0 = ReLU; > 0 = LeakyReLU of this slope (few-channel ReLU memories lose units for good early in training)
 _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned correction (starts as the passive estimate); False: direct prediction (spec)
 _C.RL.MEMORY.TOKEN_SKIP = True  # the up-sampling CNN takes each entry's own skip (spec); False: decode the attended token alone (needs PREDICT_RESIDUAL to keep detail; docs/rl.md)
+_C.RL.MEMORY.MIXTURE_INPUT = False  # True: each entry also holds the step's log1p binaural mixture, so the memory can correct the separator (this project's; docs/rl.md); False: the passive estimate only (spec)
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)

@@ -28,6 +28,12 @@ skip: with the skip the trained quickstart memories act as a per-step post-filte
 past (an evaluation with a window of 1 entry scores the same to 0.001 dB; docs/rl.md), so without it
 the correction has to pass through the attention. With predict_residual the entry itself still carries
 the fine detail.
+
+mixture_input=True (this project's option) makes each entry the passive estimate AND the step's log1p
+binaural mixture (entries (M, F, T, 3): channel 0 the linear passive magnitude, channels 1-2 the mixture
+as the env observes it): the entry CNN then sees what the separator discarded, so the memory can correct
+the separator instead of only smoothing its output. Measured (docs/rl.md "A memory that sees the
+mixture"): the estimate-only memory's gain is capped by its input, not by training.
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ class TransformerMemory(nn.Module):
         predict_residual: bool = False,
         negative_slope: float = 0.0,
         token_skip: bool = True,
+        mixture_input: bool = False,
     ) -> None:
         super().__init__()
         if num_freq_bins % num_frames or num_frames % 4:
@@ -114,12 +121,14 @@ class TransformerMemory(nn.Module):
                 f"d_model {self.d_model} (= {channels} channels x {self.grid}^2) is not divisible by {num_heads} heads"
             )
         self.predict_residual = bool(predict_residual)
+        self.mixture_input = bool(mixture_input)
         activation = (
             (lambda: nn.LeakyReLU(negative_slope, inplace=True))
             if negative_slope > 0
             else (lambda: nn.ReLU(inplace=True))
         )
-        self.encode_half = nn.Sequential(nn.Conv2d(squares, channels, kernel_size=2, stride=2), activation())
+        planes = 3 if self.mixture_input else 1  # the estimate (+ the binaural mixture's two ears)
+        self.encode_half = nn.Sequential(nn.Conv2d(planes * squares, channels, kernel_size=2, stride=2), activation())
         self.encode_quarter = nn.Sequential(nn.Conv2d(channels, channels, kernel_size=2, stride=2), activation())
         layer = nn.TransformerEncoderLayer(
             self.d_model, num_heads, ffn_size, dropout, batch_first=True, norm_first=True
@@ -138,8 +147,12 @@ class TransformerMemory(nn.Module):
 
     # ---------------------------------------------------------------------------------------- pieces
     def encode(self, entries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(M, F, T) passive estimates -> tokens (M, d_model) and skips (M, C, T/2, T/2)."""
-        sliced = slice_frequencies(torch.log1p(entries.clamp(min=0.0)).unsqueeze(-1))
+        """(M, F, T) passive estimates (or (M, F, T, 3) with the mixture) -> tokens (M, d_model) and
+        skips (M, C, T/2, T/2)."""
+        planes = torch.log1p(self.estimates(entries).clamp(min=0.0)).unsqueeze(-1)
+        if self.mixture_input:
+            planes = torch.cat([planes, entries[..., 1:]], dim=-1)
+        sliced = slice_frequencies(planes)
         skips = self.encode_half(sliced)
         tokens = self.encode_quarter(skips).flatten(1)
         return tokens, skips
@@ -157,7 +170,15 @@ class TransformerMemory(nn.Module):
         if self.token_skip:
             upsampled = torch.cat([upsampled, skips], dim=1)
         output = unslice_frequencies(self.decode_full(upsampled), 1)[..., 0]
-        return entries + output if self.predict_residual else output
+        return self.estimates(entries) + output if self.predict_residual else output
+
+    def estimates(self, entries: torch.Tensor) -> torch.Tensor:
+        """The passive estimates (..., F, T) of entries (with mixture_input, channel 0 of (..., F, T, 3))."""
+        if not self.mixture_input:
+            return entries
+        if entries.shape[-1] != 3:
+            raise ValueError(f"a memory with mixture_input takes entries (..., F, T, 3), got {tuple(entries.shape)}")
+        return entries[..., 0]
 
     # ---------------------------------------------------------------------------------------- whole
     def refine(
@@ -183,13 +204,14 @@ class TransformerMemory(nn.Module):
         return self.decode(attended[wanted], skips[chosen], entries[chosen])
 
     def forward(self, entries: torch.Tensor, current_step: torch.Tensor) -> torch.Tensor:
-        """Windows of entries (B, W, F, T) ending at the current step (B,) -> raw refined (B, W, F, T);
+        """Windows of entries (B, W, F, T) (or (B, W, F, T, 3), mixture_input) ending at the current step
+        (B,) -> raw refined (B, W, F, T);
         positions that hold no entry (window_mask False) are ignored by attention and returned as 0."""
         batch, width = entries.shape[:2]
         steps = window_steps(current_step, width)
         index = torch.arange(batch * width, device=entries.device).reshape(batch, width)
         valid = steps >= 0
         refined = self.refine(entries.reshape(batch * width, *entries.shape[2:]), index, steps, valid)
-        output = entries.new_zeros(entries.shape)
+        output = entries.new_zeros(self.estimates(entries).shape)
         output[valid] = refined
         return output

@@ -46,6 +46,8 @@ def agent_settings(config: CfgNode) -> dict[str, dict[str, Any]]:
     memory_optional = {"negative_slope": float(memory.NEGATIVE_SLOPE)} if memory.NEGATIVE_SLOPE > 0 else {}
     if not memory.TOKEN_SKIP:
         memory_optional["token_skip"] = False
+    if memory.MIXTURE_INPUT:
+        memory_optional["mixture_input"] = True
     return {
         "policy": {
             "num_freq_bins": audio.num_freq_bins,

@@ -182,6 +182,7 @@ class Evaluator:
                 for key in (policy.observation_keys if policy is not None else ())
             },
             device,
+            memory_mixture=bool(getattr(memory, "mixture_input", False)),
         )
         agents = (
             None

@@ -24,7 +24,7 @@ class EpisodeReplay:
         if capacity < 1:
             raise ValueError(f"RL.MEMORY.REPLAY_EPISODES must be >= 1 for a replay, got {capacity}")
         self.capacity = int(capacity)
-        self.passive: torch.Tensor | None = None  # (capacity, L, F, T), allocated at the first push
+        self.passive: torch.Tensor | None = None  # memory entries (capacity, L, F, T[, 3]), allocated at the first push
         self.gt_mono: torch.Tensor | None = None
         self.count = 0  # episodes held
         self.position = 0  # the slot the next episode goes to
@@ -51,9 +51,10 @@ class EpisodeReplay:
         """Append the episodes of (L, N, F, T) tensors, overwriting the oldest when full."""
         episodes = passive.transpose(0, 1)
         if self.passive is None:
-            shape = (self.capacity, *episodes.shape[1:])
+            shape = (self.capacity, *episodes.shape[1:])  # entries: (L, F, T), or (L, F, T, 3) with the mixture
             self.passive = torch.zeros(shape, dtype=passive.dtype, device=passive.device)
-            self.gt_mono = torch.zeros(shape, dtype=gt_mono.dtype, device=gt_mono.device)
+            targets = (self.capacity, gt_mono.shape[0], *gt_mono.shape[2:])
+            self.gt_mono = torch.zeros(targets, dtype=gt_mono.dtype, device=gt_mono.device)
         elif episodes.shape[1:] != self.passive.shape[1:]:
             raise ValueError(
                 f"memory replay: episodes of shape {tuple(episodes.shape[1:])} do not match the buffer's "
@@ -86,6 +87,7 @@ class EpisodeReplay:
         if state["passive"] is not None:
             shape = (self.capacity, *state["passive"].shape[1:])
             self.passive = torch.zeros(shape, dtype=state["passive"].dtype, device=device)
-            self.gt_mono = torch.zeros(shape, dtype=state["gt_mono"].dtype, device=device)
+            targets = (self.capacity, *state["gt_mono"].shape[1:])
+            self.gt_mono = torch.zeros(targets, dtype=state["gt_mono"].dtype, device=device)
             self.passive[: self.count].copy_(state["passive"])
             self.gt_mono[: self.count].copy_(state["gt_mono"])

@@ -91,7 +91,7 @@ class MemoryLearner:
 
     def update(self, storage: RolloutStorage) -> dict[str, float]:
         settings = self.settings
-        passive, gt_mono = storage.passive, storage.gt_mono
+        passive, gt_mono = storage.memory_entries, storage.gt_mono
         if self.replay is not None:  # BATCH_EPISODES > NUM_PROCESSES is checked with the config
             passive, gt_mono = self.replay.batch(passive, gt_mono, settings.BATCH_EPISODES)
         queries = episode_memory_queries(

@@ -165,7 +165,14 @@ def run_episodes(
         tensors = to_tensors(observations, device, keys)
         binaural, passive = separate(separator, tensors["mixed_binaural_magnitude"], tensors["target_class"])
         gt_mono = tensors["gt_mono_magnitude"][..., 0]
-        storage.insert_observation(step, binaural=binaural, passive=passive, gt_mono=gt_mono, observations=tensors)
+        storage.insert_observation(
+            step,
+            binaural=binaural,
+            passive=passive,
+            gt_mono=gt_mono,
+            observations=tensors,
+            mixture=tensors["mixed_binaural_magnitude"],
+        )
         queries = storage.memory_queries([step], settings.capacity, decode_window)
         refined = memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode).clamp(
             min=0.0

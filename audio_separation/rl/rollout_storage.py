@@ -62,9 +62,11 @@ class RolloutStorage:
         num_frames: int,
         observation_spaces: Mapping[str, spaces.Box] | None = None,
         device: torch.device | str = "cpu",
+        memory_mixture: bool = False,
     ) -> None:
         """observation_spaces: the env observations the policy consumes (ActorCritic.observation_keys),
-        kept per slot as policy inputs under their own keys."""
+        kept per slot as policy inputs under their own keys. memory_mixture: the memory's entries also
+        hold each step's log1p binaural mixture (TransformerMemory mixture_input)."""
         if episode_length < 2:
             raise ValueError(f"an RL episode needs at least 2 steps, got {episode_length}")
         length, n, spectrogram = episode_length, num_envs, (num_freq_bins, num_frames)
@@ -75,7 +77,13 @@ class RolloutStorage:
             for key, space in (observation_spaces or {}).items()
         }
         self.binaural = zeros(length, n, *spectrogram, 2)  # frozen separator's target binaural estimate (policy input)
-        self.passive = zeros(length, n, *spectrogram)  # frozen separator's mono estimate (memory entries)
+        self.memory_mixture = bool(memory_mixture)
+        if self.memory_mixture:  # entries (L, N, F, T, 3): the passive estimate, then the log1p binaural mixture
+            self.memory_entries = zeros(length, n, *spectrogram, 3)
+            self.passive = self.memory_entries[..., 0]  # a view: filling it fills the entries
+        else:
+            self.passive = zeros(length, n, *spectrogram)  # frozen separator's mono estimate (memory entries)
+            self.memory_entries = self.passive
         self.refined = zeros(length, n, *spectrogram)  # memory's current-step estimate at acting time (policy input)
         self.gt_mono = zeros(length, n, *spectrogram)  # ground-truth target mono magnitude (memory loss, reward)
         self.actions = zeros(length - 1, n, dtype=torch.long)
@@ -109,10 +117,16 @@ class RolloutStorage:
         passive: torch.Tensor,
         gt_mono: torch.Tensor,
         observations: Mapping[str, torch.Tensor] | None = None,
+        mixture: torch.Tensor | None = None,
     ) -> None:
-        """observations: (N, ...) tensors holding at least the storage's observation_keys."""
+        """observations: (N, ...) tensors holding at least the storage's observation_keys; mixture: the
+        (N, F, T, 2) log1p binaural mixture, kept when the memory takes it (memory_mixture)."""
         self.binaural[step].copy_(binaural)
         self.passive[step].copy_(passive)
+        if self.memory_mixture:
+            if mixture is None:
+                raise ValueError("the memory takes the mixture (RL.MEMORY.MIXTURE_INPUT), but none was given")
+            self.memory_entries[step, ..., 1:].copy_(mixture)
         self.gt_mono[step].copy_(gt_mono)
         missing = [key for key in self.observations if key not in (observations or {})]
         if missing:
@@ -147,7 +161,7 @@ class RolloutStorage:
         Positions at offset <= decode_window (and holding an entry) are decoded: 0 = the current step
         only (acting), REFINEMENT_WINDOW = the supervised loss's tokens."""
         return episode_memory_queries(
-            self.passive, self.gt_mono if with_targets else None, steps, capacity, decode_window
+            self.memory_entries, self.gt_mono if with_targets else None, steps, capacity, decode_window
         )
 
     # ---------------------------------------------------------------------------------------- returns

@@ -136,6 +136,7 @@ class DDPPOTrainer(BaseTrainer):
             AudioSettings.from_config(config).num_frames,
             {key: envs.single_observation_space[key] for key in agent.policy.observation_keys},
             device,
+            memory_mixture=agent.memory.mixture_input,
         )
         rollout_settings = RolloutSettings.from_config(config)
         writer = make_writer(self.run.paths.tensorboard_dir, enabled=main)
