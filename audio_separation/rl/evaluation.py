@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,8 @@ class Evaluator:
     def __init__(self, run: RunContext) -> None:
         self.run = run
         self.config = run.config
+        # called with (record, arrays) of every scored episode (scripts/memory_study.py keeps the arrays)
+        self.episode_sink: Callable[[dict[str, Any], dict[str, np.ndarray]], None] | None = None
 
     def evaluate_checkpoints(self) -> list[dict[str, Any]]:
         """Evaluate EVAL_CKPT_PATH_DIR (a file, or every ckpt.N.pth of a folder; default <model-dir>/data),
@@ -219,6 +222,8 @@ class Evaluator:
                     seen.add(episode_id)
                     arrays = episode_arrays(storage, index, recording, float(config.AUDIO.TARGET_MONO_RMS))
                     record = scorer.score(recording, arrays, agent_name)
+                    if self.episode_sink is not None:
+                        self.episode_sink(record, arrays)
                     if config.EVAL.MEDIA_EPISODES < 0 or len(episodes) < config.EVAL.MEDIA_EPISODES:
                         record["media"] = scorer.write_media(
                             folder, record, recording, arrays, layout, plan["sources"].get(episode_id, [])
