@@ -34,6 +34,8 @@ class MixtureSeparator(nn.Module):
 class IdentityMemory(nn.Module):
     """TransformerMemory.refine's interface, returning the decoded positions' entries unchanged."""
 
+    mixture_input = False  # its entries are the passive estimates alone, as TransformerMemory's default
+
     def refine(
         self, entries: torch.Tensor, window_index: torch.Tensor, window_step: torch.Tensor, decode: torch.Tensor
     ) -> torch.Tensor:

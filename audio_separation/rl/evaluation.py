@@ -185,7 +185,7 @@ class Evaluator:
                 for key in (policy.observation_keys if policy is not None else ())
             },
             device,
-            memory_mixture=bool(getattr(memory, "mixture_input", False)),
+            memory_mixture=memory.mixture_input,
         )
         agents = (
             None
