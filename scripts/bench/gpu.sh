@@ -48,7 +48,7 @@ fi
 step "cuda tests" 100 python -m pytest -q -m cuda -p no:cacheprovider tests
 step "env: batched on CUDA, N = 64..1024" 90 \
     python scripts/bench/env.py --batched 64 256 1024 --grouped-sizes --device cuda --vector-steps 40 --note "$NOTE"
-step "RL: paper sizes, default path vs batched on CUDA" 150 \
+step "RL: paper sizes, default path vs batched on CUDA" 140 \
     python scripts/bench/rl.py --sizes paper --batched-envs 14 64 256 --device cuda --timed-updates 2 --note "$NOTE"
 if [ "$GPUS" -ge 2 ] || [ "$DRY" = "1" ]; then
     step "DD-PPO, NCCL, 2 processes (quickstart sizes)" 60 \
@@ -56,7 +56,7 @@ if [ "$GPUS" -ge 2 ] || [ "$DRY" = "1" ]; then
 else
     echo "=== DD-PPO with NCCL skipped: ${GPUS} GPU(s), NCCL needs one per process"
 fi
-step "NAF training queries/s" 60 python scripts/bench/naf.py --run-dir /tmp/bench_naf_gpu NUM_EPOCHS 2
+step "NAF training queries/s" 75 python scripts/bench/naf.py --run-dir /tmp/bench_naf_gpu --no-baselines NUM_EPOCHS 2 NAF.EVAL_PLOTS False
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${FAILED[@]}"

@@ -6,6 +6,7 @@ to BENCHMARKS.md. Writes everything to <run-dir>/bench.json.
 
     python scripts/bench/naf.py [--run-dir runs/bench_naf] [--compare-seconds 300]
     python scripts/bench/naf.py --compare-only --compare-seconds 300   # only the pixel / frame rows
+    python scripts/bench/naf.py --no-baselines NUM_EPOCHS 2   # the quickstart run alone (no baselines)
 
 The section states the T60 definition every row uses (T60_DEFINITION, pinned in audio/metrics.py).
 """
@@ -25,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
+import torch  # noqa: E402
 from naf_baselines import run_baselines, size_text  # noqa: E402
 
 from audio_separation.config import get_config  # noqa: E402
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the quickstart run and the baselines: only the pixel / frame rows of --compare-seconds",
     )
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="the quickstart run alone (the codec baselines need opusenc/ffmpeg)"
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for the quickstart run")
     args = parser.parse_args(argv)
     if args.compare_only and args.compare_seconds <= 0:
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_scene_data(config)
     data = load_scene_data(config)
     date = datetime.date.today().isoformat()
-    machine = f"{platform.machine()} {os.cpu_count()} cores, torch CPU"
+    accelerator = f"torch CUDA {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "torch CPU"
+    machine = f"{platform.machine()} {os.cpu_count()} cores, {accelerator}"
     report: dict = {"date": date, "machine": machine, "scene": data.scene}
 
     rows: list[str] = []
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_seconds_train_command": train_seconds,
             "load_average_1min": [load_before, load_after],
         }
-        report["baselines"] = run_baselines(config, data)
+        report["baselines"] = {} if args.no_baselines else run_baselines(config, data)
         size = f"{quick['parameters'] / 1e6:.2f} M params ({quick['model_megabytes_fp32']:.1f} MB)"
         losses = f", decay loss {quick['decay_loss_weight']:g}" if quick.get("decay_loss_weight") else ""
         if config.NAF.MODEL == "frame" and config.NAF.EDC_LOSS_WEIGHT > 0:
