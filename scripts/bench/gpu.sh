@@ -2,8 +2,19 @@
 # GPU readiness and throughput in one prepared run of at most ~8 minutes (each step has its own timeout;
 # a failed or timed-out step is reported and the next one runs). Appends dated rows to BENCHMARKS.md.
 #
-#   bash scripts/bench/gpu.sh                  # on a machine with CUDA
-#   GPU_BENCH_DRY_RUN=1 bash scripts/bench/gpu.sh   # print the steps only (CPU, no GPU needed)
+#   bash scripts/bench/gpu.sh                  # on a machine with CUDA and this project's requirements
+#   GPU_BENCH_DRY_RUN=1 bash scripts/bench/gpu.sh   # the preflight and the steps' commands only (no GPU needed)
+#
+# On a machine whose Python holds torch but not this project's other requirements (a CUDA image with no
+# package index), fetch their wheels here first and carry the folder along:
+#
+#   bash scripts/bench/gpu_wheels.sh .whl 3.12   # here: cp312 wheels of what a torch image lacks
+#   PYTHON=/opt/torch/.venv/bin/python3 GPU_BENCH_WHEELS=.whl GPU_BENCH_OUT=/some/dir bash scripts/bench/gpu.sh
+#
+# PYTHON: the interpreter (default python3; every step runs "$PYTHON", never a bare `python`).
+# GPU_BENCH_WHEELS: a folder of wheels installed (no index, no deps) into a temporary folder put on
+# PYTHONPATH. GPU_BENCH_OUT: a folder that receives gpu.log (everything printed) and BENCHMARKS.md.
+# The preflight imports every requirement under a 60-s timeout, so a broken interpreter fails in seconds.
 #
 # Steps: 1. the tests marked cuda (each trainer for a few steps on CUDA: passive, ddppo with the sync and
 # the batched env, naf; the batched env on CUDA against the CPU sync env); 2. env-only steps/s of the
@@ -13,11 +24,37 @@
 # Step 0 builds the default world (data/worlds/default) if absent (73 s with 2 workers on 2 cores; here with 6),
 # so no bench times the build.
 set -u
+SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/../.."
-export PYTHONPATH="${PWD}${PYTHONPATH:+:$PYTHONPATH}"
 DRY="${GPU_BENCH_DRY_RUN:-0}"
 NOTE="${GPU_BENCH_NOTE:-scripts/bench/gpu.sh}"
+PY="${PYTHON:-python3}"
+OUTDIR="${GPU_BENCH_OUT:-}"
 FAILED=()
+
+if [ -n "$OUTDIR" ] && [ -z "${GPU_BENCH_LOGGING:-}" ]; then  # rerun this script with its output in gpu.log
+    mkdir -p "$OUTDIR"
+    set -o pipefail
+    GPU_BENCH_LOGGING=1 bash "$SCRIPT" "$@" 2>&1 | tee "$OUTDIR/gpu.log"
+    status=$?
+    cp BENCHMARKS.md "$OUTDIR/BENCHMARKS.md" || true
+    exit "$status"
+fi
+
+timeout 30 "$PY" -c "import torch" || { echo "preflight: $PY cannot import torch within 30 s"; exit 4; }
+if [ -n "${GPU_BENCH_WHEELS:-}" ]; then
+    SITE="$(mktemp -d "${TMPDIR:-/tmp}/gpu_bench_site.XXXXXX")"
+    timeout 120 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
+        "$GPU_BENCH_WHEELS"/*.whl || { echo "preflight: installing the wheels of $GPU_BENCH_WHEELS failed"; exit 3; }
+    export PYTHONPATH="${SITE}${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="${PWD}${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+echo "=== preflight: $PY imports the requirements"
+timeout 60 "$PY" -c "
+import sys, torch, numpy, scipy, librosa, pyroomacoustics, soundfile, yacs, gymnasium, h5py, networkx, pretty_midi
+import audio_separation
+print(sys.executable, 'torch', torch.__version__, 'numpy', numpy.__version__, 'CUDA', torch.cuda.is_available())
+" || { echo "preflight: $PY cannot import this project's requirements (see above)"; exit 4; }
 
 step() {  # step NAME SECONDS COMMAND...
     local name="$1" seconds="$2"
@@ -34,32 +71,36 @@ step() {  # step NAME SECONDS COMMAND...
 }
 
 if [ "$DRY" != "1" ]; then
-    python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA: run with GPU_BENCH_DRY_RUN=1 to print the steps')" || exit 1
+    "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA: run with GPU_BENCH_DRY_RUN=1 to print the steps')" || exit 1
     nvidia-smi --query-gpu=name,memory.total,utilization.gpu --format=csv || true
 fi
-GPUS=$(python -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
+GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 
 if [ -d data/worlds/default/metadata ] && [ "$DRY" != "1" ]; then
     echo "=== default world: present at data/worlds/default"
 else  # 6 workers, one per scene (the world stage uses 2); world.py appends a world-builder row too
     step "default world (built if absent)" 80 \
-        python scripts/bench/world.py --output-dir data/worlds/default --workers 6
+        "$PY" scripts/bench/world.py --output-dir data/worlds/default --workers 6
 fi
-step "cuda tests" 100 python -m pytest -q -m cuda -p no:cacheprovider tests
+step "cuda tests" 100 "$PY" -m pytest -q -m cuda -p no:cacheprovider tests
 step "env: batched on CUDA, N = 64..1024" 90 \
-    python scripts/bench/env.py --batched 64 256 1024 --grouped-sizes --device cuda --vector-steps 40 --note "$NOTE"
+    "$PY" scripts/bench/env.py --batched 64 256 1024 --grouped-sizes --device cuda --vector-steps 40 --note "$NOTE"
 step "RL: paper sizes, default path vs batched on CUDA" 140 \
-    python scripts/bench/rl.py --sizes paper --batched-envs 14 64 256 --device cuda --timed-updates 2 --note "$NOTE"
+    "$PY" scripts/bench/rl.py --sizes paper --batched-envs 14 64 256 --device cuda --timed-updates 2 --note "$NOTE"
 if [ "$GPUS" -ge 2 ] || [ "$DRY" = "1" ]; then
     step "DD-PPO, NCCL, 2 processes (quickstart sizes)" 60 \
-        python scripts/bench/rl.py --sizes quickstart --workers 2 --timed-updates 2 --note "$NOTE; NCCL"
+        "$PY" scripts/bench/rl.py --sizes quickstart --workers 2 --timed-updates 2 --note "$NOTE; NCCL"
 else
     echo "=== DD-PPO with NCCL skipped: ${GPUS} GPU(s), NCCL needs one per process"
 fi
-step "NAF training queries/s" 75 python scripts/bench/naf.py --run-dir /tmp/bench_naf_gpu --no-baselines NUM_EPOCHS 2 NAF.EVAL_PLOTS False
+step "NAF training queries/s" 75 "$PY" scripts/bench/naf.py --run-dir /tmp/bench_naf_gpu --no-baselines NUM_EPOCHS 2 NAF.EVAL_PLOTS False
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${FAILED[@]}"
     exit 1
 fi
-echo "all steps done; rows appended to BENCHMARKS.md"
+if [ "$DRY" = "1" ]; then
+    echo "dry run: the preflight passed; no step ran"
+else
+    echo "all steps done; rows appended to BENCHMARKS.md"
+fi
