@@ -50,11 +50,13 @@ if [ -n "${GPU_BENCH_WHEELS:-}" ]; then
 fi
 export PYTHONPATH="${PWD}${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 echo "=== preflight: $PY imports the requirements"
-timeout 60 "$PY" -c "
+# one interpreter start checks the imports, reports them (stderr) and gives the GPU count (stdout)
+GPUS=$(timeout 60 "$PY" -c "
 import sys, torch, numpy, scipy, librosa, pyroomacoustics, soundfile, yacs, gymnasium, h5py, networkx, pretty_midi
 import audio_separation
-print(sys.executable, 'torch', torch.__version__, 'numpy', numpy.__version__, 'CUDA', torch.cuda.is_available())
-" || { echo "preflight: $PY cannot import this project's requirements (see above)"; exit 4; }
+print(sys.executable, 'torch', torch.__version__, 'numpy', numpy.__version__, 'CUDA', torch.cuda.is_available(), file=sys.stderr)
+print(torch.cuda.device_count())
+") || { echo "preflight: $PY cannot import this project's requirements (see above)"; exit 4; }
 
 step() {  # step NAME SECONDS COMMAND...
     local name="$1" seconds="$2"
@@ -71,10 +73,9 @@ step() {  # step NAME SECONDS COMMAND...
 }
 
 if [ "$DRY" != "1" ]; then
-    "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA: run with GPU_BENCH_DRY_RUN=1 to print the steps')" || exit 1
+    [ "$GPUS" -ge 1 ] || { echo "no CUDA: run with GPU_BENCH_DRY_RUN=1 to print the steps"; exit 1; }
     nvidia-smi --query-gpu=name,memory.total,utilization.gpu --format=csv || true
 fi
-GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 
 if [ -d data/worlds/default/metadata ] && [ "$DRY" != "1" ]; then
     echo "=== default world: present at data/worlds/default"
