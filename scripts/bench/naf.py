@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import torch  # noqa: E402
 from naf_baselines import run_baselines, size_text  # noqa: E402
 
+from audio_separation.common.provenance import git_commit  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
 from audio_separation.naf.baseline_scores import label  # noqa: E402
 from audio_separation.naf.data import ensure_scene_data, load_scene_data  # noqa: E402
@@ -139,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         losses = f", decay loss {quick['decay_loss_weight']:g}" if quick.get("decay_loss_weight") else ""
         if config.NAF.MODEL == "frame" and config.NAF.EDC_LOSS_WEIGHT > 0:
             losses += f" + {config.NAF.EDC_LOSS_DOMAIN} EDC loss {config.NAF.EDC_LOSS_WEIGHT:g}"
-        note = f"{quick['training_epochs']} epochs, seed {config.SEED}, load avg {load_before:.1f} -> {load_after:.1f}"
+        note = (
+            f"{quick['training_epochs']} epochs, seed {config.SEED}, code {git_commit()}, "
+            f"load avg {load_before:.1f} -> {load_after:.1f}"
+        )
         rows += [
             _row(
                 date,
