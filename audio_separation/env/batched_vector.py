@@ -12,8 +12,9 @@ Same semantics as the sync env (env/audio_separation_env.py under SyncVectorEnv)
 share of the split and the seed of make_env(settings, i, N, rank, world_size), the same episode order,
 timing, autoreset modes (info["final_obs"] holds the last observation's rows as tensors), seeds
 (reset(seed=s) seeds env i with s + i) and infos; observations equal the sync env's to float32 rounding
-(tests/env/test_batched_vector.py). Sensors: the registered built-in ones (BATCHED_SENSORS); another
-sensor name is an error naming it.
+(tests/env/test_batched_vector.py). Sensors: the registered built-in ones (BATCHED_SENSORS), the
+counterfactual MIXED_BINAURAL_STAY (RL.REWARD pose_gain) too: a second batched render of the same seconds at
+each env's pose before its action; another sensor name is an error naming it.
 
 Memory: the device caches are bounded in bytes (ENV.BATCHED_CACHE_MB: 1/2 RIR spectra, 3/8 clip seconds,
 1/8 views; slabs grow on demand up to that); the host keeps, as the sync env does, each scene's graph and the clips heard.
@@ -160,6 +161,10 @@ def _mixed_phase(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, 
     return {"mixed_binaural_phase": spectrogram_channels_last(audio.mixture, "phase")}
 
 
+def _stay_magnitude(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
+    return {"stay_binaural_magnitude": spectrogram_channels_last(env._stay_audio.mixture, "log1p_magnitude")}
+
+
 def _gt_mono(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
     return {
         "gt_mono_magnitude": spectrogram_channels_last(audio.mono_magnitude, "real"),
@@ -195,6 +200,7 @@ def _depth(env: BatchedVectorEnv, audio, rows) -> dict[str, torch.Tensor]:
 BATCHED_SENSORS: dict[str, tuple[Callable, bool, bool]] = {
     "MIXED_BINAURAL_MAGNITUDE": (_mixed_magnitude, True, False),
     "MIXED_BINAURAL_PHASE": (_mixed_phase, True, False),
+    "MIXED_BINAURAL_STAY": (_stay_magnitude, True, False),
     "GT_MONO": (_gt_mono, True, False),
     "GT_BINAURAL": (_gt_binaural, True, True),
     "TARGET_CLASS": (_target_class, False, False),
@@ -273,6 +279,8 @@ class BatchedVectorEnv(VectorEnv):
         self._fillers = [BATCHED_SENSORS[name][0] for name in task.sensors]
         self._with_audio = any(BATCHED_SENSORS[name][1] for name in task.sensors)
         self._with_source_binaural = any(BATCHED_SENSORS[name][2] for name in task.sensors)
+        self._with_stay = "MIXED_BINAURAL_STAY" in task.sensors  # a second render at the pose before the action
+        self._stay_audio: BatchedAudio | None = None
         self._view_resolution = world.view_resolution
 
         # device tables and state
@@ -294,6 +302,8 @@ class BatchedVectorEnv(VectorEnv):
         self._labels = torch.zeros(count, dtype=torch.long, device=self.device)
         self._host_node = np.zeros(count, dtype=np.int64)  # host mirrors: RIR keys, infos
         self._host_heading = np.zeros(count, dtype=np.int64)
+        self._previous_node = np.zeros(count, dtype=np.int64)  # host (node, heading) before the last action
+        self._previous_heading = np.zeros(count, dtype=np.int64)
         self._steps = np.zeros(count, dtype=np.int64)
         self._current: list[ResolvedEpisode | None] = [None] * count
         self._clip_lengths: list[list[int]] = [[] for _ in range(count)]
@@ -346,6 +356,7 @@ class BatchedVectorEnv(VectorEnv):
             self.max_steps * self._step_seconds,
         )
         self._host_node[index], self._host_heading[index], self._steps[index] = node, heading, 0
+        self._previous_node[index], self._previous_heading[index] = node, heading  # t = 0: the start pose
         self._node[index] = self._start_node[index] = node
         self._heading[index] = self._start_heading[index] = heading
         self._labels[index] = episode.target_label
@@ -390,13 +401,14 @@ class BatchedVectorEnv(VectorEnv):
         """Every sensor's keys for the envs `rows` (their current state), in the space's key order."""
         audio = None
         if self._with_audio:
-            rir_keys, rir_sources, clip_keys = [], [], []
+            rir_keys, rir_sources, clip_keys, stay_keys = [], [], [], []
             headings = self.scenes.headings
             for row in rows:
                 episode = self._current[row]
                 rirs = self.scenes.scene_rirs(episode.scene)
                 receiver = self._node_ids[self._host_node[row]]
                 heading = headings[self._host_heading[row]]
+                before = (self._node_ids[self._previous_node[row]], headings[self._previous_heading[row]])
                 step = int(self._steps[row])
                 emitters = [
                     emitter_at(motion, node, self.settings.task.motion.speed, step * self._step_seconds)
@@ -406,9 +418,15 @@ class BatchedVectorEnv(VectorEnv):
                     episode.sound_paths, episode.start_seconds, self._clip_lengths[row], emitters
                 ):
                     rir_keys.append((episode.scene, heading, receiver, source))
+                    stay_keys.append((episode.scene, before[1], before[0], source))
                     rir_sources.append(rirs)
                     clip_keys.append((path, (start + step) % seconds))  # audio/mixing.clip_second
             audio = self.renderer.render(rir_keys, rir_sources, clip_keys, len(rows), self._with_source_binaural)
+            if self._with_stay:  # this second heard from the pose before the action (MIXED_BINAURAL_STAY)
+                same = stay_keys == rir_keys
+                self._stay_audio = (
+                    audio if same else self.renderer.render(stay_keys, rir_sources, clip_keys, len(rows), False)
+                )
         index = torch.as_tensor(rows, dtype=torch.long).to(self.device)
         self._view_rows = None
         observation: dict[str, torch.Tensor] = {}
@@ -532,6 +550,8 @@ class BatchedVectorEnv(VectorEnv):
         self._node = torch.where(step_mask & (action_tensor == MOVE_FORWARD), moved, self._node)
         self._heading = torch.where(step_mask, turned, self._heading)
         state = torch.stack([self._node, self._heading]).cpu().numpy()
+        self._previous_node[stepping] = self._host_node[stepping]
+        self._previous_heading[stepping] = self._host_heading[stepping]
         self._host_node, self._host_heading = state[0].copy(), state[1].copy()
         self._steps[stepping] += 1
         for row in np.flatnonzero(resetting):
@@ -590,6 +610,6 @@ class BatchedVectorEnv(VectorEnv):
         return (value,) * self.num_envs
 
     def close_extras(self, **kwargs: Any) -> None:
-        self._observations = None
+        self._observations = self._stay_audio = None
         self.renderer = None
         self.view_cache.clear()

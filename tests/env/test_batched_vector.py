@@ -21,6 +21,7 @@ from tests.env.conftest import derive_config
 ALL_SENSORS = [
     "MIXED_BINAURAL_MAGNITUDE",
     "MIXED_BINAURAL_PHASE",
+    "MIXED_BINAURAL_STAY",
     "GT_MONO",
     "GT_BINAURAL",
     "TARGET_CLASS",
