@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Plain PPO (#17.2) at large batch on one GPU, in one prepared device call: three quickstart-size RL runs side by
 # side on the batched env on CUDA, none with imitation, for at most PPO_SECONDS each; their newest checkpoints
-# come back without optimizer states (split in 15-MB parts) with the runs' logs, to be tested on the CPU.
+# come back without optimizer states (~15 MiB each) with the runs' logs, to be tested on the CPU.
 #
 #   here:   bash scripts/bench/gpu_wheels.sh .whl 3.12
 #           python scripts/bench/gpu_ppo_carry.py runs/quickstart/passive/data/best_ckpt_nonoverlapping_val.pth .gpu_ppo
