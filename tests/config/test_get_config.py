@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from audio_separation.config import ConfigError, get_config
@@ -60,3 +62,10 @@ def test_scored_steps_is_checked_and_far_target_evaluations_score_the_last_step(
     for folder in ("configs/val", "configs/test", "configs/quickstart/val", "configs/quickstart/test"):
         assert get_config(os.path.join(root, folder, "farTarget_unheard.yaml")).EVAL.SCORED_STEPS == "last"
         assert get_config(os.path.join(root, folder, "nearTarget_unheard.yaml")).EVAL.SCORED_STEPS == "all"
+
+
+def test_mini_batches_must_divide_the_envs_of_a_worker() -> None:
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "quickstart", "train", "nearTarget.yaml")
+    with pytest.raises(ConfigError, match="RL.PPO.NUM_MINI_BATCH=4 must divide NUM_PROCESSES=6"):
+        get_config(root, ["NUM_PROCESSES", "6", "RL.PPO.NUM_MINI_BATCH", "4"])
+    assert get_config(root, ["NUM_PROCESSES", "8", "RL.PPO.NUM_MINI_BATCH", "4"]).NUM_PROCESSES == 8
