@@ -43,13 +43,8 @@ if [ -n "$OUTDIR" ] && [ -z "${GPU_BENCH_LOGGING:-}" ]; then  # rerun this scrip
 fi
 
 timeout 30 "$PY" -c "import torch" || { echo "preflight: $PY cannot import torch within 30 s"; exit 4; }
-if [ -n "${GPU_BENCH_WHEELS:-}" ]; then
-    SITE="$(mktemp -d "${TMPDIR:-/tmp}/gpu_bench_site.XXXXXX")"
-    timeout 120 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-        "$GPU_BENCH_WHEELS"/*.whl || { echo "preflight: installing the wheels of $GPU_BENCH_WHEELS failed"; exit 3; }
-    export PYTHONPATH="${SITE}${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="${PWD}${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+source scripts/bench/gpu_env.sh
+gpu_python_path || exit 3
 echo "=== preflight: $PY imports the requirements"
 # one interpreter start checks the imports, reports them (stderr) and gives the GPU count (stdout)
 GPUS=$(timeout 60 "$PY" -c "

@@ -27,13 +27,8 @@ SEPARATOR="${PPO_SEPARATOR:-.gpu_ppo/separator.pth}"
 mkdir -p "$OUTDIR" runs/gpu_ppo
 exec > >(tee "$OUTDIR/ppo.log") 2>&1
 
-if [ -n "${GPU_BENCH_WHEELS:-}" ]; then
-    SITE="$(mktemp -d "${TMPDIR:-/tmp}/gpu_ppo_site.XXXXXX")"
-    timeout 120 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-        "$GPU_BENCH_WHEELS"/*.whl || { echo "installing the wheels of $GPU_BENCH_WHEELS failed"; exit 3; }
-    export PYTHONPATH="${SITE}${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="${PWD}${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+source scripts/bench/gpu_env.sh
+gpu_python_path || exit 3
 timeout 60 "$PY" -c "import torch, yacs, librosa, audio_separation; print('torch', torch.__version__, 'CUDA', torch.cuda.is_available())" \
     || { echo "preflight: $PY cannot import the requirements"; exit 4; }
 [ -f "$SEPARATOR" ] || { echo "no separator at $SEPARATOR (see the header)"; exit 2; }
