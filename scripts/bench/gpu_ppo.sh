@@ -32,6 +32,12 @@ gpu_python_path || exit 3
 timeout 60 "$PY" -c "import torch, yacs, librosa, audio_separation; print('torch', torch.__version__, 'CUDA', torch.cuda.is_available())" \
     || { echo "preflight: $PY cannot import the requirements"; exit 4; }
 [ -f "$SEPARATOR" ] || { echo "no separator at $SEPARATOR (see the header)"; exit 2; }
+for run in $RUNS; do
+    case "$run" in
+        paper_posegain | paper_reward | extras_posegain) ;;
+        *) echo "unknown run $run (expected paper_posegain, paper_reward, extras_posegain)"; exit 2 ;;
+    esac
+done
 if [ ! -d data/worlds/default/metadata ]; then
     mkdir -p runs/gpu_ppo
     timeout 90 "$PY" scripts/bench/world.py --output-dir data/worlds/default --workers 6 > runs/gpu_ppo/world.log 2>&1 \
@@ -48,7 +54,6 @@ for run in $RUNS; do
         paper_posegain) extra=("${PAPER_INPUTS[@]}" "${POSE_GAIN[@]}") ;;
         paper_reward) extra=("${PAPER_INPUTS[@]}") ;;
         extras_posegain) extra=("${POSE_GAIN[@]}") ;;
-        *) echo "unknown run $run"; exit 2 ;;
     esac
     timeout --signal=KILL "$SECONDS_CAP" "$PY" main.py --exp-config configs/quickstart/train/nearTarget.yaml \
         --run-type train --model-dir "runs/gpu_ppo/$run" --overwrite SEED 0 RL.SEPARATOR_CHECKPOINT "$SEPARATOR" \
