@@ -79,7 +79,7 @@ else  # 6 workers, one per scene (the world stage uses 2); world.py appends a wo
     step "default world (built if absent)" 60 \
         "$PY" scripts/bench/world.py --output-dir data/worlds/default --workers 6
 fi
-step "cuda tests" 90 "$PY" -m pytest -q -m cuda -p no:cacheprovider tests
+step "cuda tests" 90 "$PY" -m pytest -q -s -m cuda -p no:cacheprovider tests
 step "env: batched on CUDA, N = 64..1024" 80 \
     "$PY" scripts/bench/env.py --batched 64 256 1024 --grouped-sizes --device cuda --vector-steps 40 --note "$NOTE"
 step "RL: paper sizes, default path vs batched on CUDA" 80 \

@@ -30,7 +30,7 @@ ALL_SENSORS = [
     "DEPTH",
 ]
 RELATIVE_TOLERANCE = 1e-5
-CUDA_RELATIVE_TOLERANCE = 1e-5  # cuFFT against pocketfft (not measured here: no GPU yet)
+CUDA_RELATIVE_TOLERANCE = 1e-5  # cuFFT vs pocketfft: passed on one H200 (2026-12-04)
 
 
 def _numpy(value):
