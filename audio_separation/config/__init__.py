@@ -161,7 +161,7 @@ def _check_ranges(config: CfgNode) -> None:
             raise ConfigError(f"{key}={value!r} is out of range: expected {meaning} (>= {minimum})")
     if config.TRAINER_NAME in RL_TRAINERS and config.NUM_PROCESSES < 1:
         raise ConfigError(f"NUM_PROCESSES={config.NUM_PROCESSES} is out of range: RL needs at least 1 env per worker")
-    if config.TRAINER_NAME in RL_TRAINERS and config.NUM_PROCESSES % max(config.RL.PPO.NUM_MINI_BATCH, 1):
+    if config.TRAINER_NAME in RL_TRAINERS and config.NUM_PROCESSES % config.RL.PPO.NUM_MINI_BATCH:
         raise ConfigError(  # checked at the first PPO update too (rl/ppo.py); here it fails before the envs load
             f"RL.PPO.NUM_MINI_BATCH={config.RL.PPO.NUM_MINI_BATCH} must divide NUM_PROCESSES={config.NUM_PROCESSES} "
             "(the envs of a worker; mini-batches hold whole env sequences)"

@@ -408,7 +408,7 @@ class BatchedVectorEnv(VectorEnv):
                 rirs = self.scenes.scene_rirs(episode.scene)
                 receiver = self._node_ids[self._host_node[row]]
                 heading = headings[self._host_heading[row]]
-                before = (self._node_ids[self._previous_node[row]], headings[self._previous_heading[row]])
+                before = self._node_ids[self._previous_node[row]], headings[self._previous_heading[row]]
                 step = int(self._steps[row])
                 emitters = [
                     emitter_at(motion, node, self.settings.task.motion.speed, step * self._step_seconds)
@@ -418,14 +418,15 @@ class BatchedVectorEnv(VectorEnv):
                     episode.sound_paths, episode.start_seconds, self._clip_lengths[row], emitters
                 ):
                     rir_keys.append((episode.scene, heading, receiver, source))
-                    stay_keys.append((episode.scene, before[1], before[0], source))
+                    if self._with_stay:
+                        stay_keys.append((episode.scene, before[1], before[0], source))
                     rir_sources.append(rirs)
                     clip_keys.append((path, (start + step) % seconds))  # audio/mixing.clip_second
             audio = self.renderer.render(rir_keys, rir_sources, clip_keys, len(rows), self._with_source_binaural)
             if self._with_stay:  # this second heard from the pose before the action (MIXED_BINAURAL_STAY)
-                same = stay_keys == rir_keys
+                moved = stay_keys != rir_keys  # else (t = 0, blocked moves only) the step's own audio
                 self._stay_audio = (
-                    audio if same else self.renderer.render(stay_keys, rir_sources, clip_keys, len(rows), False)
+                    self.renderer.render(stay_keys, rir_sources, clip_keys, len(rows), False) if moved else audio
                 )
         index = torch.as_tensor(rows, dtype=torch.long).to(self.device)
         self._view_rows = None

@@ -32,29 +32,30 @@ gpu_python_path || exit 3
 timeout 60 "$PY" -c "import torch, yacs, librosa, audio_separation; print('torch', torch.__version__, 'CUDA', torch.cuda.is_available())" \
     || { echo "preflight: $PY cannot import the requirements"; exit 4; }
 [ -f "$SEPARATOR" ] || { echo "no separator at $SEPARATOR (see the header)"; exit 2; }
-for run in $RUNS; do
-    case "$run" in
-        paper_posegain | paper_reward | extras_posegain) ;;
-        *) echo "unknown run $run (expected paper_posegain, paper_reward, extras_posegain)"; exit 2 ;;
+STAY_SENSORS="['MIXED_BINAURAL_MAGNITUDE', 'MIXED_BINAURAL_STAY', 'GT_MONO', 'TARGET_CLASS', 'POSE', 'RGB']"
+PAPER_INPUTS=(RL.POLICY.INTERAURAL_BANDS 0 RL.POLICY.PREVIOUS_ACTION_SIZE 0)
+POSE_GAIN=(RL.REWARD pose_gain TASK.SENSORS "$STAY_SENSORS")
+run_overrides() {  # run_overrides NAME: the run's overrides in the array `extra`; 1 for an unknown name
+    case "$1" in
+        paper_posegain) extra=("${PAPER_INPUTS[@]}" "${POSE_GAIN[@]}") ;;
+        paper_reward) extra=("${PAPER_INPUTS[@]}") ;;
+        extras_posegain) extra=("${POSE_GAIN[@]}") ;;
+        *) return 1 ;;
     esac
+}
+for run in $RUNS; do
+    run_overrides "$run" || { echo "unknown run $run (expected paper_posegain, paper_reward, extras_posegain)"; exit 2; }
 done
 if [ ! -d data/worlds/default/metadata ]; then
-    mkdir -p runs/gpu_ppo
     timeout 90 "$PY" scripts/bench/world.py --output-dir data/worlds/default --workers 6 > runs/gpu_ppo/world.log 2>&1 \
         || { echo "world build failed"; tail -5 runs/gpu_ppo/world.log; exit 5; }
 fi
 
-STAY_SENSORS="['MIXED_BINAURAL_MAGNITUDE', 'MIXED_BINAURAL_STAY', 'GT_MONO', 'TARGET_CLASS', 'POSE', 'RGB']"
-PAPER_INPUTS=(RL.POLICY.INTERAURAL_BANDS 0 RL.POLICY.PREVIOUS_ACTION_SIZE 0)
-POSE_GAIN=(RL.REWARD pose_gain TASK.SENSORS "$STAY_SENSORS")
 started=$SECONDS
 pids=()
 for run in $RUNS; do
-    case "$run" in
-        paper_posegain) extra=("${PAPER_INPUTS[@]}" "${POSE_GAIN[@]}") ;;
-        paper_reward) extra=("${PAPER_INPUTS[@]}") ;;
-        extras_posegain) extra=("${POSE_GAIN[@]}") ;;
-    esac
+    run_overrides "$run"
+    rm -rf "runs/gpu_ppo/$run"  # a run that fails before --overwrite acts must not pack an older run's checkpoint
     timeout --signal=KILL "$SECONDS_CAP" "$PY" main.py --exp-config configs/quickstart/train/nearTarget.yaml \
         --run-type train --model-dir "runs/gpu_ppo/$run" --overwrite SEED 0 RL.SEPARATOR_CHECKPOINT "$SEPARATOR" \
         RL.IMITATION.UPDATES 0 ENV.VECTOR_ENV_TYPE batched ENV.DEVICE "$DEVICE" NUM_PROCESSES "$ENVS" \

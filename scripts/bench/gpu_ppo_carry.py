@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tarfile
 
 import torch
 
-from audio_separation.common.checkpoint import latest_checkpoint
+from audio_separation.common.checkpoint import checkpoint_path, list_checkpoints
 
 DROPPED_EXTRA = ("memory_optimizer", "memory_replay")
 
@@ -46,12 +45,13 @@ def pack(runs: str, out: str, names: list[str]) -> list[str]:
     written = []
     for name in names:
         folder = os.path.join(runs, name, "data")
-        path = latest_checkpoint(folder) if os.path.isdir(folder) else None
-        if path is None:
+        found = list_checkpoints(folder)
+        if not found:
             print(f"{name}: no checkpoint under {folder}", file=sys.stderr)
             continue
+        number, path = found[-1]
         payload = strip(torch.load(path, map_location="cpu", weights_only=False))
-        payload["carried_from"] = os.path.basename(path)
+        payload["carried_index"] = number
         target = os.path.join(out, f"{name}.pth")
         torch.save(payload, target)
         written.append(target)
@@ -74,10 +74,9 @@ def join(files: str, runs: str) -> list[str]:
             continue
         name = file[: -len(".pth")]
         payload = torch.load(os.path.join(files, file), map_location="cpu", weights_only=False)
-        number = re.match(r"ckpt\.(\d+)\.pth", payload.pop("carried_from")).group(1)
         folder = os.path.join(runs, name, "data")
         os.makedirs(folder, exist_ok=True)
-        target = os.path.join(folder, f"ckpt.{number}.pth")
+        target = checkpoint_path(folder, payload.pop("carried_index"))
         torch.save(payload, target)
         written.append(target)
     logs = os.path.join(files, "logs.tar.gz")
