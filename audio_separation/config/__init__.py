@@ -185,10 +185,14 @@ def _check(config: CfgNode) -> None:
         raise ConfigError(
             f"TASK.NUM_SOUNDS_IN_MIX must be >= 2 (target + distractor), got {config.TASK.NUM_SOUNDS_IN_MIX}"
         )
-    if config.RL.REWARD == "pose_gain" and "MIXED_BINAURAL_STAY" not in config.TASK.SENSORS:
-        raise ConfigError(
-            f"RL.REWARD pose_gain compares with what the previous pose would have heard: add MIXED_BINAURAL_STAY to TASK.SENSORS (got {list(config.TASK.SENSORS)})"
-        )
+    for reward, (sensor, pose) in (
+        ("pose_gain", ("MIXED_BINAURAL_STAY", "previous")),
+        ("still_gain", ("MIXED_BINAURAL_START", "start")),
+    ):
+        if config.RL.REWARD == reward and sensor not in config.TASK.SENSORS:
+            raise ConfigError(
+                f"RL.REWARD {reward} compares with what the {pose} pose would have heard: add {sensor} to TASK.SENSORS (got {list(config.TASK.SENSORS)})"
+            )
     if config.EVAL.SCORED_STEPS not in SCORED_STEPS:
         raise ConfigError(f"EVAL.SCORED_STEPS must be one of {SCORED_STEPS}, got {config.EVAL.SCORED_STEPS!r}")
     if config.RUN_TYPE not in ("train", "eval"):

@@ -235,7 +235,7 @@ _C.PASSIVE.NUM_THREADS = 0  # torch intra-op threads of the training process (0 
 # ----------------------------------------------------------------------------------------------------
 _C.RL = CN()
 _C.RL.SEPARATOR_CHECKPOINT = ""  # passive checkpoint (trainer "passive", e.g. <dir>/data/best_ckpt_nonoverlapping_val.pth) whose separators are used frozen; required
-_C.RL.REWARD = "negative_error"  # "negative_error": -MSE(refined current estimate, GT) / RMS^2 (paper; all-zero estimate = -1); "improvement": nMSE_t - nMSE_t+1 (Move2Hear); "pose_gain": the same second's passive nMSE from the previous pose minus from the new one (needs sensor MIXED_BINAURAL_STAY; rl/reward.py)
+_C.RL.REWARD = "negative_error"  # "negative_error": -MSE(refined current estimate, GT) / RMS^2 (paper; all-zero estimate = -1); "improvement": nMSE_t - nMSE_t+1 (Move2Hear); "pose_gain": the same second's passive nMSE from the previous pose minus from the new one (needs sensor MIXED_BINAURAL_STAY); "still_gain": the same from the episode's start pose (needs MIXED_BINAURAL_START; rl/reward.py)
 _C.RL.DISTANCE_REWARD_WEIGHT = 0.0  # far-target (Move2Hear): adds weight x (d_t - d_t+1), the decrease in geodesic distance (metres) to the target, to every transition's reward; 0 = off (near-target)
 _C.RL.ZERO_TERMINAL_REWARD = False  # QUIRK: the original gives 0 on the terminal transition; here that transition leads to a scored step (t = 19), so it is rewarded by default
 _C.RL.NUM_THREADS = (

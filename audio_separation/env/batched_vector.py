@@ -14,7 +14,8 @@ timing, autoreset modes (info["final_obs"] holds the last observation's rows as 
 (reset(seed=s) seeds env i with s + i) and infos; observations equal the sync env's to float32 rounding
 (tests/env/test_batched_vector.py). Sensors: the registered built-in ones (BATCHED_SENSORS), the
 counterfactual MIXED_BINAURAL_STAY (RL.REWARD pose_gain) too: a second batched render of the same seconds at
-each env's pose before its action; another sensor name is an error naming it.
+each env's pose before its action, and MIXED_BINAURAL_START (RL.REWARD still_gain): one at each env's start
+pose; another sensor name is an error naming it.
 
 Memory: the device caches are bounded in bytes (ENV.BATCHED_CACHE_MB: 1/2 RIR spectra, 3/8 clip seconds,
 1/8 views; slabs grow on demand up to that); the host keeps, as the sync env does, each scene's graph and the clips heard.
@@ -165,6 +166,10 @@ def _stay_magnitude(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[st
     return {"stay_binaural_magnitude": spectrogram_channels_last(env._stay_audio.mixture, "log1p_magnitude")}
 
 
+def _start_magnitude(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
+    return {"start_binaural_magnitude": spectrogram_channels_last(env._start_audio.mixture, "log1p_magnitude")}
+
+
 def _gt_mono(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
     return {
         "gt_mono_magnitude": spectrogram_channels_last(audio.mono_magnitude, "real"),
@@ -201,6 +206,7 @@ BATCHED_SENSORS: dict[str, tuple[Callable, bool, bool]] = {
     "MIXED_BINAURAL_MAGNITUDE": (_mixed_magnitude, True, False),
     "MIXED_BINAURAL_PHASE": (_mixed_phase, True, False),
     "MIXED_BINAURAL_STAY": (_stay_magnitude, True, False),
+    "MIXED_BINAURAL_START": (_start_magnitude, True, False),
     "GT_MONO": (_gt_mono, True, False),
     "GT_BINAURAL": (_gt_binaural, True, True),
     "TARGET_CLASS": (_target_class, False, False),
@@ -281,6 +287,8 @@ class BatchedVectorEnv(VectorEnv):
         self._with_source_binaural = any(BATCHED_SENSORS[name][2] for name in task.sensors)
         self._with_stay = "MIXED_BINAURAL_STAY" in task.sensors  # a second render at the pose before the action
         self._stay_audio: BatchedAudio | None = None
+        self._with_start = "MIXED_BINAURAL_START" in task.sensors  # a second render at the episode's start pose
+        self._start_audio: BatchedAudio | None = None
         self._view_resolution = world.view_resolution
 
         # device tables and state
@@ -304,6 +312,8 @@ class BatchedVectorEnv(VectorEnv):
         self._host_heading = np.zeros(count, dtype=np.int64)
         self._previous_node = np.zeros(count, dtype=np.int64)  # host (node, heading) before the last action
         self._previous_heading = np.zeros(count, dtype=np.int64)
+        self._start_host_node = np.zeros(count, dtype=np.int64)  # host (node, heading) at the episode's start
+        self._start_host_heading = np.zeros(count, dtype=np.int64)
         self._steps = np.zeros(count, dtype=np.int64)
         self._current: list[ResolvedEpisode | None] = [None] * count
         self._clip_lengths: list[list[int]] = [[] for _ in range(count)]
@@ -357,6 +367,7 @@ class BatchedVectorEnv(VectorEnv):
         )
         self._host_node[index], self._host_heading[index], self._steps[index] = node, heading, 0
         self._previous_node[index], self._previous_heading[index] = node, heading  # t = 0: the start pose
+        self._start_host_node[index], self._start_host_heading[index] = node, heading
         self._node[index] = self._start_node[index] = node
         self._heading[index] = self._start_heading[index] = heading
         self._labels[index] = episode.target_label
@@ -401,7 +412,7 @@ class BatchedVectorEnv(VectorEnv):
         """Every sensor's keys for the envs `rows` (their current state), in the space's key order."""
         audio = None
         if self._with_audio:
-            rir_keys, rir_sources, clip_keys, stay_keys = [], [], [], []
+            rir_keys, rir_sources, clip_keys, stay_keys, start_keys = [], [], [], [], []
             headings = self.scenes.headings
             for row in rows:
                 episode = self._current[row]
@@ -409,6 +420,7 @@ class BatchedVectorEnv(VectorEnv):
                 receiver = self._node_ids[self._host_node[row]]
                 heading = headings[self._host_heading[row]]
                 before = self._node_ids[self._previous_node[row]], headings[self._previous_heading[row]]
+                origin = self._node_ids[self._start_host_node[row]], headings[self._start_host_heading[row]]
                 step = int(self._steps[row])
                 emitters = [
                     emitter_at(motion, node, self.settings.task.motion.speed, step * self._step_seconds)
@@ -420,6 +432,8 @@ class BatchedVectorEnv(VectorEnv):
                     rir_keys.append((episode.scene, heading, receiver, source))
                     if self._with_stay:
                         stay_keys.append((episode.scene, before[1], before[0], source))
+                    if self._with_start:
+                        start_keys.append((episode.scene, origin[1], origin[0], source))
                     rir_sources.append(rirs)
                     clip_keys.append((path, (start + step) % seconds))  # audio/mixing.clip_second
             audio = self.renderer.render(rir_keys, rir_sources, clip_keys, len(rows), self._with_source_binaural)
@@ -427,6 +441,11 @@ class BatchedVectorEnv(VectorEnv):
                 moved = stay_keys != rir_keys  # else (t = 0, blocked moves only) the step's own audio
                 self._stay_audio = (
                     self.renderer.render(stay_keys, rir_sources, clip_keys, len(rows), False) if moved else audio
+                )
+            if self._with_start:  # this second heard from the episode's start pose (MIXED_BINAURAL_START)
+                moved = start_keys != rir_keys  # else (every env at its start pose) the step's own audio
+                self._start_audio = (
+                    self.renderer.render(start_keys, rir_sources, clip_keys, len(rows), False) if moved else audio
                 )
         index = torch.as_tensor(rows, dtype=torch.long).to(self.device)
         self._view_rows = None
@@ -611,6 +630,6 @@ class BatchedVectorEnv(VectorEnv):
         return (value,) * self.num_envs
 
     def close_extras(self, **kwargs: Any) -> None:
-        self._observations = self._stay_audio = None
+        self._observations = self._stay_audio = self._start_audio = None
         self.renderer = None
         self.view_cache.clear()

@@ -10,6 +10,9 @@ source 0 is the target.
     MIXED_BINAURAL_STAY       stay_binaural_magnitude   (F, T, 2)   log1p |STFT| of this step's mixture heard from the
                                                                     previous step's pose (node, heading): what standing
                                                                     still would have heard (RL.REWARD pose_gain)
+    MIXED_BINAURAL_START      start_binaural_magnitude  (F, T, 2)   log1p |STFT| of this step's mixture heard from the
+                                                                    episode's start pose: what an agent that never
+                                                                    moved would hear now (RL.REWARD still_gain)
     GT_MONO                   gt_mono_magnitude         (F, T, N)   |STFT| of each dry chunk; target's RMS = AUDIO.TARGET_MONO_RMS
                               gt_mono_phase             (F, T, N)   their phases
     GT_BINAURAL               gt_binaural_magnitude     (F, T, 2N)  |STFT| of each source's binaural signal
@@ -189,6 +192,25 @@ class MixedBinauralStaySensor(Sensor):
         audio = (
             step.audio if simulator.previous_pose == here else simulator.render_audio(False, simulator.previous_pose)
         )
+        return {key: _channels_last(audio.mixture, _log1p_magnitude, out.get(key))}
+
+
+@registry.register_sensor(name="MIXED_BINAURAL_START")
+class MixedBinauralStartSensor(Sensor):
+    """The counterfactual of the whole episode so far: the same second of audio rendered at the episode's
+    start pose, where the stand-still agent would be. A second render per step, skipped while the agent
+    is at its start pose: the step's own mixture is used."""
+
+    keys = ("start_binaural_magnitude",)
+    needs_audio = True
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        return {"start_binaural_magnitude": self.context.spectrogram_space(2)}
+
+    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        key, simulator = "start_binaural_magnitude", step.simulator
+        start = (simulator.episode.start_node, simulator.episode.start_heading)
+        audio = step.audio if start == (simulator.node, simulator.heading) else simulator.render_audio(False, start)
         return {key: _channels_last(audio.mixture, _log1p_magnitude, out.get(key))}
 
 

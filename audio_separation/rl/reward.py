@@ -3,6 +3,7 @@
     negative_error (paper):     r_t = -nMSE_{t+1}
     improvement (Move2Hear):    r_t = nMSE_t - nMSE_{t+1}
     pose_gain (this project's): r_t = nMSE^stay_{t+1} - nMSE^passive_{t+1}
+    still_gain (this project's): r_t = nMSE^start_{t+1} - nMSE^passive_{t+1}
 with nMSE_t = mean((estimate_t - GT_t)^2) / target_rms^2 of the current-step refined estimate (clamped
 at 0) after the move, so an all-zero estimate of a target at the env's RMS (AUDIO.TARGET_MONO_RMS) gives
 nMSE 1 and reward -1. QUIRK (RL.ZERO_TERMINAL_REWARD): the original gives 0 on the terminal transition.
@@ -23,8 +24,12 @@ from __future__ import annotations
 
 import torch
 
-REWARDS = ("negative_error", "improvement", "pose_gain")
-STAY_KEY = "stay_binaural_magnitude"  # pose_gain's counterfactual mixture (sensor MIXED_BINAURAL_STAY)
+REWARDS = ("negative_error", "improvement", "pose_gain", "still_gain")
+# reward -> (its counterfactual mixture's observation key, the sensor that renders it)
+COUNTERFACTUALS = {
+    "pose_gain": ("stay_binaural_magnitude", "MIXED_BINAURAL_STAY"),  # heard from the pose before the action
+    "still_gain": ("start_binaural_magnitude", "MIXED_BINAURAL_START"),  # heard from the episode's start pose
+}
 
 
 def normalised_error(estimate: torch.Tensor, target: torch.Tensor, target_rms: float) -> torch.Tensor:
@@ -38,7 +43,9 @@ def separation_reward(
     """(N,) reward of a transition from the normalised errors of the steps before and after it."""
     if kind == "negative_error":
         reward = -error_after
-    elif kind in ("improvement", "pose_gain"):  # pose_gain: before = the stay estimate's error of the same second
+    elif (
+        kind == "improvement" or kind in COUNTERFACTUALS
+    ):  # counterfactuals: before = their estimate's error, same second
         reward = error_before - error_after
     else:
         raise ValueError(f"RL.REWARD must be one of {REWARDS}, got {kind!r}")

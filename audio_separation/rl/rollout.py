@@ -23,7 +23,7 @@ from audio_separation.models.memory import TransformerMemory, final_estimate_sou
 from audio_separation.models.policy import ActorCritic
 from audio_separation.models.separators import PassiveSeparator
 from audio_separation.rl.frozen_separator import separate
-from audio_separation.rl.reward import STAY_KEY, distance_reward, normalised_error, separation_reward
+from audio_separation.rl.reward import COUNTERFACTUALS, distance_reward, normalised_error, separation_reward
 from audio_separation.rl.rollout_storage import RolloutStorage
 
 
@@ -158,8 +158,9 @@ def run_episodes(
     refined_error = torch.zeros(length, count, device=device)
     decode_window = settings.refinement_window if record else 0
     distance = _distances(infos_per_env, device) if settings.distance_reward_weight else None
-    pose_gain = settings.reward == "pose_gain"  # needs the sensor MIXED_BINAURAL_STAY (checked with the config)
-    keys = PIPELINE_KEYS + (STAY_KEY,) * pose_gain + storage.observation_keys
+    # pose_gain / still_gain: the same second heard from another pose (its sensor is checked with the config)
+    counterfactual = COUNTERFACTUALS[settings.reward][0] if settings.reward in COUNTERFACTUALS else None
+    keys = PIPELINE_KEYS + ((counterfactual,) if counterfactual else ()) + storage.observation_keys
     for step in range(length):
         tick = time.perf_counter()
         tensors = to_tensors(observations, device, keys)
@@ -183,9 +184,9 @@ def run_episodes(
         passive_error[step] = normalised_error(passive, gt_mono, settings.target_rms)
         refined_error[step] = normalised_error(storage.refined[step], gt_mono, settings.target_rms)
         if step > 0:
-            if pose_gain:  # the same second's passive estimate from the pose before the action, against the agent's
-                _, stay = separate(separator, tensors[STAY_KEY], tensors["target_class"])
-                before, after = normalised_error(stay, gt_mono, settings.target_rms), passive_error[step]
+            if counterfactual:  # the same second's passive estimate from the other pose, against the agent's
+                _, reference = separate(separator, tensors[counterfactual], tensors["target_class"])
+                before, after = normalised_error(reference, gt_mono, settings.target_rms), passive_error[step]
             else:
                 before, after = refined_error[step - 1], refined_error[step]
             storage.rewards[step - 1] = separation_reward(
