@@ -1,0 +1,262 @@
+#!/usr/bin/env python
+"""Can the policy's encoders tell which way the target is? A supervised probe of the policy inputs.
+
+Plain PPO has to learn, from its reward alone, to turn toward the target and walk to it. This script asks
+whether the information is in the policy's inputs at all: it collects states from random-agent episodes
+(the frozen separator's binaural target estimate, its mono estimate as the refined one of an untrained
+memory, the RGB view) labelled with the privileged approach agent's optimal actions (ApproachAgent.
+optimal_actions: every action on some shortest path to the target), then trains the policy network itself
+(models/policy.ActorCritic, one step from a zero GRU state) on those labels for each variant and scores it
+on held-out episodes (by default the val split's, other scenes):
+
+    paper          the paper's inputs (log1p spectrograms, RGB)
+    gain<G>        the magnitudes scaled by G before the encoders' log1p (observation scaling: log1p(G x)
+                   is ~log x where the paper's log1p is ~linear)
+    interaural     + the interaural level features (RL.POLICY.INTERAURAL_BANDS, this project's addition)
+    norgb          without the RGB encoder (audio only: RGB lets a network memorise the training scenes)
+    tokens combine with "+", e.g. gain1000+norgb
+
+    python scripts/direction_probe.py --exp-config configs/quickstart/train/nearTarget.yaml \
+        --train-rounds 24 --test-rounds 6 [--variants paper,gain1000,interaural] [--epochs 8] \
+        RL.SEPARATOR_CHECKPOINT runs/quickstart/passive/data/best_ckpt_nonoverlapping_val.pth \
+        ENV.VECTOR_ENV_TYPE batched NUM_PROCESSES 16
+
+Scores (held-out states): `set` = the argmax action is one of the optimal ones; `turn side` = on states
+whose only optimal action is one turn (the target is to one side or behind), the argmax is that turn
+(0.5 = chance: the side is not heard); `ahead AUC` = how well the probability of moving forward picks out the
+states where that is optimal (0.5 = chance); the majority rates say what a network that ignores its input gets.
+It also prints the mean reward (the config's RL.REWARD) of each action where it was optimal and where not:
+what one-step credit can learn from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from audio_separation.audio.settings import AudioSettings  # noqa: E402
+from audio_separation.config import get_config  # noqa: E402
+from audio_separation.env import make_vector_env  # noqa: E402
+from audio_separation.env.agents import make_agent  # noqa: E402
+from audio_separation.env.navigation import ACTION_NAMES, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT  # noqa: E402
+from audio_separation.models.policy import ActorCritic  # noqa: E402
+from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings  # noqa: E402
+from audio_separation.rl.environment import rl_env_settings  # noqa: E402
+from audio_separation.rl.frozen_separator import load_frozen_separator  # noqa: E402
+from audio_separation.rl.rollout import RolloutSettings, run_episodes  # noqa: E402
+from audio_separation.rl.rollout_storage import RolloutStorage  # noqa: E402
+from audio_separation.world.open import open_world  # noqa: E402
+from audio_separation.world.soundspaces import HEADINGS  # noqa: E402
+
+
+class _Labelled:
+    """A baseline agent that also records, at each step it acts, the approach agent's optimal actions."""
+
+    def __init__(self, agent, expert) -> None:
+        self.agent, self.expert, self.labels = agent, expert, []
+
+    def reset(self, info) -> None:
+        self.agent.reset(info)
+        self.labels = []
+
+    def act(self, observation, info) -> int:
+        mask = np.zeros(3, dtype=bool)
+        mask[self.expert.optimal_actions(info)] = True
+        self.labels.append(mask)
+        return self.agent.act(observation, info)
+
+
+def collect(config, rounds: int, first_seed: int, agent_name: str = "random") -> dict[str, np.ndarray]:
+    """States of `rounds` x NUM_PROCESSES episodes (steps 0 .. L-2, where the agent acts) with their labels."""
+    separator, _ = load_frozen_separator(config)
+    memory = ActiveSeparationAgent(agent_settings(config)).eval().memory
+    layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
+    envs = make_vector_env(rl_env_settings(config, evaluation=True))
+    audio = AudioSettings.from_config(config)
+    storage = RolloutStorage(
+        int(config.TASK.MAX_EPISODE_STEPS),
+        envs.num_envs,
+        audio.num_freq_bins,
+        audio.num_frames,
+        {"rgb": envs.single_observation_space["rgb"]},
+        memory_mixture=memory.mixture_input,
+    )
+    settings = RolloutSettings.from_config(config)
+    parts: dict[str, list[np.ndarray]] = {
+        key: [] for key in ("binaural", "mono", "rgb", "labels", "actions", "rewards")
+    }
+    try:
+        for round_index in tqdm(range(rounds), desc=f"collect {config.TASK.SPLIT}"):
+            seeds = [first_seed + 1000 * round_index + index for index in range(envs.num_envs)]
+            agents = [
+                _Labelled(make_agent(agent_name, HEADINGS, layout, seed), make_agent("approach", HEADINGS, layout, 0))
+                for seed in seeds
+            ]
+            run_episodes(envs, separator, memory, storage, settings, agents=agents, seeds=seeds)
+            steps = storage.episode_length - 1
+            parts["binaural"].append(storage.binaural[:steps].flatten(0, 1).clamp(min=0.0).numpy().copy())
+            parts["mono"].append(storage.passive[:steps].flatten(0, 1).clamp(min=0.0).numpy().copy())
+            parts["rgb"].append(storage.observations["rgb"][:steps].flatten(0, 1).numpy().copy())
+            parts["actions"].append(storage.actions[:steps].flatten(0, 1).numpy().copy())
+            parts["rewards"].append(storage.rewards[:steps].flatten(0, 1).numpy().copy())
+            labels = np.stack([np.stack(agent.labels) for agent in agents], axis=1)  # (steps, N, 3)
+            parts["labels"].append(labels.reshape(-1, 3))
+    finally:
+        envs.close()
+    return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def reward_by_action(data: dict[str, np.ndarray]) -> list[str]:
+    """Lines: the mean reward of each action (under the config's RL.REWARD) where it was optimal and where
+    it was not, with 95 % intervals: what one-step credit (RL.PPO.GAMMA 0) can learn from."""
+    lines = []
+    for action, name in enumerate(ACTION_NAMES):
+        taken = data["actions"] == action
+        for optimal in (True, False):
+            values = data["rewards"][taken & (data["labels"][:, action] == optimal)]
+            if len(values) > 1:
+                half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+                lines.append(
+                    f"{name} where {'optimal' if optimal else 'not optimal'}: {values.mean():+.5f} "
+                    f"[{values.mean() - half:+.5f}, {values.mean() + half:+.5f}] ({len(values)} transitions)"
+                )
+    return lines
+
+
+def _inputs(data: dict[str, np.ndarray], index: np.ndarray, gain: float) -> dict[str, torch.Tensor]:
+    return {
+        "binaural": torch.from_numpy(data["binaural"][index]) * gain,
+        "refined_mono": torch.from_numpy(data["mono"][index]) * gain,
+        "rgb": torch.from_numpy(data["rgb"][index]),
+    }
+
+
+def _logits(model: ActorCritic, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    hidden = model.initial_hidden(inputs["binaural"].shape[0])
+    return model.step(inputs, hidden).distribution.logits
+
+
+def scores(logits: torch.Tensor, labels: np.ndarray) -> dict[str, float]:
+    """`set`: argmax among the optimal actions; `turn side`: on states whose only optimal action is one turn;
+    `ahead AUC`: how well the probability of MOVE_FORWARD ranks the states where moving forward is optimal
+    (the target ahead) above the others (0.5 = not heard)."""
+    choice = logits.argmax(dim=1).numpy()
+    in_set = labels[np.arange(len(labels)), choice]
+    one_turn = (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+    ahead = labels[:, MOVE_FORWARD]
+    forward = torch.softmax(logits, dim=1)[:, MOVE_FORWARD].numpy()
+    return {
+        "set": float(in_set.mean()),
+        "turn side": float(in_set[one_turn].mean()) if one_turn.any() else float("nan"),
+        "ahead AUC": float(roc_auc_score(ahead, forward)) if 0 < ahead.sum() < len(ahead) else float("nan"),
+    }
+
+
+def train_probe(
+    config, variant: str, train: dict, test: dict, epochs: int, batch: int, lr: float, seed: int
+) -> dict[str, float]:
+    torch.manual_seed(seed)
+    tokens = set(variant.split("+")) - {"paper"}
+    gains = [float(token[4:]) for token in tokens if token.startswith("gain")]
+    unknown = {token for token in tokens if not token.startswith("gain")} - {"interaural", "norgb"}
+    if unknown or len(gains) > 1:
+        raise ValueError(f"variant {variant!r}: expected paper or tokens gain<G>, interaural, norgb joined by +")
+    gain = gains[0] if gains else 1.0
+    policy = config.RL.POLICY
+    audio = AudioSettings.from_config(config)
+    model = ActorCritic(
+        num_freq_bins=audio.num_freq_bins,
+        num_frames=audio.num_frames,
+        view_resolution=int(config.WORLD.VIEW_RESOLUTION),
+        hidden_size=int(policy.HIDDEN_SIZE),
+        embedding_size=int(policy.EMBEDDING_SIZE),
+        use_rgb="norgb" not in tokens,
+        interaural_bands=int(policy.INTERAURAL_BANDS) if "interaural" in tokens else 0,
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    labels = torch.from_numpy(train["labels"])
+    count = len(labels)
+    generator = np.random.default_rng(seed)
+    for _ in tqdm(range(epochs), desc=variant, leave=False):
+        model.train()
+        order = generator.permutation(count)
+        for start in range(0, count, batch):
+            index = order[start : start + batch]
+            log_probs = torch.log_softmax(_logits(model, _inputs(train, index, gain)), dim=1)
+            # the optimal actions' total probability (the imitation loss of action-set labels)
+            loss = -torch.logsumexp(log_probs.masked_fill(~labels[index], -1e9), dim=1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat(
+            [
+                _logits(model, _inputs(test, np.arange(start, min(start + 256, len(test["labels"]))), gain))
+                for start in range(0, len(test["labels"]), 256)
+            ]
+        )
+        train_logits = torch.cat(
+            [
+                _logits(model, _inputs(train, np.arange(start, min(start + 256, count)), gain))
+                for start in range(0, min(count, 2048), 256)
+            ]
+        )
+    result = scores(logits, test["labels"])
+    result["train set"] = scores(train_logits, train["labels"][: len(train_logits)])["set"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exp-config", required=True)
+    parser.add_argument("--train-rounds", type=int, default=24, help="episodes per env for training the probes")
+    parser.add_argument("--test-rounds", type=int, default=6, help="episodes per env held out (other seeds)")
+    parser.add_argument("--variants", default="paper,gain1000,interaural")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2.5e-4)
+    parser.add_argument("--test-split", default="val", help="TASK.SPLIT of the held-out episodes (other scenes)")
+    parser.add_argument("--agent", default="random", help="the baseline agent whose episodes give the states")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides as KEY VALUE pairs")
+    args = parser.parse_args(argv)
+    config = get_config(args.exp_config, args.opts)
+    torch.set_num_threads(max(int(config.RL.NUM_THREADS), 1))
+    tick = time.perf_counter()
+    train = collect(config, args.train_rounds, 0, args.agent)
+    test = collect(
+        get_config(args.exp_config, [*args.opts, "TASK.SPLIT", args.test_split]), args.test_rounds, 0, args.agent
+    )
+    print(f"states: {len(train['labels'])} train, {len(test['labels'])} test ({time.perf_counter() - tick:.0f} s)")
+    labels = test["labels"]
+    one_turn = (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+    majority = int(np.argmax(train["labels"].sum(axis=0)))
+    print(
+        f"test: one optimal turn in {one_turn.mean():.1%} of the states; majority action {majority} is optimal in "
+        f"{labels[:, majority].mean():.1%}; of the one-turn states {labels[one_turn][:, TURN_LEFT].mean():.1%} want a left turn"
+    )
+    print(f"reward ({config.RL.REWARD}) of each action, train states:")
+    for line in reward_by_action(train):
+        print("  " + line)
+    for variant in [name for name in args.variants.split(",") if name]:
+        tick = time.perf_counter()
+        result = train_probe(config, variant, train, test, args.epochs, args.batch, args.lr, int(config.SEED))
+        print(
+            f"{variant}: test set {result['set']:.3f}, turn side {result['turn side']:.3f}, "
+            f"ahead AUC {result['ahead AUC']:.3f}; "
+            f"train set {result['train set']:.3f} ({time.perf_counter() - tick:.0f} s)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
