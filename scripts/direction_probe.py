@@ -37,24 +37,20 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # scripts/: reward_signal
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from reward_signal import agent_rollouts  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from audio_separation.audio.settings import AudioSettings  # noqa: E402
 from audio_separation.config import get_config  # noqa: E402
-from audio_separation.env import make_vector_env  # noqa: E402
 from audio_separation.env.agents import make_agent  # noqa: E402
 from audio_separation.env.navigation import ACTION_NAMES, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT  # noqa: E402
 from audio_separation.models.policy import ActorCritic  # noqa: E402
-from audio_separation.rl.agent_checkpoint import ActiveSeparationAgent, agent_settings  # noqa: E402
-from audio_separation.rl.environment import rl_env_settings  # noqa: E402
-from audio_separation.rl.frozen_separator import load_frozen_separator  # noqa: E402
-from audio_separation.rl.rollout import RolloutSettings, run_episodes  # noqa: E402
-from audio_separation.rl.rollout_storage import RolloutStorage  # noqa: E402
-from audio_separation.world.open import open_world  # noqa: E402
+from audio_separation.rl.rollout import run_episodes  # noqa: E402
 from audio_separation.world.soundspaces import HEADINGS  # noqa: E402
 
 
@@ -77,20 +73,7 @@ class _Labelled:
 
 def collect(config, rounds: int, first_seed: int, agent_name: str = "random") -> dict[str, np.ndarray]:
     """States of `rounds` x NUM_PROCESSES episodes (steps 0 .. L-2, where the agent acts) with their labels."""
-    separator, _ = load_frozen_separator(config)
-    memory = ActiveSeparationAgent(agent_settings(config)).eval().memory
-    layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
-    envs = make_vector_env(rl_env_settings(config, evaluation=True))
-    audio = AudioSettings.from_config(config)
-    storage = RolloutStorage(
-        int(config.TASK.MAX_EPISODE_STEPS),
-        envs.num_envs,
-        audio.num_freq_bins,
-        audio.num_frames,
-        {"rgb": envs.single_observation_space["rgb"]},
-        memory_mixture=memory.mixture_input,
-    )
-    settings = RolloutSettings.from_config(config)
+    separator, memory, layout, envs, storage, settings = agent_rollouts(config, ("rgb",))
     parts: dict[str, list[np.ndarray]] = {
         key: [] for key in ("binaural", "mono", "rgb", "labels", "actions", "rewards")
     }

@@ -39,9 +39,9 @@ from audio_separation.world.open import open_world  # noqa: E402
 from audio_separation.world.soundspaces import HEADINGS  # noqa: E402
 
 
-def episode_returns(config, agent_names: list[str], rounds: int) -> dict[str, np.ndarray]:
-    """agent -> (rounds x envs,) episode returns under config.RL.REWARD, the same episodes for every agent."""
-    torch.manual_seed(int(config.SEED))
+def agent_rollouts(config, observation_keys: tuple[str, ...] = ()):
+    """What baseline agents' episodes need: (frozen separator, a fresh memory, world layout, vector env,
+    rollout storage keeping `observation_keys`, rollout settings). The caller closes the env."""
     separator, _ = load_frozen_separator(config)
     memory = ActiveSeparationAgent(agent_settings(config)).eval().memory
     layout = open_world(config.WORLD.DATA_ROOT, config.WORLD.DATASET)
@@ -52,10 +52,16 @@ def episode_returns(config, agent_names: list[str], rounds: int) -> dict[str, np
         envs.num_envs,
         audio.num_freq_bins,
         audio.num_frames,
-        {},
+        {key: envs.single_observation_space[key] for key in observation_keys},
         memory_mixture=memory.mixture_input,
     )
-    settings = RolloutSettings.from_config(config)
+    return separator, memory, layout, envs, storage, RolloutSettings.from_config(config)
+
+
+def episode_returns(config, agent_names: list[str], rounds: int) -> dict[str, np.ndarray]:
+    """agent -> (rounds x envs,) episode returns under config.RL.REWARD, the same episodes for every agent."""
+    torch.manual_seed(int(config.SEED))
+    separator, memory, layout, envs, storage, settings = agent_rollouts(config)
     returns: dict[str, list[float]] = {name: [] for name in agent_names}
     try:
         for round_index in range(rounds):

@@ -44,16 +44,18 @@ def test_pose_gain_needs_the_stay_sensor(rl_config) -> None:
         rl_config(None, "RL.REWARD", "pose_gain")
 
 
-def test_pose_gain_rewards_are_stay_error_minus_passive_error(rl_config) -> None:
-    """The rollout's rewards, recomputed from the recorded poses: for each transition, the passive error of
-    the new second heard from the pose before the action minus the passive error the agent got."""
+def assert_counterfactual_rewards(config, reference_pose) -> int:
+    """Roll out the approach expert under `config`'s counterfactual reward and recompute every transition's
+    reward by hand: the passive error of the new second heard from reference_pose(poses, step) minus the
+    passive error the agent got (exactly 0 where the agent is at that pose). Returns how many transitions
+    were away from the reference pose."""
     from tests.rl.test_imitation import _rollout
 
-    config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "6", "RL.REWARD", "pose_gain", "TASK.SENSORS", SENSORS)
     storage, recordings, _ = _rollout(config, experts=True, probability=1.0)
     separator, _ = load_frozen_separator(config)
     settings = rl_env_settings(config, evaluation=True)
     rms = float(config.AUDIO.TARGET_MONO_RMS)
+    moved = 0
     for index, recording in enumerate(recordings):
         env = make_env(settings, index, len(recordings))  # env `index` of the vector env, with its seed
         env.reset(seed=3 + index)
@@ -61,19 +63,30 @@ def test_pose_gain_rewards_are_stay_error_minus_passive_error(rl_config) -> None
         assert simulator.episode.episode_id == recording.infos[0]["episode_id"]
         poses = [(int(info["node"]), int(info["heading"])) for info in recording.infos]
         for step in range(1, len(poses)):
-            simulator.step_index, (simulator.node, simulator.heading) = step, poses[step - 1]
-            stay = np.log1p(np.abs(simulator.render_audio(False).mixture)).transpose(1, 2, 0)
+            here, reference = poses[step], reference_pose(poses, step)
+            simulator.step_index, (simulator.node, simulator.heading) = step, reference
+            heard = np.log1p(np.abs(simulator.render_audio(False).mixture)).transpose(1, 2, 0)
             target_class = torch.tensor([[int(simulator.episode.target_label)]])
             with torch.inference_mode():
-                _, stay_estimate = separate(separator, torch.as_tensor(stay)[None], target_class)
+                _, reference_estimate = separate(separator, torch.as_tensor(heard)[None], target_class)
             gt_mono = storage.gt_mono[step, index][None]
-            expected = normalised_error(stay_estimate, gt_mono, rms) - normalised_error(
+            expected = normalised_error(reference_estimate, gt_mono, rms) - normalised_error(
                 storage.passive[step, index][None], gt_mono, rms
             )
             assert storage.rewards[step - 1, index].item() == pytest.approx(expected.item(), abs=1e-5)
-            if poses[step] == poses[step - 1]:
+            if here == reference:
                 assert storage.rewards[step - 1, index].item() == 0.0
+            else:
+                moved += 1
         env.close()
+    return moved
+
+
+def test_pose_gain_rewards_are_stay_error_minus_passive_error(rl_config) -> None:
+    """For each transition: the passive error of the new second heard from the pose before the action minus
+    the passive error the agent got."""
+    config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "6", "RL.REWARD", "pose_gain", "TASK.SENSORS", SENSORS)
+    assert assert_counterfactual_rewards(config, lambda poses, step: poses[step - 1])
 
 
 def test_reward_signal_script_compares_agents_on_the_same_episodes(rl_config) -> None:

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from audio_separation.config import ConfigError
 from audio_separation.env import make_env
 from audio_separation.env.navigation import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT
 from audio_separation.env.settings import EnvSettings
-from audio_separation.rl.environment import rl_env_settings
-from audio_separation.rl.frozen_separator import load_frozen_separator, separate
-from audio_separation.rl.reward import normalised_error
 from tests.env.conftest import derive_config
 
 SENSORS = "['MIXED_BINAURAL_MAGNITUDE', 'MIXED_BINAURAL_START', 'GT_MONO', 'TARGET_CLASS', 'POSE', 'RGB']"
@@ -51,36 +47,9 @@ def test_still_gain_needs_the_start_sensor(rl_config) -> None:
 
 
 def test_still_gain_rewards_are_start_error_minus_passive_error(rl_config) -> None:
-    """The rollout's rewards, recomputed from the recorded poses: for each transition, the passive error of
-    the new second heard from the start pose minus the passive error the agent got (0 at the start pose)."""
-    from tests.rl.test_imitation import _rollout
+    """For each transition: the passive error of the new second heard from the start pose minus the passive
+    error the agent got (0 at the start pose)."""
+    from tests.rl.test_pose_gain_reward import assert_counterfactual_rewards
 
     config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "6", "RL.REWARD", "still_gain", "TASK.SENSORS", SENSORS)
-    storage, recordings, _ = _rollout(config, experts=True, probability=1.0)
-    separator, _ = load_frozen_separator(config)
-    settings = rl_env_settings(config, evaluation=True)
-    rms = float(config.AUDIO.TARGET_MONO_RMS)
-    moved = 0
-    for index, recording in enumerate(recordings):
-        env = make_env(settings, index, len(recordings))  # env `index` of the vector env, with its seed
-        env.reset(seed=3 + index)
-        simulator = env.simulator
-        assert simulator.episode.episode_id == recording.infos[0]["episode_id"]
-        poses = [(int(info["node"]), int(info["heading"])) for info in recording.infos]
-        for step in range(1, len(poses)):
-            simulator.step_index = step
-            start = _heard_from(simulator, poses[0])
-            target_class = torch.tensor([[int(simulator.episode.target_label)]])
-            with torch.inference_mode():
-                _, start_estimate = separate(separator, torch.as_tensor(start)[None], target_class)
-            gt_mono = storage.gt_mono[step, index][None]
-            expected = normalised_error(start_estimate, gt_mono, rms) - normalised_error(
-                storage.passive[step, index][None], gt_mono, rms
-            )
-            assert storage.rewards[step - 1, index].item() == pytest.approx(expected.item(), abs=1e-5)
-            if poses[step] == poses[0]:
-                assert storage.rewards[step - 1, index].item() == 0.0
-            else:
-                moved += 1
-        env.close()
-    assert moved  # the expert moved away from the start pose at least once
+    assert assert_counterfactual_rewards(config, lambda poses, step: poses[0])  # the expert left its start pose
