@@ -145,6 +145,8 @@ _MINIMUM = {
 }
 RL_TRAINERS = ("ddppo", "ppo")
 SCORED_STEPS = ("all", "last")  # EVAL.SCORED_STEPS: every step's estimate or the final one
+# RL.REWARD -> the sensor rendering its counterfactual mixture (the same second heard from another pose)
+COUNTERFACTUAL_SENSORS = {"pose_gain": "MIXED_BINAURAL_STAY", "still_gain": "MIXED_BINAURAL_START"}
 
 
 def _value(config: CfgNode, key: str):
@@ -185,14 +187,11 @@ def _check(config: CfgNode) -> None:
         raise ConfigError(
             f"TASK.NUM_SOUNDS_IN_MIX must be >= 2 (target + distractor), got {config.TASK.NUM_SOUNDS_IN_MIX}"
         )
-    for reward, (sensor, pose) in (
-        ("pose_gain", ("MIXED_BINAURAL_STAY", "previous")),
-        ("still_gain", ("MIXED_BINAURAL_START", "start")),
-    ):
-        if config.RL.REWARD == reward and sensor not in config.TASK.SENSORS:
-            raise ConfigError(
-                f"RL.REWARD {reward} compares with what the {pose} pose would have heard: add {sensor} to TASK.SENSORS (got {list(config.TASK.SENSORS)})"
-            )
+    sensor = COUNTERFACTUAL_SENSORS.get(config.RL.REWARD)
+    if sensor and sensor not in config.TASK.SENSORS:
+        raise ConfigError(
+            f"RL.REWARD {config.RL.REWARD} compares with the same second heard from another pose: add {sensor} to TASK.SENSORS (got {list(config.TASK.SENSORS)})"
+        )
     if config.EVAL.SCORED_STEPS not in SCORED_STEPS:
         raise ConfigError(f"EVAL.SCORED_STEPS must be one of {SCORED_STEPS}, got {config.EVAL.SCORED_STEPS!r}")
     if config.RUN_TYPE not in ("train", "eval"):

@@ -162,12 +162,13 @@ def _mixed_phase(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, 
     return {"mixed_binaural_phase": spectrogram_channels_last(audio.mixture, "phase")}
 
 
-def _stay_magnitude(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
-    return {"stay_binaural_magnitude": spectrogram_channels_last(env._stay_audio.mixture, "log1p_magnitude")}
+def _counterfactual_magnitude(sensor: str, key: str) -> Callable:
+    """The filler of a counterfactual mixture sensor: its batched render at the sensor's pose (_observe)."""
 
+    def fill(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
+        return {key: spectrogram_channels_last(env._counterfactual_audio[sensor].mixture, "log1p_magnitude")}
 
-def _start_magnitude(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
-    return {"start_binaural_magnitude": spectrogram_channels_last(env._start_audio.mixture, "log1p_magnitude")}
+    return fill
 
 
 def _gt_mono(env: BatchedVectorEnv, audio: BatchedAudio, rows) -> dict[str, torch.Tensor]:
@@ -205,8 +206,12 @@ def _depth(env: BatchedVectorEnv, audio, rows) -> dict[str, torch.Tensor]:
 BATCHED_SENSORS: dict[str, tuple[Callable, bool, bool]] = {
     "MIXED_BINAURAL_MAGNITUDE": (_mixed_magnitude, True, False),
     "MIXED_BINAURAL_PHASE": (_mixed_phase, True, False),
-    "MIXED_BINAURAL_STAY": (_stay_magnitude, True, False),
-    "MIXED_BINAURAL_START": (_start_magnitude, True, False),
+    "MIXED_BINAURAL_STAY": (_counterfactual_magnitude("MIXED_BINAURAL_STAY", "stay_binaural_magnitude"), True, False),
+    "MIXED_BINAURAL_START": (
+        _counterfactual_magnitude("MIXED_BINAURAL_START", "start_binaural_magnitude"),
+        True,
+        False,
+    ),
     "GT_MONO": (_gt_mono, True, False),
     "GT_BINAURAL": (_gt_binaural, True, True),
     "TARGET_CLASS": (_target_class, False, False),
@@ -285,10 +290,6 @@ class BatchedVectorEnv(VectorEnv):
         self._fillers = [BATCHED_SENSORS[name][0] for name in task.sensors]
         self._with_audio = any(BATCHED_SENSORS[name][1] for name in task.sensors)
         self._with_source_binaural = any(BATCHED_SENSORS[name][2] for name in task.sensors)
-        self._with_stay = "MIXED_BINAURAL_STAY" in task.sensors  # a second render at the pose before the action
-        self._stay_audio: BatchedAudio | None = None
-        self._with_start = "MIXED_BINAURAL_START" in task.sensors  # a second render at the episode's start pose
-        self._start_audio: BatchedAudio | None = None
         self._view_resolution = world.view_resolution
 
         # device tables and state
@@ -315,6 +316,14 @@ class BatchedVectorEnv(VectorEnv):
         self._start_host_node = np.zeros(count, dtype=np.int64)  # host (node, heading) at the episode's start
         self._start_host_heading = np.zeros(count, dtype=np.int64)
         self._steps = np.zeros(count, dtype=np.int64)
+        # counterfactual mixture sensors -> the host (node, heading) arrays of the pose each renders at
+        # (another batched render per step); their renders of the current step by sensor
+        poses = {
+            "MIXED_BINAURAL_STAY": (self._previous_node, self._previous_heading),
+            "MIXED_BINAURAL_START": (self._start_host_node, self._start_host_heading),
+        }
+        self._counterfactual_poses = {name: poses[name] for name in task.sensors if name in poses}
+        self._counterfactual_audio: dict[str, BatchedAudio] = {}
         self._current: list[ResolvedEpisode | None] = [None] * count
         self._clip_lengths: list[list[int]] = [[] for _ in range(count)]
         self._paths: list[list[SourcePath | None]] = [[] for _ in range(count)]  # TASK.SOURCE_MOTION
@@ -412,15 +421,18 @@ class BatchedVectorEnv(VectorEnv):
         """Every sensor's keys for the envs `rows` (their current state), in the space's key order."""
         audio = None
         if self._with_audio:
-            rir_keys, rir_sources, clip_keys, stay_keys, start_keys = [], [], [], [], []
+            rir_keys, rir_sources, clip_keys = [], [], []
+            other_keys: dict[str, list] = {name: [] for name in self._counterfactual_poses}
             headings = self.scenes.headings
             for row in rows:
                 episode = self._current[row]
                 rirs = self.scenes.scene_rirs(episode.scene)
                 receiver = self._node_ids[self._host_node[row]]
                 heading = headings[self._host_heading[row]]
-                before = self._node_ids[self._previous_node[row]], headings[self._previous_heading[row]]
-                origin = self._node_ids[self._start_host_node[row]], headings[self._start_host_heading[row]]
+                others = {
+                    name: (self._node_ids[nodes[row]], headings[turns[row]])
+                    for name, (nodes, turns) in self._counterfactual_poses.items()
+                }
                 step = int(self._steps[row])
                 emitters = [
                     emitter_at(motion, node, self.settings.task.motion.speed, step * self._step_seconds)
@@ -430,22 +442,15 @@ class BatchedVectorEnv(VectorEnv):
                     episode.sound_paths, episode.start_seconds, self._clip_lengths[row], emitters
                 ):
                     rir_keys.append((episode.scene, heading, receiver, source))
-                    if self._with_stay:
-                        stay_keys.append((episode.scene, before[1], before[0], source))
-                    if self._with_start:
-                        start_keys.append((episode.scene, origin[1], origin[0], source))
+                    for name, (node, turned) in others.items():
+                        other_keys[name].append((episode.scene, turned, node, source))
                     rir_sources.append(rirs)
                     clip_keys.append((path, (start + step) % seconds))  # audio/mixing.clip_second
             audio = self.renderer.render(rir_keys, rir_sources, clip_keys, len(rows), self._with_source_binaural)
-            if self._with_stay:  # this second heard from the pose before the action (MIXED_BINAURAL_STAY)
-                moved = stay_keys != rir_keys  # else (t = 0, blocked moves only) the step's own audio
-                self._stay_audio = (
-                    self.renderer.render(stay_keys, rir_sources, clip_keys, len(rows), False) if moved else audio
-                )
-            if self._with_start:  # this second heard from the episode's start pose (MIXED_BINAURAL_START)
-                moved = start_keys != rir_keys  # else (every env at its start pose) the step's own audio
-                self._start_audio = (
-                    self.renderer.render(start_keys, rir_sources, clip_keys, len(rows), False) if moved else audio
+            for name, keys in other_keys.items():  # the same seconds heard from each counterfactual pose
+                moved = keys != rir_keys  # else (every env at that pose) the step's own audio
+                self._counterfactual_audio[name] = (
+                    self.renderer.render(keys, rir_sources, clip_keys, len(rows), False) if moved else audio
                 )
         index = torch.as_tensor(rows, dtype=torch.long).to(self.device)
         self._view_rows = None
@@ -630,6 +635,7 @@ class BatchedVectorEnv(VectorEnv):
         return (value,) * self.num_envs
 
     def close_extras(self, **kwargs: Any) -> None:
-        self._observations = self._stay_audio = self._start_audio = None
+        self._observations = None
+        self._counterfactual_audio = {}
         self.renderer = None
         self.view_cache.clear()

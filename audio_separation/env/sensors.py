@@ -174,44 +174,44 @@ class MixedBinauralPhaseSensor(Sensor):
         return {key: _channels_last(step.audio.mixture, _phase, out.get(key))}
 
 
-@registry.register_sensor(name="MIXED_BINAURAL_STAY")
-class MixedBinauralStaySensor(Sensor):
-    """The counterfactual of the last action: the same second of audio rendered at the pose the agent had
-    before it. A second render per step, skipped where that pose is the current one (t = 0, a blocked move):
-    the step's own mixture is used."""
+class CounterfactualMixtureSensor(Sensor):
+    """This step's second of audio heard from another pose (reference_pose) than the agent's: a second
+    render per step, skipped where that pose is the agent's (the step's own mixture is used)."""
 
-    keys = ("stay_binaural_magnitude",)
     needs_audio = True
 
+    def reference_pose(self, simulator) -> tuple[int, int]:
+        raise NotImplementedError
+
     def spaces(self) -> dict[str, spaces.Space]:
-        return {"stay_binaural_magnitude": self.context.spectrogram_space(2)}
+        return {self.keys[0]: self.context.spectrogram_space(2)}
 
     def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        key, simulator = "stay_binaural_magnitude", step.simulator
-        here = (simulator.node, simulator.heading)
-        audio = (
-            step.audio if simulator.previous_pose == here else simulator.render_audio(False, simulator.previous_pose)
-        )
+        key, simulator = self.keys[0], step.simulator
+        pose = self.reference_pose(simulator)
+        audio = step.audio if pose == (simulator.node, simulator.heading) else simulator.render_audio(False, pose)
         return {key: _channels_last(audio.mixture, _log1p_magnitude, out.get(key))}
+
+
+@registry.register_sensor(name="MIXED_BINAURAL_STAY")
+class MixedBinauralStaySensor(CounterfactualMixtureSensor):
+    """The counterfactual of the last action: heard from the pose the agent had before it."""
+
+    keys = ("stay_binaural_magnitude",)
+
+    def reference_pose(self, simulator) -> tuple[int, int]:
+        return simulator.previous_pose
 
 
 @registry.register_sensor(name="MIXED_BINAURAL_START")
-class MixedBinauralStartSensor(Sensor):
-    """The counterfactual of the whole episode so far: the same second of audio rendered at the episode's
-    start pose, where the stand-still agent would be. A second render per step, skipped while the agent
-    is at its start pose: the step's own mixture is used."""
+class MixedBinauralStartSensor(CounterfactualMixtureSensor):
+    """The counterfactual of the whole episode so far: heard from the episode's start pose, where the
+    stand-still agent would be."""
 
     keys = ("start_binaural_magnitude",)
-    needs_audio = True
 
-    def spaces(self) -> dict[str, spaces.Space]:
-        return {"start_binaural_magnitude": self.context.spectrogram_space(2)}
-
-    def observe(self, step: SensorStep, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        key, simulator = "start_binaural_magnitude", step.simulator
-        start = (simulator.episode.start_node, simulator.episode.start_heading)
-        audio = step.audio if start == (simulator.node, simulator.heading) else simulator.render_audio(False, start)
-        return {key: _channels_last(audio.mixture, _log1p_magnitude, out.get(key))}
+    def reference_pose(self, simulator) -> tuple[int, int]:
+        return simulator.episode.start_node, simulator.episode.start_heading
 
 
 @registry.register_sensor(name="GT_MONO")

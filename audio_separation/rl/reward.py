@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import torch
 
-REWARDS = ("negative_error", "improvement", "pose_gain", "still_gain")
-# reward -> (its counterfactual mixture's observation key, the sensor that renders it)
-COUNTERFACTUALS = {
-    "pose_gain": ("stay_binaural_magnitude", "MIXED_BINAURAL_STAY"),  # heard from the pose before the action
-    "still_gain": ("start_binaural_magnitude", "MIXED_BINAURAL_START"),  # heard from the episode's start pose
-}
+import audio_separation.env.sensors  # noqa: F401  (registers the sensors counterfactual_key looks up)
+from audio_separation.common.registry import registry
+from audio_separation.config import COUNTERFACTUAL_SENSORS
+
+REWARDS = ("negative_error", "improvement", *COUNTERFACTUAL_SENSORS)
+
+
+def counterfactual_key(kind: str) -> str | None:
+    """The observation key of the mixture reward `kind` compares with (its sensor's), None if it has none."""
+    sensor = COUNTERFACTUAL_SENSORS.get(kind)
+    return registry.get_sensor(sensor).keys[0] if sensor else None
 
 
 def normalised_error(estimate: torch.Tensor, target: torch.Tensor, target_rms: float) -> torch.Tensor:
@@ -44,7 +49,7 @@ def separation_reward(
     if kind == "negative_error":
         reward = -error_after
     elif (
-        kind == "improvement" or kind in COUNTERFACTUALS
+        kind == "improvement" or kind in COUNTERFACTUAL_SENSORS
     ):  # counterfactuals: before = their estimate's error, same second
         reward = error_before - error_after
     else:

@@ -23,7 +23,7 @@ from audio_separation.models.memory import TransformerMemory, final_estimate_sou
 from audio_separation.models.policy import ActorCritic
 from audio_separation.models.separators import PassiveSeparator
 from audio_separation.rl.frozen_separator import separate
-from audio_separation.rl.reward import COUNTERFACTUALS, distance_reward, normalised_error, separation_reward
+from audio_separation.rl.reward import counterfactual_key, distance_reward, normalised_error, separation_reward
 from audio_separation.rl.rollout_storage import RolloutStorage
 
 
@@ -159,7 +159,7 @@ def run_episodes(
     decode_window = settings.refinement_window if record else 0
     distance = _distances(infos_per_env, device) if settings.distance_reward_weight else None
     # pose_gain / still_gain: the same second heard from another pose (its sensor is checked with the config)
-    counterfactual = COUNTERFACTUALS[settings.reward][0] if settings.reward in COUNTERFACTUALS else None
+    counterfactual = counterfactual_key(settings.reward)
     keys = PIPELINE_KEYS + ((counterfactual,) if counterfactual else ()) + storage.observation_keys
     for step in range(length):
         tick = time.perf_counter()
