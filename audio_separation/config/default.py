@@ -281,6 +281,7 @@ _C.RL.MEMORY.PREDICT_RESIDUAL = False  # True: refined = passive + learned corre
 _C.RL.MEMORY.TOKEN_SKIP = True  # the up-sampling CNN takes each entry's own skip (spec); False: decode the attended token alone (needs PREDICT_RESIDUAL to keep detail; docs/rl.md)
 _C.RL.MEMORY.MIXTURE_INPUT = False  # True: each entry also holds the step's log1p binaural mixture, so the memory can correct the separator (this project's; docs/rl.md); False: the passive estimate only (spec)
 _C.RL.MEMORY.LR = 5e-3  # Adam learning rate of the memory's supervised L1 step (linearly decayed with the policy's)
+_C.RL.MEMORY.LOSS_CHUNK_TOKENS = -1  # decoded tokens per pass of the memory's loss and backward (same gradient): -1 = auto (32 on a CPU, where it is faster; all at once on a GPU), 0 = all at once
 _C.RL.MEMORY.EPOCHS = 1  # supervised memory steps per update, each on the whole rollout
 _C.RL.MEMORY.MAX_GRAD_NORM = 0.0  # gradient-norm clip of the memory (0 = off)
 _C.RL.MEMORY.REPLAY_EPISODES = 0  # > 0: keep the last this many episodes and train the memory on the rollout's plus replayed ones (rl/memory_replay.py); 0 = the rollout only (the paper)

@@ -165,12 +165,17 @@ class TransformerMemory(nn.Module):
     def decode(self, tokens: torch.Tensor, skips: torch.Tensor, entries: torch.Tensor) -> torch.Tensor:
         """Tokens (K, d) with their entries' skips (K, C, T/2, T/2) and entries (K, F, T) -> raw refined
         magnitudes (K, F, T) (clamp at 0 for an estimate; the loss is taken on the raw output)."""
+        output = unslice_frequencies(self.decode_sliced(tokens, skips), 1)[..., 0]
+        return self.estimates(entries) + output if self.predict_residual else output
+
+    def decode_sliced(self, tokens: torch.Tensor, skips: torch.Tensor) -> torch.Tensor:
+        """The up-sampling CNN alone: tokens (K, d) and skips (K, C, T/2, T/2) -> (K, F/T, T, T), the
+        output (with predict_residual: the correction to the entry) in slice_frequencies' layout."""
         grid = tokens.reshape(-1, self.channels, self.grid, self.grid)
         upsampled = self.decode_half(grid)
         if self.token_skip:
             upsampled = torch.cat([upsampled, skips], dim=1)
-        output = unslice_frequencies(self.decode_full(upsampled), 1)[..., 0]
-        return self.estimates(entries) + output if self.predict_residual else output
+        return self.decode_full(upsampled)
 
     def estimates(self, entries: torch.Tensor) -> torch.Tensor:
         """The passive estimates (..., F, T) of entries (with mixture_input, channel 0 of (..., F, T, 3))."""
@@ -195,13 +200,25 @@ class TransformerMemory(nn.Module):
         no entry); decode (B, W) bool: which positions to return. Returns the raw refined magnitudes
         (K, F, T) of the decoded positions in row-major (window, position) order.
         """
+        attended, skips, chosen = self.attend_windows(entries, window_index, window_step, decode)
+        return self.decode(attended, skips[chosen], entries[chosen])
+
+    def attend_windows(
+        self,
+        entries: torch.Tensor,
+        window_index: torch.Tensor,
+        window_step: torch.Tensor,
+        decode: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The part of `refine` before decoding (same arguments): the attended tokens (K, d) of the
+        decoded positions, the pool's skips (M, C, T/2, T/2) and each decoded position's pool index (K,).
+        `decode(attended, skips[chosen], entries[chosen])` then gives refine's output, in any split of K."""
         tokens, skips = self.encode(entries)
         valid = window_step >= 0
         index = torch.where(valid, window_index, torch.zeros_like(window_index))
         attended = self.attend(tokens[index], window_step, valid)
         wanted = decode & valid
-        chosen = index[wanted]
-        return self.decode(attended[wanted], skips[chosen], entries[chosen])
+        return attended[wanted], skips, index[wanted]
 
     def forward(self, entries: torch.Tensor, current_step: torch.Tensor) -> torch.Tensor:
         """Windows of entries (B, W, F, T) (or (B, W, F, T, 3), mixture_input) ending at the current step

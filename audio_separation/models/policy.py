@@ -62,7 +62,16 @@ class RgbEncoder(nn.Module):
         )
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.cnn(rgb.permute(0, 3, 1, 2).float() / 255.0))
+        return self.encode(self.prepare(rgb))
+
+    @staticmethod
+    def prepare(rgb: torch.Tensor) -> torch.Tensor:
+        """The parameter-free part: uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1]."""
+        return rgb.permute(0, 3, 1, 2).float() / 255.0
+
+    def encode(self, planes: torch.Tensor) -> torch.Tensor:
+        """Prepared planes (B, 3, H, W) -> (B, out_size)."""
+        return self.linear(self.cnn(planes))
 
 
 class SpectrogramEncoder(nn.Module):
@@ -85,7 +94,16 @@ class SpectrogramEncoder(nn.Module):
         )
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.cnn(slice_frequencies(torch.log1p(magnitude.clamp(min=0.0)))))
+        return self.encode(self.prepare(magnitude))
+
+    @staticmethod
+    def prepare(magnitude: torch.Tensor) -> torch.Tensor:
+        """The parameter-free part: linear magnitude (B, F, T, C) -> sliced log1p (B, C F/T, T, T)."""
+        return slice_frequencies(torch.log1p(magnitude.clamp(min=0.0)))
+
+    def encode(self, planes: torch.Tensor) -> torch.Tensor:
+        """Prepared planes (B, C F/T, T, T) -> (B, out_size)."""
+        return self.linear(self.cnn(planes))
 
 
 class InterauralEncoder(nn.Module):
@@ -175,13 +193,32 @@ class ActorCritic(nn.Module):
     def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Encoded inputs (B, embedding x 2, 3 or 4) from rgb, binaural (B, F, T, 2) and refined_mono (B, F, T)
         (+ previous_action (B,) when the policy embeds it)."""
-        parts = [self.binaural_encoder(inputs["binaural"]), self.mono_encoder(inputs["refined_mono"].unsqueeze(-1))]
+        return self.encode(self.prepare(inputs))
+
+    def prepare(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The parameter-free part of `features` (scaling, log1p, slicing, interaural band levels), batch
+        first like the inputs: PPO prepares a rollout once and encodes it every epoch."""
+        prepared = {
+            "binaural": SpectrogramEncoder.prepare(inputs["binaural"]),
+            "refined_mono": SpectrogramEncoder.prepare(inputs["refined_mono"].unsqueeze(-1)),
+        }
         if self.rgb_encoder is not None:
-            parts.insert(0, self.rgb_encoder(inputs["rgb"]))
+            prepared["rgb"] = RgbEncoder.prepare(inputs["rgb"])
         if self.interaural_encoder is not None:
-            parts.append(self.interaural_encoder(inputs["binaural"]))
+            prepared["interaural"] = self.interaural_encoder.features(inputs["binaural"])
         if self.previous_action_embedding is not None:
-            parts.append(self.previous_action_embedding(inputs["previous_action"]))
+            prepared["previous_action"] = inputs["previous_action"]
+        return prepared
+
+    def encode(self, prepared: dict[str, torch.Tensor]) -> torch.Tensor:
+        """`prepare`'s output -> the encoded inputs (as `features`)."""
+        parts = [self.binaural_encoder.encode(prepared["binaural"]), self.mono_encoder.encode(prepared["refined_mono"])]
+        if self.rgb_encoder is not None:
+            parts.insert(0, self.rgb_encoder.encode(prepared["rgb"]))
+        if self.interaural_encoder is not None:
+            parts.append(self.interaural_encoder.linear(prepared["interaural"]))
+        if self.previous_action_embedding is not None:
+            parts.append(self.previous_action_embedding(prepared["previous_action"]))
         return torch.cat(parts, dim=1)
 
     def _heads(self, core: torch.Tensor, hidden: torch.Tensor) -> PolicyOutput:
@@ -194,9 +231,11 @@ class ActorCritic(nn.Module):
         core, hidden = self.gru(self.features(inputs).unsqueeze(0), hidden)
         return self._heads(core.squeeze(0), hidden)
 
-    def sequence(self, inputs: dict[str, torch.Tensor], num_steps: int, hidden: torch.Tensor) -> PolicyOutput:
+    def sequence(
+        self, inputs: dict[str, torch.Tensor], num_steps: int, hidden: torch.Tensor, prepared: bool = False
+    ) -> PolicyOutput:
         """Whole sequences: inputs flattened time-major (T x N, ...), hidden (1, N, H) at their start ->
-        distributions and values over (T, N)."""
-        features = self.features(inputs)
+        distributions and values over (T, N). prepared: the inputs are `prepare`'s output."""
+        features = self.encode(inputs) if prepared else self.features(inputs)
         core, hidden = self.gru(features.reshape(num_steps, -1, features.shape[-1]), hidden)
         return self._heads(core, hidden)

@@ -19,6 +19,7 @@ from yacs.config import CfgNode
 from audio_separation.common.distributed import all_reduce_gradients
 from audio_separation.models.memory import TransformerMemory
 from audio_separation.models.policy import ActorCritic
+from audio_separation.models.separators import slice_frequencies
 from audio_separation.rl.memory_replay import EpisodeReplay
 from audio_separation.rl.rollout_storage import RolloutStorage, episode_memory_queries
 
@@ -51,11 +52,24 @@ class PPO:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-5)
         totals = {"value_loss": 0.0, "action_loss": 0.0, "entropy": 0.0, "clip_fraction": 0.0}
         passes = 0
-        stored_inputs = storage.policy_inputs(slice(0, num_steps))  # the rollout's own inputs, gathered once
+        # the rollout's own inputs, gathered and prepared (the encoders' parameter-free part) once, (T, N, ...)
+        stored_inputs = storage.policy_inputs(slice(0, num_steps))
+        with torch.no_grad():
+            prepared = self.policy.prepare({key: value.flatten(0, 1) for key, value in stored_inputs.items()})
+        prepared = {key: value.reshape(num_steps, num_envs, *value.shape[1:]) for key, value in prepared.items()}
+        everything = torch.arange(num_envs, device=storage.device)
         for _ in range(settings.PPO_EPOCH):
-            for envs in torch.randperm(num_envs, device=storage.device).chunk(settings.NUM_MINI_BATCH):
-                inputs = {key: value[:, envs].flatten(0, 1) for key, value in stored_inputs.items()}
-                output = self.policy.sequence(inputs, num_steps, self.policy.initial_hidden(len(envs), storage.device))
+            if settings.NUM_MINI_BATCH == 1:  # one mini-batch: the env order does not matter, nothing to gather
+                batches = [everything]
+            else:
+                batches = torch.randperm(num_envs, device=storage.device).chunk(settings.NUM_MINI_BATCH)
+            for envs in batches:
+                if len(envs) == num_envs:
+                    inputs = {key: value.flatten(0, 1) for key, value in prepared.items()}
+                else:
+                    inputs = {key: value[:, envs].flatten(0, 1) for key, value in prepared.items()}
+                hidden = self.policy.initial_hidden(len(envs), storage.device)
+                output = self.policy.sequence(inputs, num_steps, hidden, prepared=True)
                 log_probs = output.distribution.log_prob(storage.actions[:, envs])
                 ratio = torch.exp(log_probs - storage.log_probs[:, envs])
                 advantage = advantages[:, envs]
@@ -97,15 +111,61 @@ class MemoryLearner:
         queries = episode_memory_queries(
             passive, gt_mono, list(range(storage.episode_length)), settings.CAPACITY, settings.REFINEMENT_WINDOW
         )
+        chunk = loss_chunk_tokens(settings.LOSS_CHUNK_TOKENS, passive.device)
         total = 0.0
         for _ in range(max(int(settings.EPOCHS), 1)):
-            refined = self.memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode)
-            loss = torch.nn.functional.l1_loss(refined, queries.targets)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            total += memory_l1_backward(self.memory, queries, chunk)
             reduce_clip_step(self.optimizer, self.memory, settings.MAX_GRAD_NORM)
-            total += float(loss.detach())
         return {"memory_l1": total / max(int(settings.EPOCHS), 1)}
+
+
+def loss_chunk_tokens(setting: int, device: torch.device) -> int:
+    """RL.MEMORY.LOSS_CHUNK_TOKENS -> tokens per decode pass (0 = all at once): -1 = 32 on a CPU, all on a GPU."""
+    if setting < -1:
+        raise ValueError(f"RL.MEMORY.LOSS_CHUNK_TOKENS must be -1 (auto), 0 (all at once) or > 0, got {setting}")
+    if setting == -1:
+        return 0 if device.type == "cuda" else 32
+    return int(setting)
+
+
+def memory_l1_backward(memory: TransformerMemory, queries, chunk_tokens: int) -> float:
+    """The memory's L1 loss (mean over every decoded token's magnitudes) on `queries` (MemoryQueries with
+    targets); accumulates its gradient into the memory's parameters and returns the loss.
+
+    The encoder and transformer run once over all windows; the decoder and the loss then run on
+    `chunk_tokens` decoded tokens at a time (0 = all at once), each chunk backpropagated into detached
+    copies of the attended tokens and skips, whose accumulated gradients finally flow back through the
+    transformer and encoder in one pass. The gradient is the one-pass gradient (up to float summation
+    order); the decoded magnitudes (K x F x T, ~200 MB at 16 envs) are never held at once, which on a
+    CPU avoids page-faulting fresh buffers and keeps each chunk in cache (2-3x faster, BENCHMARKS.md)."""
+    attended, skips, chosen = memory.attend_windows(
+        queries.entries, queries.window_index, queries.window_step, queries.decode
+    )
+    count = chosen.numel()
+    if count == 0:
+        raise ValueError("the memory's loss has no decoded tokens (empty queries)")
+    step = count if chunk_tokens <= 0 else chunk_tokens
+    attended_leaf = attended.detach().requires_grad_()
+    skips_leaf = skips.detach().requires_grad_()
+    # what the decoder's raw output must match, per pool entry, in its sliced layout (L1 ignores the layout)
+    goal = queries.target_pool
+    if memory.predict_residual:
+        goal = goal - memory.estimates(queries.entries)
+    goal = slice_frequencies(goal.unsqueeze(-1)).contiguous()
+    elements = count * goal[0].numel()
+    total = 0.0
+    for start in range(0, count, step):
+        part = slice(start, start + step)
+        output = memory.decode_sliced(attended_leaf[part], skips_leaf[chosen[part]])
+        loss = (output - goal[queries.target_index[part]]).abs().sum() / elements
+        loss.backward()
+        total += float(loss.detach())
+    roots = [(attended, attended_leaf.grad), (skips, skips_leaf.grad)]
+    roots = [(tensor, grad) for tensor, grad in roots if grad is not None and tensor.requires_grad]
+    if roots:
+        torch.autograd.backward([tensor for tensor, _ in roots], [grad for _, grad in roots])
+    return total
 
 
 def reduce_clip_step(optimizer: torch.optim.Optimizer, module: nn.Module, max_grad_norm: float) -> None:
