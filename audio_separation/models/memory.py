@@ -216,9 +216,38 @@ class TransformerMemory(nn.Module):
         tokens, skips = self.encode(entries)
         valid = window_step >= 0
         index = torch.where(valid, window_index, torch.zeros_like(window_index))
-        attended = self.attend(tokens[index], window_step, valid)
+        attended = self.attend_buckets(tokens, index, window_step, valid)
         wanted = decode & valid
         return attended[wanted], skips, index[wanted]
+
+    def attend_buckets(
+        self, tokens: torch.Tensor, index: torch.Tensor, window_step: torch.Tensor, valid: torch.Tensor
+    ) -> torch.Tensor:
+        """`attend` on the windows (B, W) of pool tokens (M, d), skipping padding: where every window's
+        entries are a suffix of it (the window convention), windows are grouped by their number of
+        entries into quarters of W and each group is attended over only its last (most entries in the
+        group) positions. Padding is masked out of attention, so this gives `attend`'s outputs at the
+        valid positions (up to float summation order) at ~60 % of its cost for a whole episode's
+        windows, and at a step-t query's t + 1 positions instead of W. Outputs at padding positions mean
+        nothing (as `attend`'s)."""
+        batch, width = index.shape
+        counts = valid.sum(dim=1)
+        positions = torch.arange(width, device=valid.device)
+        if not torch.equal(valid, positions[None, :] >= (width - counts)[:, None]) or bool((counts == 0).any()):
+            return self.attend(tokens[index], window_step, valid)  # not suffix windows: attend in one pass
+        attended = tokens.new_zeros(batch, width, tokens.shape[-1])
+        bounds = sorted({0, *(-(-width * quarter // 4) for quarter in range(1, 5))})
+        for low, high in zip(bounds[:-1], bounds[1:]):
+            rows = torch.nonzero((counts > low) & (counts <= high)).flatten()
+            if rows.numel() == 0:
+                continue
+            span = int(counts[rows].max())
+            columns = positions[width - span :]
+            part = self.attend(
+                tokens[index[rows][:, columns]], window_step[rows][:, columns], valid[rows][:, columns]
+            )
+            attended = attended.index_put((rows[:, None], columns[None, :]), part)
+        return attended
 
     def forward(self, entries: torch.Tensor, current_step: torch.Tensor) -> torch.Tensor:
         """Windows of entries (B, W, F, T) (or (B, W, F, T, 3), mixture_input) ending at the current step

@@ -26,7 +26,7 @@ from torch import nn
 from yacs.config import CfgNode
 
 from audio_separation.models.policy import ActorCritic
-from audio_separation.rl.ppo import reduce_clip_step
+from audio_separation.rl.ppo import prepared_policy_inputs, reduce_clip_step
 from audio_separation.rl.rollout_storage import RolloutStorage
 
 
@@ -41,14 +41,21 @@ def expert_probability(update: int, settings: CfgNode) -> float:
 
 
 def imitation_loss(
-    policy: ActorCritic, storage: RolloutStorage, value_loss_coef: float
+    policy: ActorCritic,
+    storage: RolloutStorage,
+    value_loss_coef: float,
+    prepared: dict[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """-log P(policy picks a correct action) over the whole rollout (correct: storage.expert_action_sets,
     and the expert's own action) + value_loss_coef x value loss to storage.returns; and statistics
-    (imitation_loss, imitation_accuracy: the argmax is correct, value_loss, entropy)."""
+    (imitation_loss, imitation_accuracy: the argmax is correct, value_loss, entropy). prepared: the
+    rollout's inputs from prepared_policy_inputs (computed here when None)."""
     num_steps = storage.num_actions_per_env
-    inputs = {key: value.flatten(0, 1) for key, value in storage.policy_inputs(slice(0, num_steps)).items()}
-    output = policy.sequence(inputs, num_steps, policy.initial_hidden(storage.num_envs, storage.device))
+    if prepared is None:
+        prepared = prepared_policy_inputs(policy, storage)
+    inputs = {key: value.flatten(0, 1) for key, value in prepared.items()}
+    hidden = policy.initial_hidden(storage.num_envs, storage.device)
+    output = policy.sequence(inputs, num_steps, hidden, prepared=True)
     log_probs = output.distribution.logits  # (T, N, A), normalised log-probabilities
     correct = storage.expert_action_sets | nn.functional.one_hot(storage.expert_actions, log_probs.shape[-1]).bool()
     # -log of the probability the policy gives to the set of correct actions (= cross-entropy for one)
@@ -84,8 +91,9 @@ class ImitationLearner:
             group["lr"] = float(self.settings.LR)
         epochs = max(int(self.settings.EPOCHS), 1)
         totals: dict[str, float] = {}
+        prepared = prepared_policy_inputs(self.policy, storage)
         for _ in range(epochs):
-            loss, stats = imitation_loss(self.policy, storage, self.value_loss_coef)
+            loss, stats = imitation_loss(self.policy, storage, self.value_loss_coef, prepared)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             reduce_clip_step(self.optimizer, self.policy, self.max_grad_norm)

@@ -52,11 +52,7 @@ class PPO:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-5)
         totals = {"value_loss": 0.0, "action_loss": 0.0, "entropy": 0.0, "clip_fraction": 0.0}
         passes = 0
-        # the rollout's own inputs, gathered and prepared (the encoders' parameter-free part) once, (T, N, ...)
-        stored_inputs = storage.policy_inputs(slice(0, num_steps))
-        with torch.no_grad():
-            prepared = self.policy.prepare({key: value.flatten(0, 1) for key, value in stored_inputs.items()})
-        prepared = {key: value.reshape(num_steps, num_envs, *value.shape[1:]) for key, value in prepared.items()}
+        prepared = prepared_policy_inputs(self.policy, storage)
         everything = torch.arange(num_envs, device=storage.device)
         for _ in range(settings.PPO_EPOCH):
             if settings.NUM_MINI_BATCH == 1:  # one mini-batch: the env order does not matter, nothing to gather
@@ -91,6 +87,16 @@ class PPO:
                 totals["clip_fraction"] += float(((ratio - 1.0).abs() > clip).float().mean())
                 passes += 1
         return {name: value / passes for name, value in totals.items()}
+
+
+def prepared_policy_inputs(policy: ActorCritic, storage: RolloutStorage) -> dict[str, torch.Tensor]:
+    """The rollout's own policy inputs, gathered and prepared (the encoders' parameter-free part,
+    ActorCritic.prepare) once for every pass of an update: time-major (T, N, ...)."""
+    num_steps, num_envs = storage.num_actions_per_env, storage.num_envs
+    stored = storage.policy_inputs(slice(0, num_steps))
+    with torch.no_grad():
+        prepared = policy.prepare({key: value.flatten(0, 1) for key, value in stored.items()})
+    return {key: value.reshape(num_steps, num_envs, *value.shape[1:]) for key, value in prepared.items()}
 
 
 class MemoryLearner:

@@ -95,3 +95,28 @@ def test_prepared_policy_inputs_give_the_same_sequence(interaural_bands: int, pr
     torch.testing.assert_close(ours.distribution.logits, plain.distribution.logits)
     torch.testing.assert_close(ours.value, plain.value)
     assert ours.value.shape == (steps, envs)
+
+
+def test_bucketed_attention_equals_one_pass_attention_at_the_entries() -> None:
+    torch.manual_seed(0)
+    memory = TransformerMemory(F, T, channels=4, num_heads=2, ffn_size=16, negative_slope=0.2)
+    passive, gt_mono = _episodes(False, length=9, envs=2)
+    queries = episode_memory_queries(passive, gt_mono, list(range(9)), capacity=8, decode_window=3)
+    tokens = torch.randn(queries.entries.shape[0], memory.d_model, requires_grad=True)
+    valid = queries.window_step >= 0
+    index = torch.where(valid, queries.window_index, 0)
+    assert sorted(set(valid.sum(dim=1).tolist())) == list(range(1, 9))  # windows of every fill, 4 buckets
+    ours = memory.attend_buckets(tokens, index, queries.window_step, valid)
+    plain = memory.attend(tokens[index], queries.window_step, valid)
+    torch.testing.assert_close(ours[valid], plain[valid], rtol=1e-5, atol=1e-5)
+    weights = torch.randn_like(plain[valid])
+    (gradient,) = torch.autograd.grad((ours[valid] * weights).sum(), tokens)
+    (expected,) = torch.autograd.grad((plain[valid] * weights).sum(), tokens)
+    torch.testing.assert_close(gradient, expected, rtol=1e-4, atol=1e-5)
+    # windows whose entries are not a suffix are attended in one pass, unchanged
+    holes = valid.clone()
+    holes[-1, 2] = False
+    torch.testing.assert_close(
+        memory.attend_buckets(tokens, index, queries.window_step, holes),
+        memory.attend(tokens[index], queries.window_step, holes),
+    )
