@@ -192,15 +192,18 @@ class TransformerMemory(nn.Module):
         window_index: torch.Tensor,
         window_step: torch.Tensor,
         decode: torch.Tensor,
+        encoded: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Refine windows gathered from a pool of entries, each entry encoded once.
 
         entries (M, F, T): the pool; window_index (B, W): pool index of each window position (any
         value where window_step < 0); window_step (B, W): episode step of each position (negative =
-        no entry); decode (B, W) bool: which positions to return. Returns the raw refined magnitudes
-        (K, F, T) of the decoded positions in row-major (window, position) order.
+        no entry); decode (B, W) bool: which positions to return; encoded: the pool's `encode` output
+        when the caller already has it (acting keeps each step's, so a step encodes only its new
+        entries). Returns the raw refined magnitudes (K, F, T) of the decoded positions in row-major
+        (window, position) order.
         """
-        attended, skips, chosen = self.attend_windows(entries, window_index, window_step, decode)
+        attended, skips, chosen = self.attend_windows(entries, window_index, window_step, decode, encoded)
         return self.decode(attended, skips[chosen], entries[chosen])
 
     def attend_windows(
@@ -209,11 +212,12 @@ class TransformerMemory(nn.Module):
         window_index: torch.Tensor,
         window_step: torch.Tensor,
         decode: torch.Tensor,
+        encoded: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The part of `refine` before decoding (same arguments): the attended tokens (K, d) of the
         decoded positions, the pool's skips (M, C, T/2, T/2) and each decoded position's pool index (K,).
         `decode(attended, skips[chosen], entries[chosen])` then gives refine's output, in any split of K."""
-        tokens, skips = self.encode(entries)
+        tokens, skips = self.encode(entries) if encoded is None else encoded
         valid = window_step >= 0
         index = torch.where(valid, window_index, torch.zeros_like(window_index))
         attended = self.attend_buckets(tokens, index, window_step, valid)
@@ -243,9 +247,7 @@ class TransformerMemory(nn.Module):
                 continue
             span = int(counts[rows].max())
             columns = positions[width - span :]
-            part = self.attend(
-                tokens[index[rows][:, columns]], window_step[rows][:, columns], valid[rows][:, columns]
-            )
+            part = self.attend(tokens[index[rows][:, columns]], window_step[rows][:, columns], valid[rows][:, columns])
             attended = attended.index_put((rows[:, None], columns[None, :]), part)
         return attended
 

@@ -36,8 +36,18 @@ class IdentityMemory(nn.Module):
 
     mixture_input = False  # its entries are the passive estimates alone, as TransformerMemory's default
 
+    def encode(self, entries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """No encoding: empty tokens and skips (M, 0), so callers that cache encodings work unchanged."""
+        empty = entries.new_zeros(entries.shape[0], 0)
+        return empty, empty
+
     def refine(
-        self, entries: torch.Tensor, window_index: torch.Tensor, window_step: torch.Tensor, decode: torch.Tensor
+        self,
+        entries: torch.Tensor,
+        window_index: torch.Tensor,
+        window_step: torch.Tensor,
+        decode: torch.Tensor,
+        encoded: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         valid = window_step >= 0
         index = torch.where(valid, window_index, torch.zeros_like(window_index))

@@ -175,9 +175,16 @@ def run_episodes(
             mixture=tensors["mixed_binaural_magnitude"],
         )
         queries = storage.memory_queries([step], settings.capacity, decode_window)
-        refined = memory.refine(queries.entries, queries.window_index, queries.window_step, queries.decode).clamp(
-            min=0.0
-        )
+        # each step encodes only its own entries; the pool (slots 0 .. step, time-major) reuses the cache
+        tokens, skips = memory.encode(storage.memory_entries[step])
+        if step == 0:
+            token_cache = tokens.new_empty(length, *tokens.shape)
+            skip_cache = skips.new_empty(length, *skips.shape)
+        token_cache[step], skip_cache[step] = tokens, skips
+        encoded = (token_cache[: step + 1].flatten(0, 1), skip_cache[: step + 1].flatten(0, 1))
+        refined = memory.refine(
+            queries.entries, queries.window_index, queries.window_step, queries.decode, encoded
+        ).clamp(min=0.0)
         decoded_per_env = queries.decode.sum(dim=1).tolist()
         per_env = refined.split(decoded_per_env)  # each env's decoded tokens, oldest first, current last
         storage.refined[step].copy_(torch.stack([tokens[-1] for tokens in per_env]))

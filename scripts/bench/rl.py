@@ -5,6 +5,7 @@ quickstart and paper model sizes. Appends dated rows to BENCHMARKS.md.
 
     flock /tmp/bench.lock python scripts/bench/rl.py [--sizes quickstart paper] [--workers 1 2] [--no-append]
     python scripts/bench/rl.py --quality-from runs/quickstart/rl [--note ...]   # the separation-quality bar
+    python scripts/bench/rl.py --batched-envs 2 8 16 32 [--against /tmp/old]   # default path vs batched env
 
 --quality-from appends instead one row per clip set (heard, unheard) from <dir>/separation_quality.json
 (scripts/compute_separation_quality.py): the trained agent's refined and passive SI-SDR, the random and
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,24 +214,81 @@ BATCHED_HEADER = (
 )
 
 
+def commit_of(repo: str) -> str:
+    """The short commit hash of a checkout (+dirty when it has uncommitted changes), or '?'."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", repo, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return commit + ("+dirty" if dirty else "")
+
+
+def against_rows(args, size: str) -> list[tuple[str, float]]:
+    """The same measurements by another checkout's own scripts/bench/rl.py (--against DIR), as printed
+    rows and their env steps/s (the rows' 6th column), on this world."""
+    script = os.path.join(args.against, "scripts", "bench", "rl.py")
+    if not os.path.isfile(script):
+        raise SystemExit(f"--against {args.against}: no scripts/bench/rl.py there (give a checkout of this project)")
+    command = [sys.executable, script, "--sizes", size, "--batched-envs", *map(str, args.batched_envs), "--no-append"]
+    command += [
+        "--device",
+        args.device,
+        "--data-root",
+        args.data_root or os.path.join(ROOT, "data", "worlds", "default"),
+    ]
+    if args.timed_updates:
+        command += ["--timed-updates", str(args.timed_updates)]
+    output = subprocess.run(command, cwd=args.against, capture_output=True, text=True)
+    rows = [line.split(" (")[0].rstrip() for line in output.stdout.splitlines() if line.startswith("| ")]
+    if output.returncode or not rows:
+        raise SystemExit(f"--against {args.against} failed (exit {output.returncode}):\n{output.stderr[-3000:]}")
+    return [(row, float(row.split("|")[5])) for row in rows]
+
+
 def batched_rows(args, load: float, machine: str) -> int:
-    """One worker: today's default path (sync env, the size's envs, CPU) and the batched env at each N."""
+    """One worker: today's default path (sync env, the size's envs, CPU) and the batched env at each N;
+    with --against DIR, first the same by the checkout in DIR (ratios then against ITS default path)."""
     with tempfile.TemporaryDirectory(prefix="bench_rl_") as folder:
         for size in args.sizes:
-            runs = [("sync", None, "cpu")] + [("batched", count, args.device) for count in args.batched_envs]
             baseline = None
+            rows = []
+            if args.against:
+                started = time.time()
+                theirs = against_rows(args, size)
+                baseline = theirs[0][1]
+                other = commit_of(args.against)
+                for row, _ in theirs:
+                    cells = row.split("|")
+                    cells[-2] = f" code {other} (--against); {args.note or 'alone'} "
+                    rows.append("|".join(cells))
+                    print(rows[-1], flush=True)
+                print(f"(--against: {time.time() - started:.0f} s)", flush=True)
+            runs = [("sync", None, "cpu")] + [("batched", count, args.device) for count in args.batched_envs]
+            ours = commit_of(ROOT)
             for kind, count, device in runs:
                 started = time.time()
                 result = measure(size, 1, folder, kind, count, device, args.data_root)
                 baseline = baseline or result["sps"]
                 split = result["split"]
+                note = (
+                    f"code {ours}, ratio vs code {commit_of(args.against)}'s default path; {args.note or 'alone'}"
+                    if args.against
+                    else (args.note or "-")
+                )
                 row = (
                     f"| {datetime.date.today().isoformat()} | {size} ({result['parameters'] / 1e6:.2f} M + {result['separator_parameters'] / 1e6:.1f} M) "
                     f"| {kind} x {result['envs']}, {device} | {result['timed']} (+{result['warmup']}) | {result['sps']:.1f} | {result['sps'] / baseline:.2f}x "
-                    f"| {split['env']:.2f} / {split['forward']:.2f} / {split['update']:.2f} | {machine} | {load:.1f} | {args.note or '-'} |"
+                    f"| {split['env']:.2f} / {split['forward']:.2f} / {split['update']:.2f} | {machine} | {load:.1f} | {note} |"
                 )
+                rows.append(row)
                 print(row, f"({time.time() - started:.0f} s)", flush=True)
-                if not args.no_append:
+            if not args.no_append:
+                for row in rows:
                     append_row(BATCHED_SECTION, BATCHED_HEADER, row)
     return 0
 
@@ -246,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: the default path (sync, 1 worker) against the batched env at these N envs (e.g. 2 8 16 32), one worker",
     )
     parser.add_argument("--device", default="cpu", help="ENV.DEVICE of the --batched-envs runs")
+    parser.add_argument(
+        "--against",
+        default=None,
+        help="with --batched-envs: a checkout of an older commit (e.g. `git worktree add /tmp/old <commit>`) measured "
+        "first in the same run, by its own script on this world; ratios are then against its default path",
+    )
     parser.add_argument("--data-root", default=None, help="WORLD.DATA_ROOT (default: the config's)")
     parser.add_argument("--timed-updates", type=int, default=None, help="timed updates per run (default: the size's)")
     parser.add_argument("--note", default="", help="free text for the rows (e.g. 'machine shared with other jobs')")
