@@ -244,7 +244,8 @@ def against_rows(args, size: str) -> list[tuple[str, float]]:
     if args.timed_updates:
         command += ["--timed-updates", str(args.timed_updates)]
     output = subprocess.run(command, cwd=args.against, capture_output=True, text=True)
-    rows = [line.split(" (")[0].rstrip() for line in output.stdout.splitlines() if line.startswith("| ")]
+    # a printed row is the table row, then " (<seconds> s)"
+    rows = [line[: line.rindex("|") + 1] for line in output.stdout.splitlines() if line.startswith("| ")]
     if output.returncode or not rows:
         raise SystemExit(f"--against {args.against} failed (exit {output.returncode}):\n{output.stderr[-3000:]}")
     return [(row, float(row.split("|")[5])) for row in rows]

@@ -120,3 +120,24 @@ def test_bucketed_attention_equals_one_pass_attention_at_the_entries() -> None:
         memory.attend_buckets(tokens, index, queries.window_step, holes),
         memory.attend(tokens[index], queries.window_step, holes),
     )
+
+
+def test_identical_views_go_through_the_rgb_cnn_once() -> None:
+    from audio_separation.models.policy import RgbEncoder, unique_frames
+
+    torch.manual_seed(0)
+    encoder = RgbEncoder(48, 8)
+    frames = torch.randint(0, 256, (4, 48, 48, 3), dtype=torch.uint8)[[0, 1, 0, 2, 3, 1]]  # 4 distinct of 6
+    planes = RgbEncoder.prepare(frames)
+    unique, inverse = unique_frames(planes)
+    assert unique.shape[0] == 4 and torch.equal(unique[inverse], planes)
+    assert unique_frames(planes[[0, 1, 3, 4]]) == (None, None)  # all distinct: no grouping
+    calls = []
+    encoder.cnn.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+    ours = encoder.encode(planes)
+    (grads,) = torch.autograd.grad((ours * torch.arange(8.0)).sum(), encoder.cnn[0].weight)
+    plain = encoder.linear(encoder.cnn(planes))
+    (expected,) = torch.autograd.grad((plain * torch.arange(8.0)).sum(), encoder.cnn[0].weight)
+    assert calls == [4, 6]  # grouped, then the plain pass
+    torch.testing.assert_close(ours, plain)
+    torch.testing.assert_close(grads, expected, rtol=1e-4, atol=1e-5)
