@@ -164,7 +164,7 @@ def memory_l1_backward(memory: TransformerMemory, queries, chunk_tokens: int) ->
     for start in range(0, count, step):
         part = slice(start, start + step)
         output = memory.decode_sliced(attended_leaf[part], skips_leaf[chosen[part]])
-        loss = (output - goal[queries.target_index[part]]).abs().sum() / elements
+        loss = (output - goal[chosen[part]]).abs().sum() / elements
         loss.backward()
         total += float(loss.detach())
     roots = [(attended, attended_leaf.grad), (skips, skips_leaf.grad)]

@@ -32,12 +32,11 @@ class MemoryQueries:
     window_step: torch.Tensor  # (B, W) episode step of each position (negative = no entry)
     decode: torch.Tensor  # (B, W) positions to decode
     target_pool: torch.Tensor | None  # (M, F, T) ground truth of the pool's entries (None when not asked)
-    target_index: torch.Tensor  # (K,) pool index of each decoded position (row-major over (window, position))
 
     @property
     def targets(self) -> torch.Tensor | None:
         """(K, F, T) ground truth of the decoded positions (None when not asked); gathered on each call."""
-        return None if self.target_pool is None else self.target_pool[self.target_index]
+        return None if self.target_pool is None else self.target_pool[self.window_index[self.decode]]
 
 
 def episode_memory_queries(
@@ -54,9 +53,7 @@ def episode_memory_queries(
     window_index = step_of_position.clamp(min=0) * n + episodes[:, None]
     decode = refinement_mask(query_steps, capacity, decode_window)
     target_pool = None if gt_mono is None else gt_mono[: last + 1].flatten(0, 1)
-    return MemoryQueries(
-        passive[: last + 1].flatten(0, 1), window_index, step_of_position, decode, target_pool, window_index[decode]
-    )
+    return MemoryQueries(passive[: last + 1].flatten(0, 1), window_index, step_of_position, decode, target_pool)
 
 
 class RolloutStorage:
