@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from audio_separation.audio.metrics import separation_metrics
+from audio_separation.audio.metrics import separation_metrics_of
 from audio_separation.audio.stft import StftParams
 
 METRIC_NAMES = ("si_sdr", "si_sdr_improvement", "stft_distance", "input_si_sdr", "input_stft_distance")
@@ -37,10 +37,29 @@ def step_metrics(
     quirk_n_fft_1022: bool = False,
 ) -> dict[str, list[float]]:
     """Metrics of every step of an episode: inputs are (steps, F, T); returns name -> list over steps."""
-    values = separation_metrics(
-        predicted, target, target_phase, mixture, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022
+    return step_metrics_of({"prediction": predicted}, target, target_phase, mixture, params, length, quirk_n_fft_1022)[
+        "prediction"
+    ]
+
+
+def step_metrics_of(
+    predictions: dict[str, np.ndarray],
+    target: np.ndarray,
+    target_phase: np.ndarray,
+    mixture: np.ndarray,
+    params: StftParams,
+    length: int,
+    quirk_n_fft_1022: bool = False,
+) -> dict[str, dict[str, list[float]]]:
+    """step_metrics of several estimates of the same episode (name -> (steps, F, T)), sharing the target's
+    and the mixture's reconstructions; returns name -> metric name -> list over steps."""
+    values = separation_metrics_of(
+        predictions, target, target_phase, mixture, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022
     )
-    return {name: [float(v) for v in np.atleast_1d(values[name])] for name in METRIC_NAMES}
+    return {
+        kind: {name: [float(v) for v in np.atleast_1d(metrics[name])] for name in METRIC_NAMES}
+        for kind, metrics in values.items()
+    }
 
 
 def summarise(values: list[float]) -> dict[str, Any]:

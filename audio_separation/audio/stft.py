@@ -227,6 +227,36 @@ def _check_spectrogram(shape: tuple[int, ...], params: StftParams) -> None:
         raise ValueError(f"spectrogram has no frames (shape {shape})")
 
 
+def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """Sum of (..., frames, size) frames placed hop samples apart -> float64 (..., size + hop * (frames - 1)).
+
+    Vectorised: each frame is cut into ceil(size / hop) hop-long blocks and the blocks that land on the same
+    output block are summed, the earliest frame first (the order a frame-by-frame loop adds them in).
+    """
+    num_frames, size = frames.shape[-2], frames.shape[-1]
+    blocks = -(-size // hop)
+    padded = np.zeros(frames.shape[:-1] + (blocks * hop,), dtype=np.float64)
+    padded[..., :size] = frames
+    padded = padded.reshape(frames.shape[:-1] + (blocks, hop))
+    signal = np.zeros(frames.shape[:-2] + (num_frames + blocks - 1, hop), dtype=np.float64)
+    for block in range(blocks - 1, -1, -1):  # block b of frame f lands on output block f + b
+        signal[..., block : block + num_frames, :] += padded[..., block, :]
+    return signal.reshape(frames.shape[:-2] + (-1,))[..., : size + hop * (num_frames - 1)]
+
+
+@functools.lru_cache(maxsize=32)
+def _inverse_envelope(params: StftParams, num_frames: int) -> np.ndarray:
+    """1 / the overlap-added squared window of num_frames frames (what the inverse STFT divides by), 0 where
+    no window reaches (left as they are: zero); read-only."""
+    squared = params.window() ** 2
+    envelope = _overlap_add(np.broadcast_to(squared, (num_frames, squared.size)), params.hop_length)
+    covered = envelope > np.finfo(np.float64).tiny
+    inverse = np.zeros_like(envelope)
+    inverse[covered] = 1.0 / envelope[covered]
+    inverse.setflags(write=False)
+    return inverse
+
+
 def istft(spec: np.ndarray, params: StftParams, length: int | None = None) -> np.ndarray:
     """Inverse STFT (weighted overlap-add, as librosa.istft) -> float32 (..., samples).
 
@@ -241,18 +271,10 @@ def istft(spec: np.ndarray, params: StftParams, length: int | None = None) -> np
     fft_size, hop = params.fft_size, params.hop_length
     frames = np.fft.irfft(spectrum, n=fft_size, axis=-2)  # missing Nyquist bin is taken as zero
     window = params.window()
-    frames = frames * window.astype(real_dtype)[:, None]
-
-    total = fft_size + hop * (num_frames - 1)
-    signal = np.zeros(spectrum.shape[:-2] + (total,), dtype=np.float64)
-    envelope = np.zeros(total, dtype=np.float64)
-    squared_window = window**2
-    for frame in range(num_frames):
-        start = frame * hop
-        signal[..., start : start + fft_size] += frames[..., :, frame]
-        envelope[start : start + fft_size] += squared_window
-    covered = envelope > np.finfo(np.float64).tiny
-    signal[..., covered] /= envelope[covered]
+    frames = np.swapaxes(frames * window.astype(real_dtype)[:, None], -1, -2)  # (..., frames, fft_size)
+    signal = _overlap_add(frames, hop)
+    total = signal.shape[-1]
+    signal *= _inverse_envelope(params, num_frames)
 
     start = params.pad_amount
     if length is None:
@@ -282,12 +304,22 @@ def reconstruct_waveform(
     called an inverse STFT that infers n_fft = 2 * (bins - 1) = 1022 from 512 bins (window 1022, same
     hop, centred): a slightly wrong inverse that the published SI-SDR numbers were computed with.
     length should be the step length in samples (cfg.AUDIO.SAMPLE_RATE * cfg.AUDIO.STEP_SECONDS).
+    The phase may have fewer leading axes than the magnitude (one phase for a stack of magnitudes).
     """
     magnitude = np.asarray(magnitude)
     phase = np.asarray(phase)
-    if magnitude.shape != phase.shape:
-        raise ValueError(f"magnitude shape {magnitude.shape} != phase shape {phase.shape}")
-    spectrum = (magnitude * np.exp(1j * phase)).astype(np.complex64)
+    try:
+        broadcast = np.broadcast_shapes(magnitude.shape, phase.shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != magnitude.shape:
+        raise ValueError(
+            f"magnitude shape {magnitude.shape} != phase shape {phase.shape} (nor does the phase broadcast to it)"
+        )
+    phase64 = phase.astype(np.float64, copy=False)
+    phasor = np.empty(phase.shape, dtype=np.complex64)  # e^(i phase) on the phase's own shape, once
+    phasor.real, phasor.imag = np.cos(phase64), np.sin(phase64)
+    spectrum = magnitude.astype(np.float32, copy=False) * phasor
     if quirk_n_fft_1022:
         if spectrum.ndim < 2 or spectrum.shape[-2] < 2:
             raise ValueError(f"a spectrogram must be (..., freq, frames), got shape {spectrum.shape}")

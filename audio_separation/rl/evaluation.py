@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from yacs.config import CfgNode
 
-from audio_separation.audio.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics, summarise
+from audio_separation.audio.episode_metrics import METRIC_NAMES, mixture_mono_estimate, step_metrics_of, summarise
 from audio_separation.audio.settings import AudioSettings
 from audio_separation.audio.stft import StftParams
 from audio_separation.common.checkpoint import CheckpointError, list_checkpoints
@@ -362,18 +362,15 @@ class EpisodeScorer:
         self.first_scored = -1 if self.scored_steps == "last" else 0  # per_step index of the first scored step
 
     def score(self, recording: EpisodeRecording, arrays: dict[str, np.ndarray], agent_name: str) -> dict[str, Any]:
-        per_step = {
-            kind: step_metrics(
-                arrays[kind],
-                arrays["gt_mono"],
-                arrays["gt_phase"],
-                arrays["mixture_estimate"],
-                self.params,
-                self.step_samples,
-                bool(self.config.EVAL.QUIRK_N_FFT_1022),
-            )
-            for kind in ESTIMATES
-        }
+        per_step = step_metrics_of(
+            {kind: arrays[kind] for kind in ESTIMATES},
+            arrays["gt_mono"],
+            arrays["gt_phase"],
+            arrays["mixture_estimate"],
+            self.params,
+            self.step_samples,
+            bool(self.config.EVAL.QUIRK_N_FFT_1022),
+        )
         first, last = recording.infos[0], recording.infos[-1]
         trajectory = [
             {"step": int(info["step"]), "node": int(info["node"]), "heading": int(info["heading"]), "action": action}

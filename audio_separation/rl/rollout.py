@@ -175,6 +175,10 @@ def run_episodes(
             mixture=tensors["mixed_binaural_magnitude"],
         )
         queries = storage.memory_queries([step], settings.capacity, decode_window)
+        if record:  # decode only the current step and the steps whose final estimate this step makes
+            offsets = recorded_offsets(step, length, settings.refinement_window)
+            wanted = torch.tensor(offsets, device=queries.decode.device)
+            queries.decode &= torch.isin(step - queries.window_step, wanted)
         # each step encodes only its own entries; the pool (slots 0 .. step, time-major) reuses the cache
         tokens, skips = memory.encode(storage.memory_entries[step])
         if step == 0:
@@ -207,7 +211,7 @@ def run_episodes(
                 distance_before, distance = distance, _distances(infos_per_env, device)
                 storage.rewards[step - 1] += distance_reward(distance_before, distance, settings.distance_reward_weight)
         if recordings is not None:
-            _record(recordings, observations, infos_per_env, per_env, step, length, settings.refinement_window)
+            _record(recordings, observations, infos_per_env, per_env, step, length, settings.refinement_window, offsets)
         actions = None
         if step < length - 1:
             if policy is not None:
@@ -279,6 +283,16 @@ def _distances(infos_per_env: list[dict[str, Any]], device: torch.device) -> tor
     return torch.tensor([float(info["geodesic_distance"]) for info in infos_per_env], device=device)
 
 
+def recorded_offsets(step: int, length: int, window: int) -> list[int]:
+    """The window offsets (steps back from `step`) a recorded rollout decodes at `step`, largest first:
+    0 (the current estimate, a policy input) and those whose final estimate is made now
+    (final_estimate_source); the other positions of the refinement window are never read."""
+    finals = {
+        offset for s in range(length) for query, offset in [final_estimate_source(s, length, window)] if query == step
+    }
+    return sorted(finals | {0}, reverse=True)
+
+
 def _record(
     recordings: list[EpisodeRecording],
     observations: dict,
@@ -287,8 +301,10 @@ def _record(
     step: int,
     length: int,
     window: int,
+    offsets: list[int],
 ) -> None:
-    """Keep what evaluation writes out, and the final estimates this step makes (numpy copies)."""
+    """Keep what evaluation writes out, and the final estimates this step makes (numpy copies);
+    refined_per_env holds each env's decoded tokens at `offsets` (recorded_offsets), in that order."""
     finals = [
         (s, final_estimate_source(s, length, window)[1])
         for s in range(length)
@@ -302,6 +318,8 @@ def _record(
         recording.gt_phase.append(_host(observations["gt_mono_phase"][index][..., 0]))
         if "rgb" in observations:
             recording.rgb.append(_host(observations["rgb"][index]))
-        tokens = refined_per_env[index]  # offsets len - 1 .. 0
+        tokens = refined_per_env[index]
+        if len(tokens) != len(offsets):
+            raise RuntimeError(f"step {step}: {len(tokens)} decoded tokens for the offsets {offsets}")
         for target_step, offset in finals:
-            recording.final[target_step] = tokens[len(tokens) - 1 - offset].cpu().numpy()
+            recording.final[target_step] = tokens[offsets.index(offset)].cpu().numpy()
