@@ -30,9 +30,12 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchmarks_file import append_row  # noqa: E402
+
+from audio_separation.common.provenance import git_commit as commit_of  # noqa: E402
 
 SECTION = "Evaluation throughput (scripts/bench/eval.py)"
 HEADER = (
@@ -48,19 +51,6 @@ config, model_dir, checkpoint, opts = json.loads(sys.argv[1])
 summary = run_job(EvalJob(config, model_dir, checkpoint, tuple(opts)))
 print("BENCH", json.dumps({"seconds": summary["seconds"], "episodes": summary["num_episodes"]}))
 """
-
-
-def commit_of(repo: str) -> str:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True
-        )
-        return commit + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def parse_setting(text: str) -> tuple[str, int]:
