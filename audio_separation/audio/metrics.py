@@ -142,7 +142,7 @@ def separation_metrics_of(
     _same_shape(mixture, target, "mixture_mono_magnitude", "gt_mono_magnitude")
     _same_shape(phase, target, "gt_phase", "gt_mono_magnitude")
 
-    magnitudes = np.stack([*(value.astype(np.float32, copy=False) for value in predicted.values()), target, mixture])
+    magnitudes = np.stack([*predicted.values(), target, mixture])
     waves = reconstruct_waveform(magnitudes, phase, params, length=length, quirk_n_fft_1022=quirk_n_fft_1022)
     target_wave, mixture_wave = waves[-2], waves[-1]
     input_si_sdr = np.asarray(si_sdr(mixture_wave, target_wave))

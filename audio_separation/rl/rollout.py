@@ -287,10 +287,8 @@ def recorded_offsets(step: int, length: int, window: int) -> list[int]:
     """The window offsets (steps back from `step`) a recorded rollout decodes at `step`, largest first:
     0 (the current estimate, a policy input) and those whose final estimate is made now
     (final_estimate_source); the other positions of the refinement window are never read."""
-    finals = {
-        offset for s in range(length) for query, offset in [final_estimate_source(s, length, window)] if query == step
-    }
-    return sorted(finals | {0}, reverse=True)
+    made_now = {step - s for s in range(step + 1) if final_estimate_source(s, length, window)[0] == step}
+    return sorted(made_now | {0}, reverse=True)
 
 
 def _record(
@@ -305,10 +303,10 @@ def _record(
 ) -> None:
     """Keep what evaluation writes out, and the final estimates this step makes (numpy copies);
     refined_per_env holds each env's decoded tokens at `offsets` (recorded_offsets), in that order."""
-    finals = [
-        (s, final_estimate_source(s, length, window)[1])
-        for s in range(length)
-        if final_estimate_source(s, length, window)[0] == step
+    finals = [  # (position among the decoded tokens, step whose final estimate it is)
+        (position, step - offset)
+        for position, offset in enumerate(offsets)
+        if final_estimate_source(step - offset, length, window)[0] == step
     ]
     for index, recording in enumerate(recordings):
         recording.infos.append(dict(infos[index]))
@@ -321,5 +319,5 @@ def _record(
         tokens = refined_per_env[index]
         if len(tokens) != len(offsets):
             raise RuntimeError(f"step {step}: {len(tokens)} decoded tokens for the offsets {offsets}")
-        for target_step, offset in finals:
-            recording.final[target_step] = tokens[offsets.index(offset)].cpu().numpy()
+        for position, target_step in finals:
+            recording.final[target_step] = tokens[position].cpu().numpy()
