@@ -5,7 +5,7 @@ quickstart and paper model sizes. Appends dated rows to BENCHMARKS.md.
 
     flock /tmp/bench.lock python scripts/bench/rl.py [--sizes quickstart paper] [--workers 1 2] [--no-append]
     python scripts/bench/rl.py --quality-from runs/quickstart/rl [--note ...]   # the separation-quality bar
-    python scripts/bench/rl.py --batched-envs 2 8 16 32 [--against /tmp/old]   # default path vs batched env
+    python scripts/bench/rl.py --batched-envs 2 8 16 32 [--against /tmp/old] [--threads 2]   # default path vs batched env
 
 --quality-from appends instead one row per clip set (heard, unheard) from <dir>/separation_quality.json
 (scripts/compute_separation_quality.py): the trained agent's refined and passive SI-SDR, the random and
@@ -111,9 +111,11 @@ def measure(
     envs: int | None = None,
     device: str = "cpu",
     data_root: str | None = None,
+    threads: int = 1,
 ) -> dict:
     """vector_env_type / envs: the default path (sync, the size's envs) or e.g. the batched env at N envs
-    on ENV.DEVICE `device` (the learner runs where the run context puts it: CUDA when there is one)."""
+    on ENV.DEVICE `device` (the learner runs where the run context puts it: CUDA when there is one);
+    threads: RL.NUM_THREADS of each worker."""
     config_path, width, default_envs, timed, warmup = SIZES[size]
     envs = envs or default_envs
     separator, separator_parameters = separator_checkpoint(folder, width)
@@ -129,7 +131,7 @@ def measure(
         "NUM_PROCESSES",
         str(envs),
         "RL.NUM_THREADS",
-        "1",
+        str(threads),
         "ENV.VECTOR_ENV_TYPE",
         vector_env_type,
         "ENV.DEVICE",
@@ -271,9 +273,10 @@ def batched_rows(args, load: float, machine: str) -> int:
                 print(f"(--against: {time.time() - started:.0f} s)", flush=True)
             runs = [("sync", None, "cpu")] + [("batched", count, args.device) for count in args.batched_envs]
             ours = commit_of(ROOT)
+            threads = f", {args.threads} threads" if args.threads != 1 else ""
             for kind, count, device in runs:
                 started = time.time()
-                result = measure(size, 1, folder, kind, count, device, args.data_root)
+                result = measure(size, 1, folder, kind, count, device, args.data_root, args.threads)
                 baseline = baseline or result["sps"]
                 split = result["split"]
                 note = (
@@ -283,7 +286,7 @@ def batched_rows(args, load: float, machine: str) -> int:
                 )
                 row = (
                     f"| {datetime.date.today().isoformat()} | {size} ({result['parameters'] / 1e6:.2f} M + {result['separator_parameters'] / 1e6:.1f} M) "
-                    f"| {kind} x {result['envs']}, {device} | {result['timed']} (+{result['warmup']}) | {result['sps']:.1f} | {result['sps'] / baseline:.2f}x "
+                    f"| {kind} x {result['envs']}, {device}{threads} | {result['timed']} (+{result['warmup']}) | {result['sps']:.1f} | {result['sps'] / baseline:.2f}x "
                     f"| {split['env']:.2f} / {split['forward']:.2f} / {split['update']:.2f} | {machine} | {load:.1f} | {note} |"
                 )
                 rows.append(row)
@@ -314,12 +317,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-root", default=None, help="WORLD.DATA_ROOT (default: the config's)")
     parser.add_argument("--timed-updates", type=int, default=None, help="timed updates per run (default: the size's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="RL.NUM_THREADS of this checkout's --batched-envs runs, default path included (--against runs keep their own: 1)",
+    )
     parser.add_argument("--note", default="", help="free text for the rows (e.g. 'machine shared with other jobs')")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to BENCHMARKS.md")
     parser.add_argument(
         "--quality-from", default=None, help="a run dir with separation_quality.json: append the quality rows instead"
     )
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.quality_from:
         for row in quality_rows(args.quality_from, args.note):
             print(row)
