@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -22,3 +24,26 @@ def seed_everything(seed: int) -> None:
     except ImportError:  # pragma: no cover - torch is a requirement, but world tools do not need it
         return
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_cpu_kernels(device) -> Iterator[None]:
+    """On a CPU `device`: torch's deterministic kernels inside the block (warn-only), the previous setting
+    restored after it; elsewhere nothing changes. With several intra-op threads, the backward of advanced
+    indexing (index_put_ with accumulate) adds into shared rows in thread order, so two runs of the same
+    seed drift apart after a few updates (measured: the quickstart's RL stage on 2 threads, 2026-12-05);
+    the deterministic kernel sums in index order. On one thread both give the same bits."""
+    import torch
+
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    enabled, warn_only = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)

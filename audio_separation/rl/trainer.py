@@ -42,7 +42,7 @@ from audio_separation.common.parameters import count_parameters
 from audio_separation.common.preemption import RESUME_STATE_NAME, PreemptionFlag, signals_blocked
 from audio_separation.common.registry import registry
 from audio_separation.common.resume_check import check_resume_config
-from audio_separation.common.seeding import derive_seed
+from audio_separation.common.seeding import derive_seed, deterministic_cpu_kernels
 from audio_separation.common.tensorboard import make_writer
 from audio_separation.env import make_vector_env
 from audio_separation.env.agents import make_agent
@@ -102,7 +102,8 @@ class DDPPOTrainer(BaseTrainer):
             PreemptionFlag().install()
         )  # from the start: a signal during setup is honoured after the first update
         try:
-            return self._train(preemption)
+            with deterministic_cpu_kernels(self.run.device.device):  # same seed, same weights on several threads
+                return self._train(preemption)
         finally:
             preemption.uninstall()
 
