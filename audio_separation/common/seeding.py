@@ -29,10 +29,10 @@ def seed_everything(seed: int) -> None:
 @contextlib.contextmanager
 def deterministic_cpu_kernels(device) -> Iterator[None]:
     """On a CPU `device`: torch's deterministic kernels inside the block (warn-only), the previous setting
-    restored after it; elsewhere nothing changes. With several intra-op threads, the backward of advanced
-    indexing (index_put_ with accumulate) adds into shared rows in thread order, so two runs of the same
-    seed drift apart after a few updates (measured: the quickstart's RL stage on 2 threads, 2026-12-05);
-    the deterministic kernel sums in index order. On one thread both give the same bits."""
+    restored after it; elsewhere nothing changes. With several intra-op threads two runs of the same seed
+    drifted apart after 2 updates (the quickstart's RL stage on 2 threads, 2026-12-05; the memory's encoder
+    first) and with this they do not: inferred cause, the backward of advanced indexing (index_put_ with
+    accumulate, which torch lists as nondeterministic on a CPU). On one thread the bits are unchanged."""
     import torch
 
     if torch.device(device).type != "cpu":
