@@ -69,10 +69,7 @@ def run_jobs(jobs: list[EvalJob], parallel: int = 1) -> list[dict[str, Any]]:
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
         summaries = list(pool.map(run_job, [jobs[index] for index in order]))
-    in_order: list[dict[str, Any]] = [{}] * len(jobs)
-    for index, summary in zip(order, summaries):
-        in_order[index] = summary
-    return in_order
+    return [summary for _, summary in sorted(zip(order, summaries), key=lambda pair: pair[0])]
 
 
 def paired_difference(
