@@ -19,8 +19,10 @@ puts it on this renderer's); a source may sit at a continuous floor position (TA
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,20 +113,51 @@ def _on_cpu(tensor: torch.Tensor) -> bool:
     return tensor.device.type == "cpu"
 
 
+def _cpu_workers() -> int:
+    """Threads for the CPU work outside torch (scipy's FFTs, numpy's elementwise passes): torch's intra-op
+    thread count, so RL.NUM_THREADS / PASSIVE.NUM_THREADS bound the env's share of the cores too."""
+    return max(1, torch.get_num_threads())
+
+
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, pool): a forked child makes its own
+
+
+def _row_chunks(rows: int, workers: int) -> list[slice]:
+    bounds = np.linspace(0, rows, min(rows, workers) + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _over_rows(function: Callable[[slice], None], rows: int) -> None:
+    """function(rows slice) over chunks of the leading axis on _cpu_workers() threads (numpy's ufuncs and
+    scipy's FFTs release the GIL); each element is computed as in one call, so results are bit-identical."""
+    global _POOL
+    chunks = _row_chunks(rows, _cpu_workers())
+    if len(chunks) <= 1:
+        function(slice(0, rows))
+        return
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < len(chunks):
+        _POOL = (os.getpid(), len(chunks), ThreadPoolExecutor(len(chunks), thread_name_prefix="batched_render"))
+    for future in [_POOL[2].submit(function, chunk) for chunk in chunks]:
+        future.result()
+
+
 def real_fft(signal: torch.Tensor, n: int) -> torch.Tensor:
     """rfft over the last axis. On the CPU scipy's pocketfft transforms float32 in single precision and
-    is faster than torch's at odd sizes (the paper STFT's 1023), as in the numpy renderer; torch's FFT
-    at powers of two (and always on a GPU)."""
+    is faster than torch's at odd sizes (the paper STFT's 1023), as in the numpy renderer (on
+    _cpu_workers() threads, transforms being independent); torch's FFT at powers of two (and always on a
+    GPU)."""
     if _on_cpu(signal) and n & (n - 1):
-        return torch.from_numpy(scipy.fft.rfft(signal.numpy(), n=n, axis=-1))
+        return torch.from_numpy(scipy.fft.rfft(signal.numpy(), n=n, axis=-1, workers=_cpu_workers()))
     return torch.fft.rfft(signal, n=n, dim=-1)
 
 
 def spectrogram_channels_last(spectrum: torch.Tensor, kind: str) -> torch.Tensor:
     """(B, channels..., F, T) -> float32 (B, F, T, channels) of kind "magnitude", "log1p_magnitude" or
-    "phase" (of a complex spectrum) or "real" (a real one), contiguous. On the CPU through numpy, whose
-    complex abs and angle are ~10x torch's there (the operation runs in the tensor's memory order, then
-    one transposing copy)."""
+    "phase" (of a complex spectrum) or "real" (a real one), contiguous. Each kind is computed in the
+    tensor's memory order, then one transposing copy. On the CPU: magnitudes through numpy (complex abs
+    ~10x torch's there; log1p bit-equal to the numpy renderer's), rows split over _cpu_workers() threads;
+    the phase through torch.atan2 on the de-interleaved real and imaginary planes (vectorised: ~4x
+    np.angle on one thread, within 1 ulp of it)."""
     flat = spectrum.reshape(spectrum.shape[0], -1, *spectrum.shape[-2:])
     if not _on_cpu(flat):
         if kind == "real":
@@ -136,17 +169,26 @@ def spectrogram_channels_last(spectrum: torch.Tensor, kind: str) -> torch.Tensor
             value = torch.log1p(value) if kind == "log1p_magnitude" else value
         return value.permute(0, 2, 3, 1).contiguous()
     frames_major = flat.stride(-1) > flat.stride(-2)  # (F, T) a transposed view of (T, F) memory
-    array = (flat.transpose(-1, -2) if frames_major else flat).numpy()
-    if kind == "real":
-        value = array
-    elif kind == "phase":
-        value = np.angle(array)
-    else:
-        value = np.abs(array)
-        if kind == "log1p_magnitude":
-            np.log1p(value, out=value)
+    memory = flat.transpose(-1, -2) if frames_major else flat
     order = (0, 2, 3, 1) if not frames_major else (0, 3, 2, 1)  # -> (B, F, T, C)
-    return torch.from_numpy(np.ascontiguousarray(value.transpose(order), dtype=np.float32))
+    if kind == "phase":
+        pair = torch.view_as_real(memory)
+        value = torch.atan2(pair[..., 1].contiguous(), pair[..., 0].contiguous())
+        return value.permute(*order).contiguous()
+    array = memory.numpy()
+    output = np.empty((flat.shape[0], *flat.shape[-2:], flat.shape[1]), dtype=np.float32)
+
+    def fill(rows: slice) -> None:
+        if kind == "real":
+            value = array[rows]
+        else:
+            value = np.abs(array[rows])
+            if kind == "log1p_magnitude":
+                np.log1p(value, out=value)
+        output[rows] = value.transpose(order)
+
+    _over_rows(fill, flat.shape[0])
+    return torch.from_numpy(output)
 
 
 class BatchedStft:
@@ -180,7 +222,9 @@ def convolve_spectra_torch(
     spectra (B, 2, bins) at fft_length, crop starts (B,) (empty: all 0) -> float32 (B, 2, chunk_length)."""
     if _on_cpu(rir_spectra):  # numpy's complex multiply and scipy's inverse FFT, as the numpy renderer
         product = np.multiply(rir_spectra.numpy(), chunk_spectra.numpy()[:, None, :])
-        full = torch.from_numpy(scipy.fft.irfft(product, n=fft_length, axis=-1, overwrite_x=True))
+        full = torch.from_numpy(
+            scipy.fft.irfft(product, n=fft_length, axis=-1, overwrite_x=True, workers=_cpu_workers())
+        )
     else:
         full = torch.fft.irfft(rir_spectra * chunk_spectra.unsqueeze(1), n=fft_length, dim=-1)
     if starts.numel() == 0:

@@ -335,7 +335,8 @@ def episode_plan(env_config: CfgNode, layout) -> dict[str, Any]:
 def episode_arrays(
     storage: RolloutStorage, index: int, recording: EpisodeRecording, target_rms: float
 ) -> dict[str, np.ndarray]:
-    """One env's episode as numpy (steps, ...): estimates, ground truth, mixture."""
+    """One env's episode as numpy (steps, ...): estimates, ground truth, mixture (its phase None when the
+    env had no MIXED_BINAURAL_PHASE: evaluations without media)."""
     steps = storage.episode_length
     mixed_magnitude = np.stack(recording.mixed_magnitude)
     return {
@@ -344,7 +345,7 @@ def episode_arrays(
         "gt_mono": storage.gt_mono[:, index].cpu().numpy(),
         "gt_phase": np.stack(recording.gt_phase),
         "mixed_magnitude": mixed_magnitude,
-        "mixed_phase": np.stack(recording.mixed_phase),
+        "mixed_phase": np.stack(recording.mixed_phase) if recording.mixed_phase else None,  # media only
         "mixture_estimate": mixture_mono_estimate(mixed_magnitude, target_rms),
     }
 
