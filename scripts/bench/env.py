@@ -16,6 +16,12 @@ after a warm-up of the same number of steps. Grouped: --grouped-envs envs in ENV
 buffers (ENV.COPY_OBSERVATIONS False), at the exact and the fast STFT; its own table, with the
 speed-up over the same run's reference and the throughput per stepping process. torch runs
 single-threaded here, as in env worker processes.
+
+    python scripts/bench/env.py --batched 1 4 16 64 [--threads 2] [--device cuda] [--stfts fast]
+
+compares the batched env (one process; --threads torch threads, which its CPU work also uses) at each
+N with the grouped env at its best setting (one process per core), warm, on the same episodes and
+actions; its own table.
 """
 
 from __future__ import annotations
@@ -228,10 +234,13 @@ def run_vector(config, kind: str, steps_per_env: int) -> tuple[float, float]:
     return rates[0], max(rates[1:])
 
 
-def run_batched(config, sizes: list[int], steps_per_env: int, device: str) -> dict[int, float]:
-    """Warm env-steps/s of the batched env (ENV.DEVICE device) at each N: one cold run fills the device
-    caches, the best of two replays of the same episodes and actions counts (as run_vector)."""
+def run_batched(config, sizes: list[int], steps_per_env: int, device: str, threads: int = 1) -> dict[int, float]:
+    """Warm env-steps/s of the batched env (ENV.DEVICE device, `threads` torch threads: its CPU work uses
+    that many) at each N: one cold run fills the device caches, the best of two replays of the same
+    episodes and actions counts (as run_vector)."""
     rates = {}
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     for count in sizes:
         derived = config.clone()
         derived.defrost()
@@ -252,7 +261,8 @@ def run_batched(config, sizes: list[int], steps_per_env: int, device: str) -> di
             runs.append(count * steps_per_env / (time.perf_counter() - started))
         envs.close()
         rates[count] = max(runs[1:])
-        print(f"batched {count} envs on {device}: {rates[count]:.0f} steps/s", flush=True)
+        print(f"batched {count} envs on {device}, {threads} thread(s): {rates[count]:.0f} steps/s", flush=True)
+    torch.set_num_threads(before)
     return rates
 
 
@@ -264,7 +274,7 @@ def batched_comparison(args, exact, fast) -> int:
     for name, config in (("exact", exact), ("fast", fast)):
         if name not in args.stfts:
             continue
-        batched = run_batched(config, args.batched, args.vector_steps, args.device)
+        batched = run_batched(config, args.batched, args.vector_steps, args.device, args.threads)
         grouped = {}
         for count in args.grouped_sizes if args.device == "cpu" or args.grouped_sizes else []:
             derived = config.clone()
@@ -281,8 +291,9 @@ def batched_comparison(args, exact, fast) -> int:
         world = f"{os.path.basename(os.path.normpath(args.data_root))}/{args.split}, N={exact.TASK.NUM_SOUNDS_IN_MIX}, {len(exact.TASK.SENSORS)} sensors, {name} STFT"
         ratio = f"{batched[16] / grouped[best]:.2f}x" if best and 16 in batched else "-"
         grouped_text = f"{grouped[best]:.0f} ({best} envs / {processes})" if best else "-"
+        threads = f", {args.threads} threads" if args.threads != 1 else ""
         rows.append(
-            f"| {datetime.date.today().isoformat()} | {machine} | {world} | {args.device} "
+            f"| {datetime.date.today().isoformat()} | {machine} | {world} | {args.device}{threads} "
             f"| {', '.join(f'{count}: {rate:.0f}' for count, rate in batched.items())} | {grouped_text} | {ratio} | {args.note or '-'} |"
         )
         print(rows[-1], flush=True)
@@ -339,9 +350,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--device", default="cpu", help="ENV.DEVICE of the batched runs (cpu, cuda, cuda:N)")
     parser.add_argument("--stfts", nargs="+", default=["exact", "fast"], choices=["exact", "fast"])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of the --batched runs (one process; the grouped env runs one thread per process)",
+    )
     parser.add_argument("--note", default="", help="free text for the --batched rows")
     parser.add_argument("opts", nargs="*", help="extra KEY VALUE config overrides")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(1)
 
     # the paper's exact pipeline uses the "same" crop (the reference below does too)
