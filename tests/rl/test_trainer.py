@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,9 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     assert (mixture.channels, mixture.frames) == (2, 5 * 16000)
     assert soundfile.info(os.path.join(folder, media["folder"], media["estimate"])).frames == 5 * 16000
     assert os.path.isfile(os.path.join(folder, media["folder"], "summary.png"))
+    if shutil.which("ffmpeg"):  # the views with the mixture (CI installs ffmpeg)
+        assert media["video"] == "views.mp4"
+        assert os.path.getsize(os.path.join(folder, media["folder"], "views.mp4")) > 1000
     assert [("media" in episode) for episode in episodes] == [True, False, False]  # EVAL.MEDIA_EPISODES 1
     page = open(os.path.join(folder, "index.html")).read()
     assert "<audio" in page and "summary.png" in page
