@@ -136,6 +136,8 @@ def _over_rows(function: Callable[[slice], None], rows: int) -> None:
         function(slice(0, rows))
         return
     if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < len(chunks):
+        if _POOL is not None and _POOL[0] == os.getpid():
+            _POOL[2].shutdown(wait=False)  # a smaller pool of this process (a forked child's copy has no threads)
         _POOL = (os.getpid(), len(chunks), ThreadPoolExecutor(len(chunks), thread_name_prefix="batched_render"))
     for future in [_POOL[2].submit(function, chunk) for chunk in chunks]:
         future.result()
@@ -174,7 +176,7 @@ def spectrogram_channels_last(spectrum: torch.Tensor, kind: str) -> torch.Tensor
     if kind == "phase":
         pair = torch.view_as_real(memory)
         value = torch.atan2(pair[..., 1].contiguous(), pair[..., 0].contiguous())
-        return value.permute(*order).contiguous()
+        return value.permute(*order).contiguous().float()  # float32 as the other kinds (a no-op for complex64)
     array = memory.numpy()
     output = np.empty((flat.shape[0], *flat.shape[-2:], flat.shape[1]), dtype=np.float32)
 

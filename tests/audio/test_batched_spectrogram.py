@@ -85,3 +85,10 @@ def test_forked_child_makes_its_own_threads() -> None:
         assert queue.get(timeout=5) == expected
     finally:
         torch.set_num_threads(before)
+
+
+def test_double_precision_spectra_give_float32(threads: int) -> None:
+    spectrum = torch.complex(torch.randn(3, 2, 8, 5, dtype=torch.float64), torch.randn(3, 2, 8, 5, dtype=torch.float64))
+    for kind in ("magnitude", "log1p_magnitude", "phase"):
+        got = spectrogram_channels_last(spectrum, kind)
+        assert got.dtype == torch.float32 and got.is_contiguous() and tuple(got.shape) == (3, 8, 5, 2), kind
