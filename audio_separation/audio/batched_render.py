@@ -119,27 +119,27 @@ def _cpu_workers() -> int:
     return max(1, torch.get_num_threads())
 
 
-_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, pool): a forked child makes its own
-
-
-def _row_chunks(rows: int, workers: int) -> list[slice]:
-    bounds = np.linspace(0, rows, min(rows, workers) + 1).astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, helper threads, pool): a forked child makes its own
 
 
 def _over_rows(function: Callable[[slice], None], rows: int) -> None:
-    """function(rows slice) over chunks of the leading axis on _cpu_workers() threads (numpy's ufuncs and
-    scipy's FFTs release the GIL); each element is computed as in one call, so results are bit-identical."""
+    """function(rows slice) over contiguous chunks of the leading axis, one per _cpu_workers() thread (this
+    thread takes the first; numpy's ufuncs release the GIL); each element is computed as in one call, so
+    results are bit-identical to function(slice(0, rows))."""
     global _POOL
-    chunks = _row_chunks(rows, _cpu_workers())
-    if len(chunks) <= 1:
+    count = min(rows, _cpu_workers())
+    chunks = [slice(rows * index // count, rows * (index + 1) // count) for index in range(count)]
+    if count <= 1:
         function(slice(0, rows))
         return
-    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < len(chunks):
+    helpers = count - 1
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < helpers:
         if _POOL is not None and _POOL[0] == os.getpid():
             _POOL[2].shutdown(wait=False)  # a smaller pool of this process (a forked child's copy has no threads)
-        _POOL = (os.getpid(), len(chunks), ThreadPoolExecutor(len(chunks), thread_name_prefix="batched_render"))
-    for future in [_POOL[2].submit(function, chunk) for chunk in chunks]:
+        _POOL = (os.getpid(), helpers, ThreadPoolExecutor(helpers, thread_name_prefix="batched_render"))
+    futures = [_POOL[2].submit(function, chunk) for chunk in chunks[1:]]
+    function(chunks[0])
+    for future in futures:
         future.result()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import torch.multiprocessing as mp
 from audio_separation.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from audio_separation.config import get_config
 from audio_separation.pretrain.separator_checkpoint import build_passive_separator, separator_settings
+from audio_separation.rl.media import ffmpeg_available
 from audio_separation.rl.preemption import RESUME_STATE_NAME
 from audio_separation.rl.trainer import DDPPOTrainer
 
@@ -70,7 +70,7 @@ def test_train_then_eval_writes_checkpoints_metrics_and_media(rl_config, tmp_pat
     assert (mixture.channels, mixture.frames) == (2, 5 * 16000)
     assert soundfile.info(os.path.join(folder, media["folder"], media["estimate"])).frames == 5 * 16000
     assert os.path.isfile(os.path.join(folder, media["folder"], "summary.png"))
-    if shutil.which("ffmpeg"):  # the views with the mixture (CI installs ffmpeg)
+    if ffmpeg_available():  # the views with the mixture (CI installs ffmpeg)
         assert media["video"] == "views.mp4"
         assert os.path.getsize(os.path.join(folder, media["folder"], "views.mp4")) > 1000
     assert [("media" in episode) for episode in episodes] == [True, False, False]  # EVAL.MEDIA_EPISODES 1
