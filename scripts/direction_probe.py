@@ -53,16 +53,18 @@ from audio_separation.models.policy import ActorCritic  # noqa: E402
 from audio_separation.rl.rollout import run_episodes  # noqa: E402
 from audio_separation.world.soundspaces import HEADINGS  # noqa: E402
 
+HELD_OUT_SEED = 10**6  # first episode seed of held-out rounds drawn from the training split
+
 
 class _Labelled:
     """A baseline agent that also records, at each step it acts, the approach agent's optimal actions."""
 
     def __init__(self, agent, expert) -> None:
-        self.agent, self.expert, self.labels = agent, expert, []
+        self.agent, self.expert, self.labels, self.episode_id = agent, expert, [], ""
 
     def reset(self, info) -> None:
         self.agent.reset(info)
-        self.labels = []
+        self.labels, self.episode_id = [], str(info["episode_id"])
 
     def act(self, observation, info) -> int:
         mask = np.zeros(3, dtype=bool)
@@ -73,9 +75,9 @@ class _Labelled:
 
 def collect(config, rounds: int, first_seed: int, agent_name: str = "random") -> dict[str, np.ndarray]:
     """States of `rounds` x NUM_PROCESSES episodes (steps 0 .. L-2, where the agent acts) with their labels."""
-    separator, memory, layout, envs, storage, settings = agent_rollouts(config, ("rgb",))
+    separator, memory, layout, envs, storage, settings = agent_rollouts(config, ("rgb",), shuffle=True)
     parts: dict[str, list[np.ndarray]] = {
-        key: [] for key in ("binaural", "mono", "rgb", "labels", "actions", "rewards")
+        key: [] for key in ("binaural", "mono", "rgb", "labels", "actions", "rewards", "episodes")
     }
     try:
         for round_index in tqdm(range(rounds), desc=f"collect {config.TASK.SPLIT}"):
@@ -84,7 +86,10 @@ def collect(config, rounds: int, first_seed: int, agent_name: str = "random") ->
                 _Labelled(make_agent(agent_name, HEADINGS, layout, seed), make_agent("approach", HEADINGS, layout, 0))
                 for seed in seeds
             ]
-            run_episodes(envs, separator, memory, storage, settings, agents=agents, seeds=seeds)
+            # the first round's seeds draw each env's episode order; later rounds take the next episodes
+            run_episodes(
+                envs, separator, memory, storage, settings, agents=agents, seeds=seeds if round_index == 0 else None
+            )
             steps = storage.episode_length - 1
             parts["binaural"].append(storage.binaural[:steps].flatten(0, 1).clamp(min=0.0).numpy().copy())
             parts["mono"].append(storage.passive[:steps].flatten(0, 1).clamp(min=0.0).numpy().copy())
@@ -93,6 +98,7 @@ def collect(config, rounds: int, first_seed: int, agent_name: str = "random") ->
             parts["rewards"].append(storage.rewards[:steps].flatten(0, 1).numpy().copy())
             labels = np.stack([np.stack(agent.labels) for agent in agents], axis=1)  # (steps, N, 3)
             parts["labels"].append(labels.reshape(-1, 3))
+            parts["episodes"].append(np.array([agent.episode_id for agent in agents] * steps))  # step-major
     finally:
         envs.close()
     return {key: np.concatenate(value) for key, value in parts.items()}
@@ -145,8 +151,9 @@ def scores(logits: torch.Tensor, labels: np.ndarray) -> dict[str, float]:
 
 
 def train_probe(
-    config, variant: str, train: dict, test: dict, epochs: int, batch: int, lr: float, seed: int
-) -> dict[str, float]:
+    config, variant: str, train: dict, held_out: dict[str, dict], epochs: int, batch: int, lr: float, seed: int
+) -> dict[str, dict[str, float]]:
+    """Train one variant on `train`; its scores on each held-out set (split name -> states)."""
     torch.manual_seed(seed)
     tokens = set(variant.split("+")) - {"paper"}
     gains = [float(token[4:]) for token in tokens if token.startswith("gain")]
@@ -182,21 +189,37 @@ def train_probe(
             optimizer.step()
     model.eval()
     with torch.inference_mode():
-        logits = torch.cat(
-            [
-                _logits(model, _inputs(test, np.arange(start, min(start + 256, len(test["labels"]))), gain))
-                for start in range(0, len(test["labels"]), 256)
-            ]
-        )
-        train_logits = torch.cat(
-            [
-                _logits(model, _inputs(train, np.arange(start, min(start + 256, count)), gain))
-                for start in range(0, min(count, 2048), 256)
-            ]
-        )
-    result = scores(logits, test["labels"])
-    result["train set"] = scores(train_logits, train["labels"][: len(train_logits)])["set"]
-    return result
+
+        def all_logits(data: dict, limit: int) -> torch.Tensor:
+            count = min(len(data["labels"]), limit)
+            return torch.cat(
+                [
+                    _logits(model, _inputs(data, np.arange(start, min(start + 256, count)), gain))
+                    for start in range(0, count, 256)
+                ]
+            )
+
+        train_logits = all_logits(train, 2048)
+        train_set = scores(train_logits, train["labels"][: len(train_logits)])["set"]
+        results = {}
+        for split, data in held_out.items():
+            results[split] = scores(all_logits(data, len(data["labels"])), data["labels"])
+            results[split]["train set"] = train_set
+    return results
+
+
+def held_out_sets(make_config, train_split: str, train: dict, splits: list[str], rounds: int, agent: str) -> dict:
+    """split -> held-out states of `rounds` episodes per env; from the training split only episodes the probes
+    were not trained on (another seeded order, the probes' episodes dropped)."""
+    held_out = {}
+    for split in splits:
+        first_seed = HELD_OUT_SEED if split == train_split else 0
+        data = collect(make_config(split), rounds, first_seed, agent)
+        if split == train_split:
+            unseen = ~np.isin(data["episodes"], train["episodes"])
+            data = {key: value[unseen] for key, value in data.items()}
+        held_out[split] = data
+    return held_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2.5e-4)
-    parser.add_argument("--test-split", default="val", help="TASK.SPLIT of the held-out episodes (other scenes)")
+    parser.add_argument(
+        "--test-split",
+        default="val",
+        help="TASK.SPLIT(s) of the held-out episodes, comma-separated: val = other scenes; the training split = "
+        "new episodes (other seeds, other clips and positions) in the scenes trained on",
+    )
     parser.add_argument("--agent", default="random", help="the baseline agent whose episodes give the states")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides as KEY VALUE pairs")
     args = parser.parse_args(argv)
@@ -216,28 +244,41 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(int(config.RL.NUM_THREADS), 1))
     tick = time.perf_counter()
     train = collect(config, args.train_rounds, 0, args.agent)
-    test = collect(
-        get_config(args.exp_config, [*args.opts, "TASK.SPLIT", args.test_split]), args.test_rounds, 0, args.agent
+    held_out = held_out_sets(
+        lambda split: get_config(args.exp_config, [*args.opts, "TASK.SPLIT", split]),
+        config.TASK.SPLIT,
+        train,
+        [name for name in args.test_split.split(",") if name],
+        args.test_rounds,
+        args.agent,
     )
-    print(f"states: {len(train['labels'])} train, {len(test['labels'])} test ({time.perf_counter() - tick:.0f} s)")
-    labels = test["labels"]
-    one_turn = (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+
+    def size(data: dict) -> str:
+        return f"{len(data['labels'])} states of {len(set(data['episodes']))} episodes"
+
+    sizes = ", ".join(f"{split} {size(data)}" for split, data in held_out.items())
+    print(f"train {size(train)}; held out: {sizes} ({time.perf_counter() - tick:.0f} s)")
     majority = int(np.argmax(train["labels"].sum(axis=0)))
-    print(
-        f"test: one optimal turn in {one_turn.mean():.1%} of the states; majority action {majority} is optimal in "
-        f"{labels[:, majority].mean():.1%}; of the one-turn states {labels[one_turn][:, TURN_LEFT].mean():.1%} want a left turn"
-    )
+    for split, data in held_out.items():
+        labels = data["labels"]
+        one_turn = (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+        print(
+            f"held out ({split}): one optimal turn in {one_turn.mean():.1%} of the states; majority action "
+            f"{majority} is optimal in {labels[:, majority].mean():.1%}; of the one-turn states "
+            f"{labels[one_turn][:, TURN_LEFT].mean():.1%} want a left turn"
+        )
     print(f"reward ({config.RL.REWARD}) of each action, train states:")
     for line in reward_by_action(train):
         print("  " + line)
     for variant in [name for name in args.variants.split(",") if name]:
         tick = time.perf_counter()
-        result = train_probe(config, variant, train, test, args.epochs, args.batch, args.lr, int(config.SEED))
-        print(
-            f"{variant}: test set {result['set']:.3f}, turn side {result['turn side']:.3f}, "
-            f"ahead AUC {result['ahead AUC']:.3f}; "
-            f"train set {result['train set']:.3f} ({time.perf_counter() - tick:.0f} s)"
-        )
+        results = train_probe(config, variant, train, held_out, args.epochs, args.batch, args.lr, int(config.SEED))
+        for split, result in results.items():
+            print(
+                f"{variant} on {split}: set {result['set']:.3f}, turn side {result['turn side']:.3f}, "
+                f"ahead AUC {result['ahead AUC']:.3f}; train set {result['train set']:.3f} "
+                f"({time.perf_counter() - tick:.0f} s)"
+            )
     return 0
 
 

@@ -42,8 +42,10 @@ def test_collect_labels_every_state_with_the_approach_agents_optimal_actions(rl_
     data = probe.collect(config, rounds=2, first_seed=0)
     count = 2 * int(config.NUM_PROCESSES) * 4  # rounds x envs x acting steps
     assert {key: len(value) for key, value in data.items()} == dict.fromkeys(
-        ("binaural", "mono", "rgb", "labels", "actions", "rewards"), count
+        ("binaural", "mono", "rgb", "labels", "actions", "rewards", "episodes"), count
     )
+    # every round meets new episodes (a seeded reset each round would replay each env's first one)
+    assert len(set(data["episodes"])) == 2 * int(config.NUM_PROCESSES)
     assert data["labels"].any(axis=1).all()  # every state has an optimal action
     assert (data["binaural"] >= 0).all() and data["binaural"].shape[-1] == 2
     # the labels are the approach agent's: replaying its own plan, it always takes an optimal action
@@ -59,8 +61,29 @@ def test_probe_trains_each_variant(rl_config) -> None:
     probe = _script()
     config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "5")
     data = probe.collect(config, rounds=1, first_seed=0)
+    held_out = {"val": data, "train": {key: value[:7] for key, value in data.items()}}
     for variant in ("paper", "gain1000+norgb", "interaural"):
-        result = probe.train_probe(config, variant, data, data, epochs=1, batch=4, lr=1e-3, seed=0)
-        assert 0.0 <= result["set"] <= 1.0 and 0.0 <= result["train set"] <= 1.0
+        results = probe.train_probe(config, variant, data, held_out, epochs=1, batch=4, lr=1e-3, seed=0)
+        assert set(results) == {"val", "train"}
+        for result in results.values():
+            assert 0.0 <= result["set"] <= 1.0 and 0.0 <= result["train set"] <= 1.0
     with pytest.raises(ValueError, match="variant"):
-        probe.train_probe(config, "gain2+gain3", data, data, epochs=1, batch=4, lr=1e-3, seed=0)
+        probe.train_probe(config, "gain2+gain3", data, held_out, epochs=1, batch=4, lr=1e-3, seed=0)
+
+
+def test_held_out_rounds_of_the_training_split_skip_the_probes_episodes(rl_config) -> None:
+    probe = _script()
+    config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "3")
+    train = probe.collect(config, rounds=2, first_seed=0)
+    held_out = probe.held_out_sets(
+        lambda split: rl_config(None, "TASK.MAX_EPISODE_STEPS", "3", "TASK.SPLIT", split),
+        config.TASK.SPLIT,
+        train,
+        [config.TASK.SPLIT, "val"],
+        rounds=3,
+        agent="random",
+    )
+    same, other = held_out[config.TASK.SPLIT], held_out["val"]
+    assert len(same["labels"]) > 0 and len(same["labels"]) == len(same["episodes"])
+    assert not set(same["episodes"]) & set(train["episodes"])  # none of the probes' episodes
+    assert len(other["episodes"]) == 3 * int(config.NUM_PROCESSES) * 2  # another split: nothing dropped

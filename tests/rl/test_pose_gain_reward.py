@@ -97,10 +97,12 @@ def test_reward_signal_script_compares_agents_on_the_same_episodes(rl_config) ->
     import reward_signal
 
     paper = rl_config(None, "TASK.MAX_EPISODE_STEPS", "4")
-    returns = reward_signal.episode_returns(paper, ["approach", "still"], rounds=2)
+    returns, episode_ids = reward_signal.episode_returns(paper, ["approach", "still"], rounds=2)
     assert {name: len(values) for name, values in returns.items()} == {"approach": 4, "still": 4}
+    assert len(set(episode_ids)) == 4  # two rounds of two envs: four episodes, not each env's first one twice
     assert np.all(returns["still"] < 0)  # -nMSE summed over 3 transitions
     counterfactual = rl_config(None, "TASK.MAX_EPISODE_STEPS", "4", "RL.REWARD", "pose_gain", "TASK.SENSORS", SENSORS)
-    again = reward_signal.episode_returns(counterfactual, ["approach", "still"], rounds=2)
+    again, again_ids = reward_signal.episode_returns(counterfactual, ["approach", "still"], rounds=2)
+    assert again_ids == episode_ids
     # the same agents on the same episodes: only the reward differs, and the counterfactual one is far smaller
     assert np.all(np.abs(again["still"]) < np.abs(returns["still"]))
