@@ -13,7 +13,11 @@ on held-out episodes (by default the val split's, other scenes):
     gain<G>        the magnitudes scaled by G before the encoders' log1p (observation scaling: log1p(G x)
                    is ~log x where the paper's log1p is ~linear)
     interaural     + the interaural level features (RL.POLICY.INTERAURAL_BANDS, this project's addition)
-    norgb          without the RGB encoder (audio only: RGB lets a network memorise the training scenes)
+    norgb          without the RGB encoder (audio only)
+    reward         learn from the rewards instead of the labels: the actor's outputs regress the standardised
+                   reward (RL.REWARD) of the action the random agent took; argmax = the one-step-greedy policy
+                   (what PPO with RL.PPO.GAMMA 0 can learn, here from clean offline epochs)
+    frac<F>        train on the first fraction F of the training states (fewer episodes)
     tokens combine with "+", e.g. gain1000+norgb
 
     python scripts/direction_probe.py --exp-config configs/quickstart/train/nearTarget.yaml \
@@ -130,8 +134,11 @@ def _inputs(data: dict[str, np.ndarray], index: np.ndarray, gain: float) -> dict
 
 
 def _logits(model: ActorCritic, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The actor's raw outputs (one step from a zero GRU state): action logits, or per-action reward
+    predictions for the `reward` probes."""
     hidden = model.initial_hidden(inputs["binaural"].shape[0])
-    return model.step(inputs, hidden).distribution.logits
+    core, _ = model.gru(model.features(inputs).unsqueeze(0), hidden)
+    return model.actor(core.squeeze(0))
 
 
 def scores(logits: torch.Tensor, labels: np.ndarray) -> dict[str, float]:
@@ -157,10 +164,22 @@ def train_probe(
     torch.manual_seed(seed)
     tokens = set(variant.split("+")) - {"paper"}
     gains = [float(token[4:]) for token in tokens if token.startswith("gain")]
-    unknown = {token for token in tokens if not token.startswith("gain")} - {"interaural", "norgb"}
-    if unknown or len(gains) > 1:
-        raise ValueError(f"variant {variant!r}: expected paper or tokens gain<G>, interaural, norgb joined by +")
+    fractions = [float(token[4:]) for token in tokens if token.startswith("frac")]
+    unknown = {token for token in tokens if not token.startswith(("gain", "frac"))} - {"interaural", "norgb", "reward"}
+    if unknown or len(gains) > 1 or len(fractions) > 1 or not all(0 < value <= 1 for value in fractions):
+        raise ValueError(
+            f"variant {variant!r}: expected paper or tokens gain<G>, frac<F> (0 < F <= 1), interaural, norgb, reward "
+            "joined by +"
+        )
     gain = gains[0] if gains else 1.0
+    if fractions:  # the first F of the training states (whole rounds come first: fewer episodes, not fewer steps)
+        train = {key: value[: max(int(len(train["labels"]) * fractions[0]), 1)] for key, value in train.items()}
+    # `reward`: learn from the reward of the action the random agent took instead of the optimal-action labels:
+    # the actor's outputs regress each taken action's standardised reward (a contextual bandit's value; its
+    # argmax is the one-step-greedy policy), what one-step credit (RL.PPO.GAMMA 0) has to learn from
+    rewards = torch.from_numpy(train["rewards"]).float()
+    rewards = (rewards - rewards.mean()) / rewards.std().clamp(min=1e-12)
+    taken = torch.from_numpy(train["actions"]).long()
     policy = config.RL.POLICY
     audio = AudioSettings.from_config(config)
     model = ActorCritic(
@@ -181,9 +200,13 @@ def train_probe(
         order = generator.permutation(count)
         for start in range(0, count, batch):
             index = order[start : start + batch]
-            log_probs = torch.log_softmax(_logits(model, _inputs(train, index, gain)), dim=1)
-            # the optimal actions' total probability (the imitation loss of action-set labels)
-            loss = -torch.logsumexp(log_probs.masked_fill(~labels[index], -1e9), dim=1).mean()
+            outputs = _logits(model, _inputs(train, index, gain))
+            if "reward" in tokens:
+                predicted = outputs.gather(1, taken[index].unsqueeze(1)).squeeze(1)
+                loss = torch.nn.functional.mse_loss(predicted, rewards[index])
+            else:  # the optimal actions' total probability (the imitation loss of action-set labels)
+                log_probs = torch.log_softmax(outputs, dim=1)
+                loss = -torch.logsumexp(log_probs.masked_fill(~labels[index], -1e9), dim=1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -62,13 +62,15 @@ def test_probe_trains_each_variant(rl_config) -> None:
     config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "5")
     data = probe.collect(config, rounds=1, first_seed=0)
     held_out = {"val": data, "train": {key: value[:7] for key, value in data.items()}}
-    for variant in ("paper", "gain1000+norgb", "interaural"):
+    for variant in ("paper", "gain1000+norgb", "interaural", "reward+frac0.5"):
         results = probe.train_probe(config, variant, data, held_out, epochs=1, batch=4, lr=1e-3, seed=0)
         assert set(results) == {"val", "train"}
         for result in results.values():
             assert 0.0 <= result["set"] <= 1.0 and 0.0 <= result["train set"] <= 1.0
     with pytest.raises(ValueError, match="variant"):
         probe.train_probe(config, "gain2+gain3", data, held_out, epochs=1, batch=4, lr=1e-3, seed=0)
+    with pytest.raises(ValueError, match="variant"):
+        probe.train_probe(config, "frac1.5", data, held_out, epochs=1, batch=4, lr=1e-3, seed=0)
 
 
 def test_held_out_rounds_of_the_training_split_skip_the_probes_episodes(rl_config) -> None:
@@ -87,3 +89,19 @@ def test_held_out_rounds_of_the_training_split_skip_the_probes_episodes(rl_confi
     assert len(same["labels"]) > 0 and len(same["labels"]) == len(same["episodes"])
     assert not set(same["episodes"]) & set(train["episodes"])  # none of the probes' episodes
     assert len(other["episodes"]) == 3 * int(config.NUM_PROCESSES) * 2  # another split: nothing dropped
+
+
+def test_reward_probe_learns_which_action_pays(rl_config) -> None:
+    """The `reward` variant regresses the taken actions' rewards: where moving forward always pays and turns
+    always cost, its argmax (the one-step-greedy choice) is forward; where forward never pays, it is not."""
+    probe = _script()
+    config = rl_config(None, "TASK.MAX_EPISODE_STEPS", "5")
+    data = probe.collect(config, rounds=1, first_seed=0)
+    labels = np.zeros_like(data["labels"])
+    for sign, forward_best in ((1.0, True), (-1.0, False)):
+        data["rewards"] = np.where(data["actions"] == 0, sign, -sign).astype(np.float32)
+        labels[:] = False
+        labels[:, 0] = forward_best
+        labels[:, 1:] = not forward_best
+        results = probe.train_probe(config, "reward", data, {"same": {**data, "labels": labels}}, 40, 4, 1e-2, 0)
+        assert results["same"]["set"] == 1.0
