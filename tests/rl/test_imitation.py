@@ -69,6 +69,11 @@ def test_paper_settings_do_not_imitate_and_the_quickstart_does() -> None:
     assert get_config("configs/train/nearTarget.yaml").RL.IMITATION.UPDATES == 0
     quickstart = get_config("configs/quickstart/train/nearTarget.yaml")
     assert 0 < quickstart.RL.IMITATION.UPDATES < quickstart.NUM_UPDATES
+    # the plain-PPO recipe (issue 17.2): no imitation and only the paper's policy inputs
+    plain = get_config("configs/quickstart/train/nearTarget_plainPPO.yaml")
+    assert plain.RL.IMITATION.UPDATES == 0
+    assert plain.RL.POLICY.INTERAURAL_BANDS == 0 and plain.RL.POLICY.PREVIOUS_ACTION_SIZE == 0
+    assert plain.RL.DISTANCE_REWARD_WEIGHT > 0 and plain.RL.PPO.GAMMA == 0.0
 
 
 def _rollout(config, experts: bool, probability: float, seed: int = 3):
