@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # scripts/: rewa
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from reward_signal import agent_rollouts  # noqa: E402
+from reward_signal import EpisodeNoted, agent_rollouts  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -60,15 +60,17 @@ from audio_separation.world.soundspaces import HEADINGS  # noqa: E402
 HELD_OUT_SEED = 10**6  # first episode seed of held-out rounds drawn from the training split
 
 
-class _Labelled:
-    """A baseline agent that also records, at each step it acts, the approach agent's optimal actions."""
+class _Labelled(EpisodeNoted):
+    """A baseline agent that also records, at each step it acts, the approach agent's optimal actions (and,
+    as EpisodeNoted, the id of its episode)."""
 
     def __init__(self, agent, expert) -> None:
-        self.agent, self.expert, self.labels, self.episode_id = agent, expert, [], ""
+        super().__init__(agent)
+        self.expert, self.labels = expert, []
 
     def reset(self, info) -> None:
-        self.agent.reset(info)
-        self.labels, self.episode_id = [], str(info["episode_id"])
+        super().reset(info)
+        self.labels = []
 
     def act(self, observation, info) -> int:
         mask = np.zeros(3, dtype=bool)
@@ -141,13 +143,29 @@ def _logits(model: ActorCritic, inputs: dict[str, torch.Tensor]) -> torch.Tensor
     return model.actor(core.squeeze(0))
 
 
+def _one_turn(labels: np.ndarray) -> np.ndarray:
+    """States whose only optimal action is one turn (the target to one side or behind)."""
+    return (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+
+
+def _batched_logits(model: ActorCritic, data: dict, gain: float, limit: int) -> torch.Tensor:
+    """_logits of the first `limit` states of `data`, 256 at a time."""
+    count = min(len(data["labels"]), limit)
+    return torch.cat(
+        [
+            _logits(model, _inputs(data, np.arange(start, min(start + 256, count)), gain))
+            for start in range(0, count, 256)
+        ]
+    )
+
+
 def scores(logits: torch.Tensor, labels: np.ndarray) -> dict[str, float]:
     """`set`: argmax among the optimal actions; `turn side`: on states whose only optimal action is one turn;
     `ahead AUC`: how well the probability of MOVE_FORWARD ranks the states where moving forward is optimal
     (the target ahead) above the others (0.5 = not heard)."""
     choice = logits.argmax(dim=1).numpy()
     in_set = labels[np.arange(len(labels)), choice]
-    one_turn = (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+    one_turn = _one_turn(labels)
     ahead = labels[:, MOVE_FORWARD]
     forward = torch.softmax(logits, dim=1)[:, MOVE_FORWARD].numpy()
     return {
@@ -212,21 +230,11 @@ def train_probe(
             optimizer.step()
     model.eval()
     with torch.inference_mode():
-
-        def all_logits(data: dict, limit: int) -> torch.Tensor:
-            count = min(len(data["labels"]), limit)
-            return torch.cat(
-                [
-                    _logits(model, _inputs(data, np.arange(start, min(start + 256, count)), gain))
-                    for start in range(0, count, 256)
-                ]
-            )
-
-        train_logits = all_logits(train, 2048)
+        train_logits = _batched_logits(model, train, gain, 2048)
         train_set = scores(train_logits, train["labels"][: len(train_logits)])["set"]
         results = {}
         for split, data in held_out.items():
-            results[split] = scores(all_logits(data, len(data["labels"])), data["labels"])
+            results[split] = scores(_batched_logits(model, data, gain, len(data["labels"])), data["labels"])
             results[split]["train set"] = train_set
     return results
 
@@ -284,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     majority = int(np.argmax(train["labels"].sum(axis=0)))
     for split, data in held_out.items():
         labels = data["labels"]
-        one_turn = (labels.sum(axis=1) == 1) & (labels[:, TURN_LEFT] | labels[:, TURN_RIGHT])
+        one_turn = _one_turn(labels)
         print(
             f"held out ({split}): one optimal turn in {one_turn.mean():.1%} of the states; majority action "
             f"{majority} is optimal in {labels[:, majority].mean():.1%}; of the one-turn states "

@@ -241,28 +241,30 @@ def run_batched(config, sizes: list[int], steps_per_env: int, device: str, threa
     rates = {}
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    for count in sizes:
-        derived = config.clone()
-        derived.defrost()
-        derived.merge_from_list(["NUM_PROCESSES", str(count), "ENV.DEVICE", device])
-        derived.freeze()
-        envs = make_vector_env(EnvSettings.from_config(derived), vector_env_type="batched")
-        actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))
-        runs = []
-        for _ in range(3):
-            envs.reset(seed=0)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            started = time.perf_counter()
-            for step_actions in actions:
-                envs.step(step_actions)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            runs.append(count * steps_per_env / (time.perf_counter() - started))
-        envs.close()
-        rates[count] = max(runs[1:])
-        print(f"batched {count} envs on {device}, {threads} thread(s): {rates[count]:.0f} steps/s", flush=True)
-    torch.set_num_threads(before)
+    try:
+        for count in sizes:
+            derived = config.clone()
+            derived.defrost()
+            derived.merge_from_list(["NUM_PROCESSES", str(count), "ENV.DEVICE", device])
+            derived.freeze()
+            envs = make_vector_env(EnvSettings.from_config(derived), vector_env_type="batched")
+            actions = np.random.default_rng(0).integers(3, size=(steps_per_env, count))
+            runs = []
+            for _ in range(3):
+                envs.reset(seed=0)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                started = time.perf_counter()
+                for step_actions in actions:
+                    envs.step(step_actions)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                runs.append(count * steps_per_env / (time.perf_counter() - started))
+            envs.close()
+            rates[count] = max(runs[1:])
+            print(f"batched {count} envs on {device}, {threads} thread(s): {rates[count]:.0f} steps/s", flush=True)
+    finally:
+        torch.set_num_threads(before)
     return rates
 
 
