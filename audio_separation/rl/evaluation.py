@@ -38,6 +38,7 @@ from audio_separation.common.seeding import derive_seed
 from audio_separation.env import make_vector_env
 from audio_separation.env.agents import agent_names, make_agent
 from audio_separation.env.episode_set import episodes_for_env, load_split
+from audio_separation.env.navigation import ACTION_NAMES
 from audio_separation.rl import media
 from audio_separation.rl.agent_checkpoint import agent_settings, load_agent
 from audio_separation.rl.environment import rl_env_settings
@@ -252,6 +253,7 @@ class Evaluator:
             "reached_target_fraction": float(np.mean([episode["reached_target"] for episode in episodes]))
             if episodes
             else None,
+            "action_shares": action_shares(episodes),
             "metrics": {
                 kind: {name: summarise([episode["mean"][kind][name] for episode in episodes]) for name in METRIC_NAMES}
                 for kind in ESTIMATES
@@ -279,6 +281,16 @@ class Evaluator:
             folder,
         )
         return summary
+
+
+def action_shares(episodes: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The share of each action among all actions the agent took in `episodes` (their trajectories), by
+    ACTION_NAMES; None without actions. Tells a policy that turns in place from one that walks."""
+    taken = [step["action"] for episode in episodes for step in episode["trajectory"] if step["action"] is not None]
+    if not taken:
+        return None
+    counts = np.bincount(np.asarray(taken, dtype=np.int64), minlength=len(ACTION_NAMES))
+    return {name: float(count / len(taken)) for name, count in zip(ACTION_NAMES, counts)}
 
 
 def warn_model_differences(path: str, saved: dict, wanted: dict) -> list[str]:
